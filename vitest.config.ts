@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    environment: 'node',
+    testTimeout: 60_000,
+    // Relaxed SIMD is behind a flag in Node 20 and refused in NODE_OPTIONS (the engine
+    // feature-detects it; bin/nanolab.js sets the same flag).
+    execArgv: ['--experimental-wasm-relaxed-simd'],
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results/vitest.json' }
+  }
+})
