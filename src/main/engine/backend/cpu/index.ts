@@ -1,0 +1,536 @@
+import type {
+  Activation, AdagradHyper, AdamWHyper, Backend, RmspropHyper, SgdHyper,
+} from '../backend';
+import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
+import type { Rng } from '../../rng';
+import { gemmNT, matmul, Scratch } from './gemm';
+import { attentionBackward, attentionForward } from './attention';
+import { gelu, geluGrad } from './math';
+import {
+  gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
+} from './recurrent';
+
+// The reference backend: plain loops on typed arrays. It also runs in float64, which the
+// finite-difference gradient checks use so that rounding does not hide a wrong derivative.
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+function check(cond: boolean, message: () => string): void {
+  if (!cond) throw new Error(message());
+}
+
+export class CpuBackend implements Backend {
+  readonly name: string;
+  private readonly make: (n: number) => FloatArray;
+  private readonly scratch: Scratch;
+  /** Released buffers by length, reused by the next allocation of that length. */
+  private readonly pool = new Map<number, FloatArray[]>();
+  private readonly arenas: Arena[] = [];
+  private live = 0;
+
+  constructor(readonly dtype: Dtype = 'float32') {
+    this.name = dtype === 'float32' ? 'cpu' : 'cpu-float64';
+    this.make = dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
+    this.scratch = new Scratch(this.make);
+  }
+
+  // ---- storage ---------------------------------------------------------------------------------
+
+  private take(n: number): FloatArray {
+    const free = this.pool.get(n);
+    const buf = free && free.length > 0 ? free.pop()! : null;
+    if (buf) {
+      buf.fill(0);
+      return buf;
+    }
+    return this.make(n);
+  }
+
+  alloc(shape: readonly number[]): Tensor {
+    const arena = this.arenas.length > 0 ? this.arenas[this.arenas.length - 1] : null;
+    const t = new Tensor(shape.slice(), this.take(shapeSize(shape)), arena);
+    if (arena) arena.tensors.push(t);
+    this.live++;
+    return t;
+  }
+
+  allocPersistent(shape: readonly number[]): Tensor {
+    this.live++;
+    return new Tensor(shape.slice(), this.take(shapeSize(shape)), null);
+  }
+
+  fromArray(shape: readonly number[], values: ArrayLike<number>, persistent = false): Tensor {
+    const t = persistent ? this.allocPersistent(shape) : this.alloc(shape);
+    this.write(t, values);
+    return t;
+  }
+
+  read(t: Tensor): FloatArray {
+    return t.data.slice();
+  }
+
+  write(t: Tensor, values: ArrayLike<number>): void {
+    check(values.length === t.size, () => `write: ${values.length} values for a tensor of shape [${t.shape.join(', ')}] (${t.size} elements)`);
+    t.data.set(values);
+  }
+
+  scoped<T>(fn: () => T): T {
+    const arena = new Arena();
+    this.arenas.push(arena);
+    try {
+      return fn();
+    } finally {
+      this.arenas.pop();
+      arena.closed = true;
+      for (const t of arena.tensors) this.recycle(t.data);
+      this.live -= arena.tensors.length;
+      arena.tensors.length = 0;
+    }
+  }
+
+  dispose(t: Tensor): void {
+    check(t.arena === null, () => 'dispose: tensors allocated in an arena are released with it');
+    this.recycle(t.data);
+    this.live--;
+  }
+
+  liveTensors(): number {
+    return this.live;
+  }
+
+  private recycle(buf: FloatArray): void {
+    let free = this.pool.get(buf.length);
+    if (!free) this.pool.set(buf.length, (free = []));
+    free.push(buf);
+  }
+
+  // ---- copies and elementwise ------------------------------------------------------------------
+
+  fill(t: Tensor, value: number): void {
+    t.data.fill(value);
+  }
+
+  copy(src: Tensor, dst: Tensor, srcOffset = 0, dstOffset = 0, count = src.size - srcOffset): void {
+    check(srcOffset + count <= src.size && dstOffset + count <= dst.size, () => `copy: range of ${count} out of bounds`);
+    dst.data.set(src.data.subarray(srcOffset, srcOffset + count), dstOffset);
+  }
+
+  accumulate(dst: Tensor, src: Tensor): void {
+    const d = dst.data, s = src.data;
+    check(d.length === s.length, () => `accumulate: sizes differ (${d.length} vs ${s.length})`);
+    for (let i = 0; i < d.length; i++) d[i] += s[i];
+  }
+
+  addForward(a: Tensor, b: Tensor, y: Tensor): void {
+    const A = a.data, B = b.data, Y = y.data;
+    for (let i = 0; i < Y.length; i++) Y[i] = A[i] + B[i];
+  }
+
+  addRepeatForward(a: Tensor, b: Tensor, y: Tensor): void {
+    const A = a.data, B = b.data, Y = y.data;
+    const n = B.length;
+    check(A.length % n === 0, () => `addRepeat: ${A.length} is not a multiple of ${n}`);
+    for (let o = 0; o < A.length; o += n) for (let j = 0; j < n; j++) Y[o + j] = A[o + j] + B[j];
+  }
+
+  addRepeatBackward(dy: Tensor, db: Tensor): void {
+    const D = dy.data, G = db.data;
+    const n = G.length;
+    for (let o = 0; o < D.length; o += n) for (let j = 0; j < n; j++) G[j] += D[o + j];
+  }
+
+  mulForward(a: Tensor, b: Tensor, y: Tensor): void {
+    const A = a.data, B = b.data, Y = y.data;
+    for (let i = 0; i < Y.length; i++) Y[i] = A[i] * B[i];
+  }
+
+  mulBackward(dy: Tensor, a: Tensor, b: Tensor, da: Tensor | null, db: Tensor | null): void {
+    const D = dy.data, A = a.data, B = b.data;
+    if (da) {
+      const G = da.data;
+      for (let i = 0; i < D.length; i++) G[i] += D[i] * B[i];
+    }
+    if (db) {
+      const G = db.data;
+      for (let i = 0; i < D.length; i++) G[i] += D[i] * A[i];
+    }
+  }
+
+  activationForward(kind: Activation, x: Tensor, y: Tensor): void {
+    const X = x.data, Y = y.data;
+    const n = X.length;
+    switch (kind) {
+      case 'tanh':
+        for (let i = 0; i < n; i++) Y[i] = Math.tanh(X[i]);
+        break;
+      case 'sigmoid':
+        for (let i = 0; i < n; i++) Y[i] = sigmoid(X[i]);
+        break;
+      case 'relu':
+        for (let i = 0; i < n; i++) Y[i] = X[i] > 0 ? X[i] : 0;
+        break;
+      case 'gelu':
+        for (let i = 0; i < n; i++) Y[i] = gelu(X[i]);
+        break;
+    }
+  }
+
+  activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
+    const X = x.data, Y = y.data, D = dy.data, G = dx.data;
+    const n = D.length;
+    switch (kind) {
+      case 'tanh':
+        for (let i = 0; i < n; i++) G[i] += D[i] * (1 - Y[i] * Y[i]);
+        break;
+      case 'sigmoid':
+        for (let i = 0; i < n; i++) G[i] += D[i] * Y[i] * (1 - Y[i]);
+        break;
+      case 'relu':
+        for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
+        break;
+      case 'gelu':
+        for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
+        break;
+    }
+  }
+
+  transpose01Forward(x: Tensor, d0: number, d1: number, y: Tensor): void {
+    const X = x.data, Y = y.data;
+    const inner = X.length / (d0 * d1);
+    for (let i = 0; i < d0; i++) {
+      for (let j = 0; j < d1; j++) {
+        const s = (i * d1 + j) * inner, d = (j * d0 + i) * inner;
+        for (let k = 0; k < inner; k++) Y[d + k] = X[s + k];
+      }
+    }
+  }
+
+  transpose01Backward(dy: Tensor, d0: number, d1: number, dx: Tensor): void {
+    const D = dy.data, G = dx.data;
+    const inner = D.length / (d0 * d1);
+    for (let i = 0; i < d0; i++) {
+      for (let j = 0; j < d1; j++) {
+        const s = (i * d1 + j) * inner, d = (j * d0 + i) * inner;
+        for (let k = 0; k < inner; k++) G[s + k] += D[d + k];
+      }
+    }
+  }
+
+  // ---- layers ------------------------------------------------------------------------------------
+
+  linearForward(x: Tensor, w: Tensor, b: Tensor | null, y: Tensor): void {
+    const [N, K] = w.shape;
+    const M = x.size / K;
+    check(x.cols === K, () => `linear: input has ${x.cols} features, weight expects ${K}`);
+    gemmNT(M, N, K, x.data, 0, w.data, 0, y.data, 0, false);
+    if (b) {
+      const Y = y.data, Bv = b.data;
+      for (let r = 0; r < M; r++) {
+        const o = r * N;
+        for (let j = 0; j < N; j++) Y[o + j] += Bv[j];
+      }
+    }
+  }
+
+  linearBackward(dy: Tensor, x: Tensor, w: Tensor, dx: Tensor | null, dw: Tensor | null, db: Tensor | null): void {
+    const [N, K] = w.shape;
+    const M = x.size / K;
+    // dx (M, K) += dy (M, N) · w (N, K)
+    if (dx) matmul(M, K, N, dy.data, 0, false, w.data, 0, false, dx.data, 0, true, this.scratch);
+    // dw (N, K) += dyᵀ (N, M) · x (M, K)
+    if (dw) matmul(N, K, M, dy.data, 0, true, x.data, 0, false, dw.data, 0, true, this.scratch);
+    if (db) {
+      const D = dy.data, G = db.data;
+      for (let r = 0; r < M; r++) {
+        const o = r * N;
+        for (let j = 0; j < N; j++) G[j] += D[o + j];
+      }
+    }
+  }
+
+  embeddingForward(w: Tensor, ids: Int32Array, y: Tensor): void {
+    const [V, C] = w.shape;
+    const W = w.data, Y = y.data;
+    for (let n = 0; n < ids.length; n++) {
+      const id = ids[n];
+      check(id >= 0 && id < V && Number.isInteger(id), () => `embedding: token id ${id} at position ${n} is outside the vocabulary [0, ${V})`);
+      Y.set(W.subarray(id * C, id * C + C), n * C);
+    }
+  }
+
+  embeddingBackward(dy: Tensor, ids: Int32Array, dw: Tensor): void {
+    const C = dw.shape[1];
+    const D = dy.data, G = dw.data;
+    for (let n = 0; n < ids.length; n++) {
+      const o = ids[n] * C, s = n * C;
+      for (let c = 0; c < C; c++) G[o + c] += D[s + c];
+    }
+  }
+
+  layerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, rstd: Tensor): void {
+    const C = x.cols, R = x.rows;
+    const X = x.data, Y = y.data, g = gain.data, bv = bias.data, Mu = mean.data, Rs = rstd.data;
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      let m = 0;
+      for (let c = 0; c < C; c++) m += X[o + c];
+      m /= C;
+      let v = 0;
+      for (let c = 0; c < C; c++) {
+        const d = X[o + c] - m;
+        v += d * d;
+      }
+      v /= C; // biased variance, as torch.nn.LayerNorm
+      const s = 1 / Math.sqrt(v + eps);
+      for (let c = 0; c < C; c++) Y[o + c] = (X[o + c] - m) * s * g[c] + bv[c];
+      Mu[r] = m;
+      Rs[r] = s;
+    }
+  }
+
+  layerNormBackward(
+    dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor,
+    dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null,
+  ): void {
+    const C = x.cols, R = x.rows;
+    const D = dy.data, X = x.data, g = gain.data, Mu = mean.data, Rs = rstd.data;
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      const m = Mu[r], s = Rs[r];
+      let dnMean = 0, dnNormMean = 0;
+      for (let c = 0; c < C; c++) {
+        const norm = (X[o + c] - m) * s;
+        const dn = D[o + c] * g[c];
+        dnMean += dn;
+        dnNormMean += dn * norm;
+      }
+      dnMean /= C;
+      dnNormMean /= C;
+      for (let c = 0; c < C; c++) {
+        const norm = (X[o + c] - m) * s;
+        if (dx) dx.data[o + c] += (D[o + c] * g[c] - dnMean - norm * dnNormMean) * s;
+        if (dgain) dgain.data[c] += D[o + c] * norm;
+        if (dbias) dbias.data[c] += D[o + c];
+      }
+    }
+  }
+
+  softmaxForward(x: Tensor, y: Tensor): void {
+    const C = x.cols, R = x.rows, X = x.data, Y = y.data;
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) if (X[o + c] > max) max = X[o + c];
+      let sum = 0;
+      for (let c = 0; c < C; c++) {
+        const e = Math.exp(X[o + c] - max);
+        Y[o + c] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let c = 0; c < C; c++) Y[o + c] *= inv;
+    }
+  }
+
+  softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
+    const C = y.cols, R = y.rows, Y = y.data, D = dy.data, G = dx.data;
+    for (let r = 0; r < R; r++) {
+      const o = r * C;
+      let dot = 0;
+      for (let c = 0; c < C; c++) dot += D[o + c] * Y[o + c];
+      for (let c = 0; c < C; c++) G[o + c] += Y[o + c] * (D[o + c] - dot);
+    }
+  }
+
+  attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void {
+    const [B, T, C3] = qkv.shape;
+    attentionForward(qkv.data, B, T, C3 / 3, nHead, y.data, probs.data, dropMask ? dropMask.data : null);
+  }
+
+  attentionBackward(dy: Tensor, qkv: Tensor, probs: Tensor, dropMask: Tensor | null, nHead: number, dqkv: Tensor): void {
+    const [B, T, C3] = qkv.shape;
+    attentionBackward(
+      dy.data, qkv.data, probs.data, dropMask ? dropMask.data : null, B, T, C3 / 3, nHead, dqkv.data,
+      this.scratch.get(2, T),
+    );
+  }
+
+  dropoutMask(mask: Tensor, p: number, rng: Rng): void {
+    check(p >= 0 && p < 1, () => `dropout probability (${p}) must be in [0, 1)`);
+    const M = mask.data;
+    const keep = 1 / (1 - p);
+    for (let i = 0; i < M.length; i++) M[i] = rng.random() < p ? 0 : keep;
+  }
+
+  crossEntropyForward(logits: Tensor, targets: Int32Array, ignoreIndex: number, probs: Tensor): { loss: number; count: number } {
+    const V = logits.cols, N = logits.rows;
+    check(targets.length === N, () => `cross-entropy: ${targets.length} targets for ${N} rows of logits`);
+    const X = logits.data, P = probs.data;
+    let total = 0;
+    let count = 0;
+    for (let r = 0; r < N; r++) {
+      const o = r * V;
+      let max = -Infinity;
+      for (let c = 0; c < V; c++) if (X[o + c] > max) max = X[o + c];
+      let sum = 0;
+      for (let c = 0; c < V; c++) {
+        const e = Math.exp(X[o + c] - max);
+        P[o + c] = e;
+        sum += e;
+      }
+      const inv = 1 / sum;
+      for (let c = 0; c < V; c++) P[o + c] *= inv;
+      const t = targets[r];
+      if (t === ignoreIndex) continue;
+      check(t >= 0 && t < V, () => `cross-entropy: target id ${t} at row ${r} is outside the vocabulary [0, ${V})`);
+      total += Math.log(sum) - (X[o + t] - max); // logsumexp − logit[target]
+      count++;
+    }
+    return { loss: count > 0 ? total / count : 0, count };
+  }
+
+  crossEntropyBackward(probs: Tensor, targets: Int32Array, ignoreIndex: number, dloss: number, count: number, dlogits: Tensor): void {
+    if (count === 0) return;
+    const V = probs.cols, N = probs.rows, P = probs.data, G = dlogits.data;
+    const s = dloss / count;
+    for (let r = 0; r < N; r++) {
+      const t = targets[r];
+      if (t === ignoreIndex) continue;
+      const o = r * V;
+      for (let c = 0; c < V; c++) G[o + c] += s * P[o + c];
+      G[o + t] -= s;
+    }
+  }
+
+  // ---- recurrent layers ---------------------------------------------------------------------------
+
+  rnnTanhForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, hs: Tensor): void {
+    const [T, B, H] = hs.shape;
+    rnnTanhForward(gi.data, whh.data, bhh.data, h0.data, hs.data, T, B, H);
+  }
+
+  rnnTanhBackward(dhs: Tensor, hs: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void {
+    const [T, B, H] = hs.shape;
+    rnnTanhBackward(dhs.data, hs.data, h0.data, whh.data, dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch);
+  }
+
+  lstmForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, c0: Tensor, hs: Tensor, cs: Tensor, acts: Tensor): void {
+    const [T, B, H] = hs.shape;
+    lstmForward(gi.data, whh.data, bhh.data, h0.data, c0.data, hs.data, cs.data, acts.data, T, B, H);
+  }
+
+  lstmBackward(
+    dhs: Tensor, hs: Tensor, cs: Tensor, acts: Tensor, h0: Tensor, c0: Tensor, whh: Tensor,
+    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
+  ): void {
+    const [T, B, H] = hs.shape;
+    lstmBackward(
+      dhs.data, hs.data, cs.data, acts.data, h0.data, c0.data, whh.data,
+      dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch,
+    );
+  }
+
+  gruForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor): void {
+    const [T, B, H] = hs.shape;
+    gruForward(gi.data, whh.data, bhh.data, h0.data, hs.data, acts.data, ghn.data, T, B, H, this.scratch);
+  }
+
+  gruBackward(
+    dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor,
+    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
+  ): void {
+    const [T, B, H] = hs.shape;
+    gruBackward(
+      dhs.data, hs.data, acts.data, ghn.data, h0.data, whh.data,
+      dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch,
+    );
+  }
+
+  // ---- optimizers -----------------------------------------------------------------------------------
+
+  sumSquares(t: Tensor): number {
+    const X = t.data;
+    let s = 0;
+    for (let i = 0; i < X.length; i++) s += X[i] * X[i];
+    return s;
+  }
+
+  scale(t: Tensor, s: number): void {
+    const X = t.data;
+    for (let i = 0; i < X.length; i++) X[i] *= s;
+  }
+
+  clampAbs(t: Tensor, limit: number): void {
+    const X = t.data;
+    for (let i = 0; i < X.length; i++) {
+      if (X[i] > limit) X[i] = limit;
+      else if (X[i] < -limit) X[i] = -limit;
+    }
+  }
+
+  // Each update follows torch.optim's single-tensor implementation (PyTorch 1.13) operation by
+  // operation, rounding to the storage type where PyTorch writes a tensor back.
+  adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWHyper): void {
+    const P = p.data, Gr = g.data, Mm = m.data, Vv = v.data;
+    const bc1 = 1 - Math.pow(h.beta1, h.step);
+    const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, h.step));
+    const stepSize = h.lr / bc1;
+    const decay = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
+    const l2 = h.decoupled ? 0 : h.weightDecay;
+    for (let i = 0; i < P.length; i++) {
+      if (h.decoupled) P[i] *= decay;
+      const gi = l2 !== 0 ? Gr[i] + l2 * P[i] : Gr[i];
+      Mm[i] = h.beta1 * Mm[i] + (1 - h.beta1) * gi;
+      Vv[i] = h.beta2 * Vv[i] + (1 - h.beta2) * gi * gi;
+      const denom = Math.sqrt(Vv[i]) / bc2Sqrt + h.eps;
+      P[i] -= (stepSize * Mm[i]) / denom;
+    }
+  }
+
+  sgdStep(p: Tensor, g: Tensor, momentumBuf: Tensor | null, h: SgdHyper): void {
+    const P = p.data, Gr = g.data, Bf = momentumBuf ? momentumBuf.data : null;
+    for (let i = 0; i < P.length; i++) {
+      let d = h.weightDecay !== 0 ? Gr[i] + h.weightDecay * P[i] : Gr[i];
+      if (Bf && h.momentum !== 0) {
+        Bf[i] = h.firstStep ? d : h.momentum * Bf[i] + (1 - h.dampening) * d;
+        d = h.nesterov ? d + h.momentum * Bf[i] : Bf[i];
+      }
+      P[i] -= h.lr * d;
+    }
+  }
+
+  rmspropStep(p: Tensor, g: Tensor, squareAvg: Tensor, momentumBuf: Tensor | null, gradAvg: Tensor | null, h: RmspropHyper): void {
+    const P = p.data, Gr = g.data, S = squareAvg.data;
+    const Bf = momentumBuf ? momentumBuf.data : null;
+    const Ga = gradAvg ? gradAvg.data : null;
+    for (let i = 0; i < P.length; i++) {
+      const gi = h.weightDecay !== 0 ? Gr[i] + h.weightDecay * P[i] : Gr[i];
+      S[i] = h.alpha * S[i] + (1 - h.alpha) * gi * gi;
+      let avg: number;
+      if (h.centered && Ga) {
+        Ga[i] = h.alpha * Ga[i] + (1 - h.alpha) * gi;
+        avg = Math.sqrt(S[i] - Ga[i] * Ga[i]) + h.eps;
+      } else {
+        avg = Math.sqrt(S[i]) + h.eps;
+      }
+      if (Bf && h.momentum > 0) {
+        Bf[i] = h.momentum * Bf[i] + gi / avg;
+        P[i] -= h.lr * Bf[i];
+      } else {
+        P[i] -= (h.lr * gi) / avg;
+      }
+    }
+  }
+
+  adagradStep(p: Tensor, g: Tensor, sum: Tensor, h: AdagradHyper): void {
+    const P = p.data, Gr = g.data, S = sum.data;
+    const clr = h.lr / (1 + (h.step - 1) * h.lrDecay);
+    for (let i = 0; i < P.length; i++) {
+      const gi = h.weightDecay !== 0 ? Gr[i] + h.weightDecay * P[i] : Gr[i];
+      S[i] += gi * gi;
+      P[i] -= (clr * gi) / (Math.sqrt(S[i]) + h.eps);
+    }
+  }
+}

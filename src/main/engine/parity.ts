@@ -1,0 +1,254 @@
+import { Graph } from './autograd';
+import type { Backend } from './backend/backend';
+import { CpuBackend } from './backend/cpu';
+import { createModel, type ForwardResult, type LanguageModel, type ModelConfig } from './models';
+import { sinusoidalTable } from './nn/position';
+import { clipGradNorm } from './optim/clip';
+import { Optimizer, resolveOptimizerConfig } from './optim/optimizer';
+import { Rng } from './rng';
+import { samplingDistribution, softmaxWithTemperature, applyTopP } from './sample';
+
+// Checks the engine against a PyTorch fixture (the format of tests/fixtures/README.md): builds the
+// model its config describes, loads its parameters, and compares every recorded output.
+
+export interface TensorJson {
+  shape: number[];
+  data: number[];
+}
+
+export interface AdamWRunJson {
+  config: { lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; max_grad_norm: number };
+  steps: {
+    step: number;
+    loss_before_step: number;
+    grad_norm_before_clip: number;
+    clip_coef: number;
+    params_after: Record<string, TensorJson>;
+  }[];
+}
+
+export interface TorchFixture {
+  case: string;
+  config: Record<string, unknown>;
+  input_ids: TensorJson;
+  target_ids: TensorJson;
+  params: Record<string, TensorJson>;
+  logits: TensorJson;
+  loss: number;
+  grads: Record<string, TensorJson>;
+  final_state?: { h_n: TensorJson; c_n?: TensorJson };
+  last_layer_output?: TensorJson;
+  attention_probs?: TensorJson;
+  buffers?: { pe?: TensorJson };
+  tied_params?: Record<string, string>;
+  adamw?: AdamWRunJson[];
+  sampling?: {
+    batch_index: number;
+    position: number;
+    temperature: number;
+    top_k: number;
+    top_p: number;
+    logits: TensorJson;
+    probs_temperature: TensorJson;
+    probs_top_k: TensorJson;
+    probs_top_p: TensorJson;
+    top_p_kept_ids: number[];
+  };
+}
+
+export interface FieldCheck {
+  field: string;
+  maxAbs: number;
+  /** Largest |a − b| / |b| over reference values above atol. */
+  maxRel: number;
+  rtol: number;
+  atol: number;
+  pass: boolean;
+  note?: string;
+}
+
+export const TOLERANCE = {
+  output: { rtol: 1e-4, atol: 1e-5 },
+  grad: { rtol: 1e-3, atol: 1e-5 },
+  optimizer: { rtol: 0, atol: 1e-6 },
+  probs: { rtol: 1e-4, atol: 1e-6 },
+} as const;
+
+/** numpy.allclose semantics: |a − b| ≤ atol + rtol·|b| for every element. */
+export function compare(
+  field: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number },
+): FieldCheck {
+  if (actual.length !== expected.length) {
+    return { field, maxAbs: Infinity, maxRel: Infinity, ...tol, pass: false, note: `size ${actual.length}, expected ${expected.length}` };
+  }
+  let maxAbs = 0, maxRel = 0, pass = true;
+  for (let i = 0; i < actual.length; i++) {
+    const a = actual[i], b = expected[i];
+    const d = Math.abs(a - b);
+    if (!(d <= tol.atol + tol.rtol * Math.abs(b))) pass = false; // NaN fails too
+    if (!(d <= maxAbs)) maxAbs = d;
+    if (Math.abs(b) > tol.atol && !(d / Math.abs(b) <= maxRel)) maxRel = d / Math.abs(b);
+  }
+  return { field, maxAbs, maxRel, ...tol, pass };
+}
+
+function requireField<T>(value: T | undefined, name: string): T {
+  if (value === undefined || value === null) throw new Error(`fixture has no "${name}" field`);
+  return value;
+}
+
+/** The engine's model config for a fixture's `config` (PyTorch's spelling). */
+export function modelConfigFromFixture(fx: TorchFixture): ModelConfig {
+  const c = fx.config;
+  const type = String(c.model_type ?? fx.case);
+  if (c.dropout !== undefined && c.dropout !== 0) throw new Error(`fixture dropout is ${String(c.dropout)}; parity needs 0`);
+  if (type === 'rnn' || type === 'lstm' || type === 'gru') {
+    if (c.bidirectional) throw new Error('bidirectional recurrent fixtures are not supported (the lab trains left-to-right models)');
+    if (c.nonlinearity !== undefined && c.nonlinearity !== 'tanh') throw new Error(`RNN nonlinearity "${String(c.nonlinearity)}" is not supported; use tanh`);
+    if (c.bias === false) throw new Error('recurrent fixtures without bias are not supported');
+    return {
+      family: type,
+      vocab_size: Number(c.vocab_size),
+      embedding_dim: Number(c.embedding_dim),
+      hidden_size: Number(c.hidden_size),
+      num_layers: Number(c.num_layers),
+      dropout: 0,
+    };
+  }
+  if (type.startsWith('gpt')) {
+    const eps = c.layer_norm_eps ?? 1e-5;
+    if (eps !== 1e-5) throw new Error(`layer_norm_eps ${String(eps)} is not supported (the engine uses 1e-5)`);
+    if ((c.embedding_scale ?? 1) !== 1) throw new Error(`embedding_scale ${String(c.embedding_scale)} is not supported (1.0 only)`);
+    const activation = c.activation === 'gelu_erf' || c.activation === 'gelu' ? 'gelu' : c.activation;
+    return {
+      family: 'gpt',
+      vocab_size: Number(c.vocab_size),
+      block_size: Number(c.block_size),
+      n_layer: Number(c.n_layer),
+      n_head: Number(c.n_head),
+      n_embd: Number(c.n_embd),
+      mlp_ratio: Number(c.mlp_hidden ?? 4 * Number(c.n_embd)) / Number(c.n_embd),
+      activation: activation as 'gelu' | 'relu',
+      norm_position: c.norm_position as 'pre' | 'post',
+      position_encoding: c.position_encoding as 'learned' | 'sinusoidal',
+      final_layer_norm: Boolean(c.final_layer_norm),
+      tie_word_embeddings: Boolean(c.tie_word_embeddings),
+      lm_head_bias: Boolean(c.lm_head_bias),
+      bias: c.bias !== false,
+      embd_dropout: 0,
+      attn_dropout: 0,
+      resid_dropout: 0,
+    };
+  }
+  throw new Error(`unknown fixture model_type "${type}": expected rnn, lstm, gru, gpt or gpt_sinusoidal`);
+}
+
+/** Builds the fixture's model with its parameters loaded. */
+export function modelFromFixture(fx: TorchFixture, backend: Backend = new CpuBackend()): LanguageModel {
+  const model = createModel(modelConfigFromFixture(fx), backend, new Rng(0));
+  const values: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(fx.params)) values[name] = t.data;
+  for (const name of Object.keys(values)) {
+    if (!model.params.has(name)) throw new Error(`fixture parameter ${name} does not exist in the engine's model (${model.params.names().join(', ')})`);
+  }
+  model.params.load(values);
+  return model;
+}
+
+/** Forward + backward on a batch; the caller reads what it needs inside `inspect`, before the arena is freed. */
+export function forwardBackward<T>(
+  model: LanguageModel, ids: Int32Array, targets: Int32Array, B: number, T: number,
+  inspect: (out: ForwardResult, loss: number) => T,
+): T {
+  const backend = model.backend;
+  return backend.scoped(() => {
+    model.params.zeroGrad();
+    const g = new Graph(backend, new Rng(0), false, true);
+    const out = model.forward(g, ids, B, T);
+    const { loss, value } = g.crossEntropy(out.logits, targets);
+    g.backward(loss);
+    return inspect(out, value);
+  });
+}
+
+/** Every check the fixture supports, in a fixed order. */
+export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend()): FieldCheck[] {
+  const checks: FieldCheck[] = [];
+  const [B, T] = requireField(fx.input_ids, 'input_ids').shape;
+  const ids = Int32Array.from(fx.input_ids.data);
+  const targets = Int32Array.from(requireField(fx.target_ids, 'target_ids').data);
+  const model = modelFromFixture(fx, backend);
+
+  let lastLogits: Float64Array | null = null;
+  forwardBackward(model, ids, targets, B, T, (out, loss) => {
+    const logits = backend.read(out.logits);
+    checks.push(compare('logits', logits, requireField(fx.logits, 'logits').data, TOLERANCE.output));
+    checks.push(compare('loss', [loss], [requireField(fx.loss, 'loss')], TOLERANCE.output));
+    if (fx.last_layer_output) checks.push(compare('last_layer_output', backend.read(out.hidden), fx.last_layer_output.data, TOLERANCE.output));
+    if (fx.final_state && out.state) {
+      const cat = (ts: typeof out.state.h) => ts.flatMap((t) => Array.from(backend.read(t)));
+      checks.push(compare('final_state.h_n', cat(out.state.h), fx.final_state.h_n.data, TOLERANCE.output));
+      if (fx.final_state.c_n && out.state.c) checks.push(compare('final_state.c_n', cat(out.state.c), fx.final_state.c_n.data, TOLERANCE.output));
+    }
+    if (fx.attention_probs) {
+      // batch element 0 of every layer: (nh, T, T) per layer, concatenated
+      const perLayer = out.attention.flatMap((p) => Array.from(backend.read(p).subarray(0, p.size / B)));
+      checks.push(compare('attention_probs', perLayer, fx.attention_probs.data, TOLERANCE.output));
+    }
+    for (const [name, grad] of Object.entries(requireField(fx.grads, 'grads'))) {
+      checks.push(compare(`grads.${name}`, backend.read(model.params.get(name).grad!), grad.data, TOLERANCE.grad));
+    }
+    if (fx.sampling) {
+      const { batch_index: b, position: t } = fx.sampling;
+      const V = out.logits.shape[2];
+      lastLogits = Float64Array.from(logits.subarray((b * T + t) * V, (b * T + t + 1) * V));
+    }
+    return null;
+  });
+
+  if (fx.buffers?.pe) {
+    const [P, C] = fx.buffers.pe.shape;
+    checks.push(compare('buffers.pe', sinusoidalTable(P, C), fx.buffers.pe.data, TOLERANCE.output));
+  }
+
+  if (fx.sampling && lastLogits) {
+    const s = fx.sampling;
+    const ref = s.logits.data;
+    checks.push(compare('sampling.logits', lastLogits, ref, TOLERANCE.output));
+    checks.push(compare('sampling.probs_temperature', softmaxWithTemperature(ref, s.temperature), s.probs_temperature.data, TOLERANCE.probs));
+    checks.push(compare('sampling.probs_top_k', samplingDistribution(ref, { temperature: s.temperature, topK: s.top_k }), s.probs_top_k.data, TOLERANCE.probs));
+    const topP = samplingDistribution(ref, { temperature: s.temperature, topP: s.top_p });
+    checks.push(compare('sampling.probs_top_p', topP, s.probs_top_p.data, TOLERANCE.probs));
+    const kept = Array.from(topP.keys()).filter((i) => topP[i] > 0).sort((a, b) => topP[b] - topP[a] || a - b);
+    const keptMatches = kept.length === s.top_p_kept_ids.length && kept.every((id, i) => id === s.top_p_kept_ids[i]);
+    checks.push({
+      field: 'sampling.top_p_kept_ids', maxAbs: keptMatches ? 0 : Infinity, maxRel: keptMatches ? 0 : Infinity, rtol: 0, atol: 0,
+      pass: keptMatches, note: keptMatches ? undefined : `kept [${kept.join(', ')}], expected [${s.top_p_kept_ids.join(', ')}]`,
+    });
+    // the filter alone, applied to PyTorch's own temperature distribution
+    checks.push(compare('sampling.top_p_filter', applyTopP(Float64Array.from(s.probs_temperature.data), s.top_p), s.probs_top_p.data, TOLERANCE.probs));
+  }
+
+  (fx.adamw ?? []).forEach((run, r) => {
+    const m = modelFromFixture(fx, backend);
+    const { lr, beta1, beta2, eps, weight_decay, max_grad_norm } = run.config;
+    const opt = new Optimizer(resolveOptimizerConfig('adamw', { lr, beta1, beta2, eps, weight_decay }), m.params);
+    for (const step of run.steps) {
+      const loss = forwardBackward(m, ids, targets, B, T, (_out, l) => l);
+      const { norm, coef } = clipGradNorm(m.params, max_grad_norm);
+      opt.step(lr);
+      const prefix = `adamw[${r}].step${step.step}`;
+      checks.push(compare(`${prefix}.loss_before_step`, [loss], [step.loss_before_step], TOLERANCE.output));
+      checks.push(compare(`${prefix}.grad_norm_before_clip`, [norm], [step.grad_norm_before_clip], TOLERANCE.grad));
+      checks.push(compare(`${prefix}.clip_coef`, [coef], [step.clip_coef], TOLERANCE.grad));
+      const names = Object.keys(step.params_after);
+      const actual = names.flatMap((n) => Array.from(m.backend.read(m.params.get(n))));
+      const expected = names.flatMap((n) => step.params_after[n].data);
+      checks.push(compare(`${prefix}.params_after`, actual, expected, TOLERANCE.optimizer));
+    }
+    opt.dispose();
+    m.params.dispose();
+  });
+  model.params.dispose();
+  return checks;
+}

@@ -1,0 +1,109 @@
+import type { Rng } from './rng';
+
+// One sampling step: from the logits of the last position to a token id. Filters apply in this
+// order: temperature -> banned tokens (no-repeat-ngram) -> top-k -> top-p -> renormalise.
+
+export interface SamplingOptions {
+  /** 0 means greedy (argmax). Default 1. */
+  temperature?: number;
+  /** Keep the k most probable tokens (ties with the k-th kept, as nanoGPT). 0 or absent: off. */
+  topK?: number;
+  /** Keep the smallest most-probable prefix whose mass reaches p. 1 or absent: off. */
+  topP?: number;
+  /** Token ids that may not be chosen (e.g. those that would repeat an n-gram). */
+  banned?: Iterable<number>;
+}
+
+export function validateSamplingOptions(o: SamplingOptions): void {
+  const t = o.temperature ?? 1;
+  if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`temperature (${t}) must be a finite number ≥ 0 (0 = greedy)`);
+  const k = o.topK ?? 0;
+  if (!Number.isInteger(k) || k < 0) throw new Error(`top-k (${k}) must be a whole number ≥ 0 (0 = off)`);
+  const p = o.topP ?? 1;
+  if (!(p > 0 && p <= 1)) throw new Error(`top-p (${p}) must be in (0, 1] (1 = off)`);
+}
+
+/** softmax(logits / temperature) in float64. */
+export function softmaxWithTemperature(logits: ArrayLike<number>, temperature = 1): Float64Array {
+  const n = logits.length;
+  const out = new Float64Array(n);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = logits[i] / temperature;
+    out[i] = v;
+    if (v > max) max = v;
+  }
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const e = out[i] === -Infinity ? 0 : Math.exp(out[i] - max);
+    out[i] = e;
+    sum += e;
+  }
+  for (let i = 0; i < n; i++) out[i] /= sum;
+  return out;
+}
+
+/** Ids ordered by probability, most probable first (ties: lower id first). */
+function orderByProbability(probs: Float64Array): number[] {
+  const ids = Array.from(probs.keys());
+  ids.sort((a, b) => probs[b] - probs[a] || a - b);
+  return ids;
+}
+
+/** Zeroes all but the smallest most-probable prefix whose mass reaches p, then renormalises. */
+export function applyTopP(probs: Float64Array, p: number): Float64Array {
+  const out = new Float64Array(probs.length);
+  let before = 0; // probability mass strictly before this token
+  let kept = 0;
+  for (const id of orderByProbability(probs)) {
+    if (!(before < p) || probs[id] === 0) break;
+    out[id] = probs[id];
+    before += probs[id];
+    kept += probs[id];
+  }
+  for (let i = 0; i < out.length; i++) out[i] /= kept;
+  return out;
+}
+
+/** The distribution a token is drawn from, after every filter in `options`. */
+export function samplingDistribution(logits: ArrayLike<number>, options: SamplingOptions = {}): Float64Array {
+  validateSamplingOptions(options);
+  const temperature = options.temperature ?? 1;
+  const n = logits.length;
+  const scaled = new Float64Array(n);
+  for (let i = 0; i < n; i++) scaled[i] = logits[i];
+  for (const id of options.banned ?? []) if (id >= 0 && id < n) scaled[id] = -Infinity;
+  if (temperature === 0) {
+    let best = -1;
+    for (let i = 0; i < n; i++) if (best < 0 || scaled[i] > scaled[best]) best = i;
+    const onehot = new Float64Array(n);
+    onehot[best] = 1;
+    return onehot;
+  }
+  const topK = options.topK ?? 0;
+  if (topK > 0 && topK < n) {
+    const sorted = Array.from(scaled).sort((a, b) => b - a);
+    const kth = sorted[topK - 1];
+    for (let i = 0; i < n; i++) if (scaled[i] < kth) scaled[i] = -Infinity;
+  }
+  let probs = softmaxWithTemperature(scaled, temperature);
+  const topP = options.topP ?? 1;
+  if (topP < 1) probs = applyTopP(probs, topP);
+  return probs;
+}
+
+/** Draws one id from the filtered distribution; returns it with that distribution. */
+export function sampleNext(logits: ArrayLike<number>, options: SamplingOptions, rng: Rng): { id: number; probs: Float64Array } {
+  const probs = samplingDistribution(logits, options);
+  const u = rng.random();
+  let cum = 0;
+  let last = -1;
+  for (let i = 0; i < probs.length; i++) {
+    if (probs[i] === 0) continue;
+    last = i;
+    cum += probs[i];
+    if (u < cum) return { id: i, probs };
+  }
+  if (last < 0) throw new Error('sampling: every token was filtered out (is every token banned?)');
+  return { id: last, probs }; // u fell in the rounding gap at the top of the cumulative sum
+}
