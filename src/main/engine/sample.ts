@@ -73,6 +73,7 @@ export function samplingDistribution(logits: ArrayLike<number>, options: Samplin
   const scaled = new Float64Array(n);
   for (let i = 0; i < n; i++) scaled[i] = logits[i];
   for (const id of options.banned ?? []) if (id >= 0 && id < n) scaled[id] = -Infinity;
+  if (scaled.every((v) => v === -Infinity)) throw new Error('sampling: every token was filtered out (is every token banned?)');
   if (temperature === 0) {
     let best = -1;
     for (let i = 0; i < n; i++) if (best < 0 || scaled[i] > scaled[best]) best = i;
@@ -104,6 +105,5 @@ export function sampleNext(logits: ArrayLike<number>, options: SamplingOptions, 
     cum += probs[i];
     if (u < cum) return { id: i, probs };
   }
-  if (last < 0) throw new Error('sampling: every token was filtered out (is every token banned?)');
   return { id: last, probs }; // u fell in the rounding gap at the top of the cumulative sum
 }
