@@ -123,7 +123,7 @@ describe('model configs', () => {
     expect(Math.max(...w)).toBeGreaterThan(0.099);
     const gpt = createModel(resolveModelConfig('gpt', 65, { n_layer: 8 }), backend, new Rng(1));
     const std = (name: string) => {
-      const v = backend.read(gpt.params.get(name));
+      const v = Array.from(backend.read(gpt.params.get(name)));
       return Math.sqrt(v.reduce((s, x) => s + x * x, 0) / v.length);
     };
     expect(std('transformer.h.0.attn.c_attn.weight')).toBeCloseTo(0.02, 3);

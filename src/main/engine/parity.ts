@@ -174,6 +174,9 @@ export function forwardBackward<T>(
 /** Every check the fixture supports, in a fixed order. */
 export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend()): FieldCheck[] {
   const checks: FieldCheck[] = [];
+  if (typeof fx !== 'object' || fx === null || typeof fx.config !== 'object' || !fx.params) {
+    throw new Error('not a PyTorch parity fixture (it has no "config" and "params"; see tests/fixtures/README.md)');
+  }
   const [B, T] = requireField(fx.input_ids, 'input_ids').shape;
   const ids = Int32Array.from(fx.input_ids.data);
   const targets = Int32Array.from(requireField(fx.target_ids, 'target_ids').data);

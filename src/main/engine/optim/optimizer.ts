@@ -7,7 +7,8 @@ import type { Tensor } from '../tensor';
 // resumed run continues bit for bit.
 
 export type OptimizerConfig =
-  | { name: 'adamw' | 'adam'; lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decay: DecayScope }
+  | { name: 'adamw'; lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decay: DecayScope }
+  | { name: 'adam'; lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; decay: DecayScope }
   | { name: 'sgd'; lr: number; momentum: number; dampening: number; nesterov: boolean; weight_decay: number; decay: DecayScope }
   | { name: 'rmsprop'; lr: number; alpha: number; eps: number; momentum: number; centered: boolean; weight_decay: number; decay: DecayScope }
   | { name: 'adagrad'; lr: number; lr_decay: number; eps: number; weight_decay: number; decay: DecayScope };

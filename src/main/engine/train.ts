@@ -1,0 +1,246 @@
+import { Graph } from './autograd';
+import type { Backend } from './backend/backend';
+import { CpuBackend } from './backend/cpu';
+import { randomBatch, SequentialBatcher, type Batch } from './data/batches';
+import {
+  createModel, isRecurrent, RecurrentLM, resolveModelConfig,
+  type LanguageModel, type ModelConfig, type ModelFamily, type RecurrentState,
+} from './models';
+import { clipGradNorm, clipGradValue, gradNorm } from './optim/clip';
+import { Optimizer, OPTIMIZER_DEFAULTS, resolveOptimizerConfig, type OptimizerConfig } from './optim/optimizer';
+import { learningRate, validateSchedule, type LrSchedule } from './optim/schedule';
+import { Rng } from './rng';
+
+// The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
+// a worker, a test) feeds it token arrays and reads its events.
+
+export interface TrainConfig {
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  schedule: LrSchedule;
+  batch_size: number;
+  /** Context length: tokens per row of a batch. */
+  seq_len: number;
+  steps: number;
+  /** Global-norm clipping (clip_grad_norm_); 0 turns it off. */
+  grad_clip: number;
+  /** Per-element clipping (clip_grad_value_, char-rnn's "clip 5"); 0 turns it off. */
+  grad_clip_value: number;
+  eval_interval: number;
+  eval_iters: number;
+  /** random windows (nanoGPT) or sequential lanes with carried state (char-rnn). */
+  batching: 'random' | 'sequential';
+  seed: number;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+}
+
+export interface EvalMetrics {
+  step: number;
+  trainLoss: number;
+  valLoss: number;
+}
+
+const TRAIN_DEFAULTS = { steps: 200, grad_clip: 1, grad_clip_value: 0, eval_interval: 100, eval_iters: 20 };
+
+/** Settings that are not the model's or the optimizer's, with their defaults per family. */
+function familyDefaults(family: ModelFamily): Omit<TrainConfig, 'model' | 'optimizer' | 'seed'> & { optimizerName: OptimizerConfig['name']; lr: number } {
+  if (family === 'gpt') {
+    return {
+      ...TRAIN_DEFAULTS, batch_size: 12, seq_len: 64, batching: 'random', optimizerName: 'adamw', lr: 1e-3,
+      schedule: { kind: 'cosine', warmup_iters: 20, lr_decay_iters: TRAIN_DEFAULTS.steps, min_lr: 1e-4 },
+    };
+  }
+  return {
+    ...TRAIN_DEFAULTS, batch_size: 32, seq_len: 64, batching: 'sequential', optimizerName: 'adamw', lr: 3e-3,
+    schedule: { kind: 'constant' },
+  };
+}
+
+const TRAIN_KEYS = ['steps', 'batch_size', 'seq_len', 'grad_clip', 'grad_clip_value', 'eval_interval', 'eval_iters', 'batching'];
+const SCHEDULE_KEYS = ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'step_size', 'gamma'];
+
+/**
+ * A complete training config from a family, a vocabulary size and flat `key=value` overrides
+ * (model, optimizer, schedule and loop settings share one namespace; unknown keys are refused).
+ */
+export function resolveTrainConfig(
+  family: ModelFamily, vocabSize: number, overrides: Record<string, unknown> = {}, seed = 1337,
+): TrainConfig {
+  const d = familyDefaults(family);
+  const modelKeys: Record<string, unknown> = {};
+  const optimKeys: Record<string, unknown> = {};
+  const trainKeys: Record<string, unknown> = {};
+  const schedKeys: Record<string, unknown> = {};
+  const optimizerName = String(overrides.optimizer ?? d.optimizerName);
+  if (!(optimizerName in OPTIMIZER_DEFAULTS)) {
+    throw new Error(`unknown optimizer "${optimizerName}": choose one of ${Object.keys(OPTIMIZER_DEFAULTS).join(', ')}`);
+  }
+  const optimizerKnown = Object.keys(OPTIMIZER_DEFAULTS[optimizerName as OptimizerConfig['name']]);
+  const probe = resolveModelConfig(family, vocabSize);
+  const modelKnown = new Set([...Object.keys(probe), 'dropout']);
+  for (const [key, value] of Object.entries(overrides)) {
+    if (key === 'optimizer') continue;
+    if (TRAIN_KEYS.includes(key)) trainKeys[key] = value;
+    else if (SCHEDULE_KEYS.includes(key)) schedKeys[key] = value;
+    else if (optimizerKnown.includes(key)) optimKeys[key] = value;
+    else if (modelKnown.has(key) && key !== 'family' && key !== 'vocab_size') modelKeys[key] = value;
+    else {
+      const known = [...TRAIN_KEYS, ...SCHEDULE_KEYS, ...optimizerKnown, ...[...modelKnown].filter((k) => k !== 'family' && k !== 'vocab_size')];
+      throw new Error(`unknown setting "${key}" for a ${family} run with ${optimizerName}; known settings: ${known.sort().join(', ')}`);
+    }
+  }
+  const model = resolveModelConfig(family, vocabSize, modelKeys);
+  const optimizer = resolveOptimizerConfig(optimizerName, { lr: d.lr, ...optimKeys });
+  const loop = { ...d, ...trainKeys } as typeof d;
+  const steps = Number(loop.steps);
+  const kind = schedKeys.schedule
+    ?? ('step_size' in schedKeys || 'gamma' in schedKeys ? 'step'
+      : Object.keys(schedKeys).length > 0 ? 'cosine' : d.schedule.kind);
+  const allowed: Record<string, string[]> = {
+    constant: ['schedule'], cosine: ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr'], step: ['schedule', 'step_size', 'gamma'],
+  };
+  if (!(String(kind) in allowed)) throw new Error(`unknown schedule "${String(kind)}": choose constant, cosine or step`);
+  for (const key of Object.keys(schedKeys)) {
+    if (!allowed[String(kind)].includes(key)) throw new Error(`${key} does not apply to the ${String(kind)} schedule`);
+  }
+  let schedule: LrSchedule;
+  if (kind === 'cosine') {
+    const base = d.schedule.kind === 'cosine' ? d.schedule : { warmup_iters: 0, min_lr: optimizer.lr / 10 };
+    schedule = {
+      kind: 'cosine',
+      warmup_iters: Number(schedKeys.warmup_iters ?? Math.min(base.warmup_iters, Math.floor(steps / 10))),
+      lr_decay_iters: Number(schedKeys.lr_decay_iters ?? steps),
+      min_lr: Number(schedKeys.min_lr ?? base.min_lr),
+    };
+  } else if (kind === 'step') {
+    schedule = { kind: 'step', step_size: Number(schedKeys.step_size ?? Math.max(1, Math.floor(steps / 3))), gamma: Number(schedKeys.gamma ?? 0.1) };
+  } else {
+    schedule = { kind: 'constant' };
+  }
+  validateSchedule(schedule);
+  const config: TrainConfig = {
+    model, optimizer, schedule,
+    batch_size: Number(loop.batch_size), seq_len: Number(loop.seq_len), steps,
+    grad_clip: Number(loop.grad_clip), grad_clip_value: Number(loop.grad_clip_value),
+    eval_interval: Number(loop.eval_interval), eval_iters: Number(loop.eval_iters),
+    batching: loop.batching, seed,
+  };
+  validateTrainConfig(config);
+  return config;
+}
+
+export function validateTrainConfig(c: TrainConfig): void {
+  for (const key of ['batch_size', 'seq_len', 'steps', 'eval_interval', 'eval_iters'] as const) {
+    if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`${key} (${c[key]}) must be a positive integer`);
+  }
+  for (const key of ['grad_clip', 'grad_clip_value'] as const) {
+    if (!(c[key] >= 0)) throw new Error(`${key} (${c[key]}) must be ≥ 0 (0 turns it off)`);
+  }
+  if (c.batching !== 'random' && c.batching !== 'sequential') {
+    throw new Error(`batching (${String(c.batching)}) must be random or sequential`);
+  }
+  if (c.batching === 'sequential' && !isRecurrent(c.model)) {
+    throw new Error('batching (sequential) needs a recurrent model: a Transformer carries no state between batches');
+  }
+  if (!isRecurrent(c.model) && c.seq_len > c.model.block_size) {
+    throw new Error(`seq_len (${c.seq_len}) must be ≤ block_size (${c.model.block_size})`);
+  }
+}
+
+export class Trainer {
+  readonly model: LanguageModel;
+  readonly optimizer: Optimizer;
+  readonly rng: Rng;
+  step = 0;
+  tokensSeen = 0;
+  private readonly batcher: SequentialBatcher | null;
+  private state: RecurrentState | null = null;
+
+  constructor(
+    readonly config: TrainConfig,
+    private readonly data: { train: Int32Array; val: Int32Array },
+    readonly backend: Backend = new CpuBackend(),
+  ) {
+    validateTrainConfig(config);
+    this.rng = new Rng(config.seed);
+    this.model = createModel(config.model, backend, this.rng);
+    this.optimizer = new Optimizer(config.optimizer, this.model.params);
+    this.batcher = config.batching === 'sequential' ? new SequentialBatcher(data.train, config.batch_size, config.seq_len) : null;
+    if (this.model instanceof RecurrentLM && this.batcher) this.state = this.model.zeroState(config.batch_size);
+  }
+
+  private nextBatch(): Batch {
+    if (!this.batcher) return randomBatch(this.data.train, this.config.batch_size, this.config.seq_len, this.rng);
+    if (this.batcher.atEpochStart && this.state) for (const t of [...this.state.h, ...(this.state.c ?? [])]) this.backend.fill(t, 0);
+    return this.batcher.next();
+  }
+
+  /** One optimisation step: batch, forward, backward, clip, schedule, update. */
+  trainStep(): StepMetrics {
+    const c = this.config;
+    const batch = this.nextBatch();
+    const lr = learningRate(c.schedule, c.optimizer.lr, this.step);
+    const loss = this.backend.scoped(() => {
+      this.model.params.zeroGrad();
+      const g = new Graph(this.backend, this.rng, true);
+      const out = this.model.forward(g, batch.x, batch.B, batch.T, this.state ?? undefined);
+      const { loss, value } = g.crossEntropy(out.logits, batch.y);
+      g.backward(loss);
+      // truncated BPTT: the final state is carried to the next batch, its gradient is not
+      if (this.state && out.state && this.model instanceof RecurrentLM) this.model.carryState(out.state, this.state);
+      return value;
+    });
+    if (!Number.isFinite(loss)) {
+      // stop before the update so the weights stay those of the last good step
+      throw new Error(
+        `training diverged: the loss is ${loss} at step ${this.step + 1}; lower the learning rate (lr ${c.optimizer.lr}) or clip gradients (grad_clip)`,
+      );
+    }
+    let norm: number;
+    if (c.grad_clip > 0) norm = clipGradNorm(this.model.params, c.grad_clip).norm;
+    else norm = gradNorm(this.model.params);
+    if (c.grad_clip_value > 0) clipGradValue(this.model.params, c.grad_clip_value);
+    this.optimizer.step(lr);
+    this.step++;
+    this.tokensSeen += batch.B * batch.T;
+    return { step: this.step, loss, lr, gradNorm: norm, tokens: this.tokensSeen };
+  }
+
+  /**
+   * Mean loss over `eval_iters` random windows of a split, with dropout off and a zero initial
+   * state. The windows come from a generator seeded by the run's seed, so every evaluation of a
+   * run sees the same batches and the curve moves only because the model does.
+   */
+  evaluate(split: 'train' | 'val'): number {
+    const c = this.config;
+    const data = split === 'train' ? this.data.train : this.data.val;
+    const rng = new Rng(c.seed + (split === 'train' ? 1 : 2));
+    const T = Math.min(c.seq_len, data.length - 1);
+    let total = 0;
+    for (let i = 0; i < c.eval_iters; i++) {
+      const batch = randomBatch(data, c.batch_size, T, rng);
+      total += this.backend.scoped(() => {
+        const g = new Graph(this.backend, rng, false);
+        return g.crossEntropy(this.model.forward(g, batch.x, batch.B, batch.T).logits, batch.y).value;
+      });
+    }
+    return total / c.eval_iters;
+  }
+
+  evaluateBoth(): EvalMetrics {
+    return { step: this.step, trainLoss: this.evaluate('train'), valLoss: this.evaluate('val') };
+  }
+
+  dispose(): void {
+    if (this.state && this.model instanceof RecurrentLM) this.model.disposeState(this.state);
+    this.optimizer.dispose();
+    this.model.params.dispose();
+  }
+}
