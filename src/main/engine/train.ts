@@ -50,15 +50,17 @@ export interface EvalMetrics {
 const TRAIN_DEFAULTS = { steps: 200, grad_clip: 1, grad_clip_value: 0, eval_interval: 100, eval_iters: 20 };
 
 /** Settings that are not the model's or the optimizer's, with their defaults per family. */
-function familyDefaults(family: ModelFamily): Omit<TrainConfig, 'model' | 'optimizer' | 'seed'> & { optimizerName: OptimizerConfig['name']; lr: number } {
+function familyDefaults(family: ModelFamily): Omit<TrainConfig, 'model' | 'optimizer' | 'seed'> & { optimizerName: OptimizerConfig['name']; optimizer: Record<string, unknown> } {
   if (family === 'gpt') {
     return {
-      ...TRAIN_DEFAULTS, batch_size: 12, seq_len: 64, batching: 'random', optimizerName: 'adamw', lr: 1e-3,
+      // nanoGPT's Shakespeare-char settings: beta2 0.99, weight decay 0.1 on matrices only
+      ...TRAIN_DEFAULTS, batch_size: 12, seq_len: 64, batching: 'random', optimizerName: 'adamw',
+      optimizer: { lr: 1e-3, beta2: 0.99, weight_decay: 0.1, decay: 'matrices' },
       schedule: { kind: 'cosine', warmup_iters: 20, lr_decay_iters: TRAIN_DEFAULTS.steps, min_lr: 1e-4 },
     };
   }
   return {
-    ...TRAIN_DEFAULTS, batch_size: 32, seq_len: 64, batching: 'sequential', optimizerName: 'adamw', lr: 3e-3,
+    ...TRAIN_DEFAULTS, batch_size: 32, seq_len: 64, batching: 'sequential', optimizerName: 'adamw', optimizer: { lr: 3e-3 },
     schedule: { kind: 'constant' },
   };
 }
@@ -97,7 +99,9 @@ export function resolveTrainConfig(
     }
   }
   const model = resolveModelConfig(family, vocabSize, modelKeys);
-  const optimizer = resolveOptimizerConfig(optimizerName, { lr: d.lr, ...optimKeys });
+  // the family's optimizer defaults hold only when its default optimizer is used
+  const familyOptim = optimizerName === d.optimizerName ? d.optimizer : { lr: d.optimizer.lr };
+  const optimizer = resolveOptimizerConfig(optimizerName, { ...familyOptim, ...optimKeys });
   const loop = { ...d, ...trainKeys } as typeof d;
   const steps = Number(loop.steps);
   const kind = schedKeys.schedule
