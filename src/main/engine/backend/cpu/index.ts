@@ -17,6 +17,21 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
+/** Y[o…o+n) = softmax(X[o…o+n)), max-shifted; returns logsumexp of the row. */
+function softmaxRow(X: FloatArray, Y: FloatArray, o: number, n: number): number {
+  let max = -Infinity;
+  for (let c = 0; c < n; c++) if (X[o + c] > max) max = X[o + c];
+  let sum = 0;
+  for (let c = 0; c < n; c++) {
+    const e = Math.exp(X[o + c] - max);
+    Y[o + c] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let c = 0; c < n; c++) Y[o + c] *= inv;
+  return max + Math.log(sum);
+}
+
 function check(cond: boolean, message: () => string): void {
   if (!cond) throw new Error(message());
 }
@@ -318,20 +333,8 @@ export class CpuBackend implements Backend {
   }
 
   softmaxForward(x: Tensor, y: Tensor): void {
-    const C = x.cols, R = x.rows, X = x.data, Y = y.data;
-    for (let r = 0; r < R; r++) {
-      const o = r * C;
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) if (X[o + c] > max) max = X[o + c];
-      let sum = 0;
-      for (let c = 0; c < C; c++) {
-        const e = Math.exp(X[o + c] - max);
-        Y[o + c] = e;
-        sum += e;
-      }
-      const inv = 1 / sum;
-      for (let c = 0; c < C; c++) Y[o + c] *= inv;
-    }
+    const C = x.cols, R = x.rows;
+    for (let r = 0; r < R; r++) softmaxRow(x.data, y.data, r * C, C);
   }
 
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
@@ -372,20 +375,11 @@ export class CpuBackend implements Backend {
     let count = 0;
     for (let r = 0; r < N; r++) {
       const o = r * V;
-      let max = -Infinity;
-      for (let c = 0; c < V; c++) if (X[o + c] > max) max = X[o + c];
-      let sum = 0;
-      for (let c = 0; c < V; c++) {
-        const e = Math.exp(X[o + c] - max);
-        P[o + c] = e;
-        sum += e;
-      }
-      const inv = 1 / sum;
-      for (let c = 0; c < V; c++) P[o + c] *= inv;
+      const logSumExp = softmaxRow(X, P, o, V);
       const t = targets[r];
       if (t === ignoreIndex) continue;
       check(t >= 0 && t < V, () => `cross-entropy: target id ${t} at row ${r} is outside the vocabulary [0, ${V})`);
-      total += Math.log(sum) - (X[o + t] - max); // logsumexp − logit[target]
+      total += logSumExp - X[o + t];
       count++;
     }
     return { loss: count > 0 ? total / count : 0, count };
