@@ -9,7 +9,9 @@ import {
 import { clipGradNorm, clipGradValue, gradNorm } from './optim/clip';
 import { Optimizer, OPTIMIZER_DEFAULTS, resolveOptimizerConfig, type OptimizerConfig } from './optim/optimizer';
 import { learningRate, validateSchedule, type LrSchedule } from './optim/schedule';
-import { Rng } from './rng';
+import { Rng, type RngState } from './rng';
+import type { OptimizerState } from './optim/optimizer';
+import type { FloatArray, Tensor } from './tensor';
 
 // The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
 // a worker, a test) feeds it token arrays and reads its events.
@@ -158,6 +160,19 @@ export function validateTrainConfig(c: TrainConfig): void {
   }
 }
 
+/** Everything a run needs to continue bit for bit where it stopped. */
+export interface TrainerSnapshot {
+  step: number;
+  tokensSeen: number;
+  params: Record<string, FloatArray>;
+  optimizer: OptimizerState;
+  rng: RngState;
+  /** Sequential batching: offset within each lane of the next batch. */
+  batcherPosition: number | null;
+  /** Recurrent state carried into the next batch, per layer. */
+  carried: { h: FloatArray[]; c: FloatArray[] | null } | null;
+}
+
 export class Trainer {
   readonly model: LanguageModel;
   readonly optimizer: Optimizer;
@@ -240,6 +255,37 @@ export class Trainer {
 
   evaluateBoth(): EvalMetrics {
     return { step: this.step, trainLoss: this.evaluate('train'), valLoss: this.evaluate('val') };
+  }
+
+  snapshot(): TrainerSnapshot {
+    const read = (ts: Tensor[]) => ts.map((t) => this.backend.read(t));
+    return {
+      step: this.step,
+      tokensSeen: this.tokensSeen,
+      params: this.model.params.read(),
+      optimizer: this.optimizer.getState(),
+      rng: this.rng.getState(),
+      batcherPosition: this.batcher ? this.batcher.position : null,
+      carried: this.state ? { h: read(this.state.h), c: this.state.c ? read(this.state.c) : null } : null,
+    };
+  }
+
+  /** Continues from a snapshot taken by a trainer with the same config. */
+  restore(s: TrainerSnapshot): void {
+    this.model.params.load(s.params);
+    this.optimizer.setState(s.optimizer);
+    this.rng.setState(s.rng);
+    this.step = s.step;
+    this.tokensSeen = s.tokensSeen;
+    if (this.batcher) {
+      if (s.batcherPosition === null) throw new Error('the checkpoint has no data position for sequential batching');
+      this.batcher.position = s.batcherPosition;
+    }
+    if (this.state) {
+      if (!s.carried) throw new Error('the checkpoint has no carried recurrent state');
+      this.state.h.forEach((t, i) => this.backend.write(t, s.carried!.h[i]));
+      this.state.c?.forEach((t, i) => this.backend.write(t, s.carried!.c![i]));
+    }
   }
 
   dispose(): void {
