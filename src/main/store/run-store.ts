@@ -1,0 +1,371 @@
+import type Database from 'better-sqlite3';
+import { openDatabase } from './native';
+
+// The lab notebook: one SQLite file (WAL) holding every run, its resolved config, every logged
+// metric, every sample and every checkpoint path. Schema changes are numbered migrations applied
+// in a transaction; a database newer than this code is refused rather than misread.
+
+export type RunStatus = 'queued' | 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'interrupted';
+export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'];
+
+const MIGRATIONS: string[] = [
+  `CREATE TABLE runs (
+     id INTEGER PRIMARY KEY,
+     name TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('queued','running','paused','finished','stopped','failed','interrupted')),
+     status_reason TEXT,
+     family TEXT NOT NULL,
+     param_count INTEGER NOT NULL,
+     config TEXT NOT NULL,
+     notes TEXT NOT NULL DEFAULT '',
+     created_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     owner_pid INTEGER,
+     heartbeat_at INTEGER
+   );
+   CREATE TABLE run_tags (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     tag TEXT NOT NULL,
+     PRIMARY KEY (run_id, tag)
+   );
+   CREATE TABLE metrics (
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     wall_ms REAL NOT NULL,
+     tokens INTEGER NOT NULL,
+     name TEXT NOT NULL,
+     value REAL NOT NULL,
+     superseded INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX metrics_by_run_name_step ON metrics (run_id, name, step);
+   CREATE TABLE samples (
+     id INTEGER PRIMARY KEY,
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     prompt TEXT NOT NULL,
+     settings TEXT NOT NULL,
+     text TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE checkpoints (
+     id INTEGER PRIMARY KEY,
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     path TEXT NOT NULL,
+     val_loss REAL,
+     kind TEXT NOT NULL CHECK (kind IN ('latest','best')),
+     created_at INTEGER NOT NULL
+   );`,
+];
+
+export interface NewRun {
+  name: string;
+  family: string;
+  paramCount: number;
+  config: unknown;
+  tags?: string[];
+  notes?: string;
+}
+
+export interface MetricRow {
+  step: number;
+  wallMs: number;
+  tokens: number;
+  name: string;
+  value: number;
+}
+
+export interface RunSummary {
+  id: number;
+  name: string;
+  status: RunStatus;
+  statusReason: string | null;
+  family: string;
+  paramCount: number;
+  createdAt: number;
+  finishedAt: number | null;
+  notes: string;
+  tags: string[];
+  steps: number;
+  bestValLoss: number | null;
+  tokensPerSec: number | null;
+}
+
+export interface RunFilter {
+  family?: string;
+  status?: RunStatus;
+  tag?: string;
+  sort?: 'created' | 'name' | 'best_val_loss' | 'steps' | 'params';
+  descending?: boolean;
+}
+
+export interface SeriesPoint {
+  step: number;
+  tokens: number;
+  wallMs: number;
+  value: number;
+}
+
+export class RunStore {
+  readonly db: Database.Database;
+
+  constructor(path: string) {
+    this.db = openDatabase(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('synchronous = NORMAL');
+    this.migrate();
+  }
+
+  /** The schema version this database is at. */
+  get version(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const from = this.version;
+    if (from > MIGRATIONS.length) {
+      throw new Error(`the lab database is at schema version ${from}, newer than this NanoLab understands (${MIGRATIONS.length}); update NanoLab`);
+    }
+    this.db.transaction(() => {
+      for (let v = from; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]);
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Runs left 'running' or 'paused' by a process that no longer exists (killed, crashed, machine
+   * restarted) become 'interrupted': everything logged up to the last flush stays, and they can be
+   * resumed from their latest checkpoint. Returns the ids it marked.
+   */
+  markOrphansInterrupted(isAlive: (pid: number) => boolean = pidAlive, now = Date.now()): number[] {
+    const open = this.db.prepare("SELECT id, owner_pid FROM runs WHERE status IN ('running','paused')").all() as { id: number; owner_pid: number | null }[];
+    const orphans = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid)).map((r) => r.id);
+    for (const id of orphans) this.setStatus(id, 'interrupted', 'the process running it ended without stopping it', now);
+    return orphans;
+  }
+
+  /** Claims a run for this process (it is now the owner whose liveness counts). */
+  claim(id: number, now = Date.now()): void {
+    this.requireRun(id);
+    this.db.prepare('UPDATE runs SET owner_pid = ?, heartbeat_at = ? WHERE id = ?').run(process.pid, now, id);
+  }
+
+  createRun(run: NewRun, now = Date.now()): number {
+    const name = run.name.trim();
+    if (name === '') throw new Error('a run needs a name');
+    return this.db.transaction(() => {
+      const id = Number(this.db.prepare(
+        `INSERT INTO runs (name, status, family, param_count, config, notes, created_at, owner_pid, heartbeat_at)
+         VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(name, run.family, run.paramCount, JSON.stringify(run.config), run.notes ?? '', now, process.pid, now).lastInsertRowid);
+      for (const tag of run.tags ?? []) this.addTag(id, tag);
+      return id;
+    })();
+  }
+
+  private requireRun(id: number): void {
+    if (!this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)) throw new Error(`no run with id ${id}`);
+  }
+
+  setStatus(id: number, status: RunStatus, reason: string | null = null, now = Date.now()): void {
+    if (!RUN_STATUSES.includes(status)) throw new Error(`unknown run status "${status}"`);
+    this.requireRun(id);
+    const ended = status === 'finished' || status === 'stopped' || status === 'failed' || status === 'interrupted';
+    this.db.prepare('UPDATE runs SET status = ?, status_reason = ?, finished_at = ? WHERE id = ?').run(status, reason, ended ? now : null, id);
+  }
+
+  rename(id: number, name: string): void {
+    if (name.trim() === '') throw new Error('a run needs a name');
+    this.requireRun(id);
+    this.db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(name.trim(), id);
+  }
+
+  addTag(id: number, tag: string): void {
+    const t = tag.trim();
+    if (t === '') throw new Error('a tag cannot be empty');
+    this.db.prepare('INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)').run(id, t);
+  }
+
+  removeTag(id: number, tag: string): void {
+    this.db.prepare('DELETE FROM run_tags WHERE run_id = ? AND tag = ?').run(id, tag.trim());
+  }
+
+  /** Deletes a run and everything logged for it; returns its checkpoint paths for the host to remove. */
+  deleteRun(id: number): string[] {
+    this.requireRun(id);
+    return this.db.transaction(() => {
+      const paths = (this.db.prepare('SELECT path FROM checkpoints WHERE run_id = ?').all(id) as { path: string }[]).map((r) => r.path);
+      this.db.prepare('DELETE FROM runs WHERE id = ?').run(id);
+      return paths;
+    })();
+  }
+
+  /** Appends metric rows in one transaction. */
+  appendMetrics(runId: number, rows: readonly MetricRow[]): void {
+    if (rows.length === 0) return;
+    const insert = this.db.prepare('INSERT INTO metrics (run_id, step, wall_ms, tokens, name, value) VALUES (?, ?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const r of rows) insert.run(runId, r.step, r.wallMs, r.tokens, r.name, r.value);
+      this.db.prepare('UPDATE runs SET heartbeat_at = ? WHERE id = ?').run(Date.now(), runId);
+    })();
+  }
+
+  /** Marks metrics logged after `step` as superseded (a run resumed from an earlier checkpoint). */
+  supersedeAfter(runId: number, step: number): number {
+    return this.db.prepare('UPDATE metrics SET superseded = 1 WHERE run_id = ? AND step > ? AND superseded = 0').run(runId, step).changes;
+  }
+
+  addSample(runId: number, s: { step: number; prompt: string; settings: unknown; text: string }, now = Date.now()): number {
+    return Number(this.db.prepare('INSERT INTO samples (run_id, step, prompt, settings, text, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(runId, s.step, s.prompt, JSON.stringify(s.settings), s.text, now).lastInsertRowid);
+  }
+
+  samples(runId: number): { step: number; prompt: string; settings: unknown; text: string }[] {
+    return (this.db.prepare('SELECT step, prompt, settings, text FROM samples WHERE run_id = ? ORDER BY step, id').all(runId) as
+      { step: number; prompt: string; settings: string; text: string }[]).map((r) => ({ ...r, settings: JSON.parse(r.settings) }));
+  }
+
+  /** Records a checkpoint; a new 'latest' or 'best' replaces the previous row of that kind. */
+  addCheckpoint(runId: number, c: { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }, now = Date.now()): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, c.kind);
+      this.db.prepare('INSERT INTO checkpoints (run_id, step, path, val_loss, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(runId, c.step, c.path, c.valLoss, c.kind, now);
+    })();
+  }
+
+  checkpoints(runId: number): { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[] {
+    return this.db.prepare('SELECT step, path, val_loss AS valLoss, kind FROM checkpoints WHERE run_id = ? ORDER BY kind').all(runId) as never;
+  }
+
+  getRun(id: number): RunSummary & { config: unknown } {
+    const run = this.listRuns({}).find((r) => r.id === id);
+    if (!run) throw new Error(`no run with id ${id}`);
+    const { config } = this.db.prepare('SELECT config FROM runs WHERE id = ?').get(id) as { config: string };
+    return { ...run, config: JSON.parse(config) };
+  }
+
+  listRuns(filter: RunFilter = {}): RunSummary[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.family) { where.push('r.family = ?'); args.push(filter.family); }
+    if (filter.status) { where.push('r.status = ?'); args.push(filter.status); }
+    if (filter.tag) { where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?)'); args.push(filter.tag); }
+    const order = {
+      created: 'r.created_at', name: 'r.name COLLATE NOCASE', best_val_loss: 'best_val_loss', steps: 'steps', params: 'r.param_count',
+    }[filter.sort ?? 'created'];
+    if (!order) throw new Error(`cannot sort runs by "${filter.sort}"`);
+    const rows = this.db.prepare(
+      `SELECT r.id, r.name, r.status, r.status_reason, r.family, r.param_count, r.created_at, r.finished_at, r.notes,
+         (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM run_tags WHERE run_id = r.id ORDER BY tag)) AS tags,
+         (SELECT max(step) FROM metrics WHERE run_id = r.id AND superseded = 0) AS steps,
+         (SELECT min(value) FROM metrics WHERE run_id = r.id AND name = 'val_loss' AND superseded = 0) AS best_val_loss,
+         (SELECT value FROM metrics WHERE run_id = r.id AND name = 'tokens_per_sec' AND superseded = 0 ORDER BY step DESC LIMIT 1) AS tokens_per_sec
+       FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY ${order} IS NULL, ${order} ${filter.descending ? 'DESC' : 'ASC'}, r.id`,
+    ).all(...args) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number, name: r.name as string, status: r.status as RunStatus, statusReason: r.status_reason as string | null,
+      family: r.family as string, paramCount: r.param_count as number, createdAt: r.created_at as number,
+      finishedAt: r.finished_at as number | null, notes: r.notes as string,
+      tags: r.tags ? String(r.tags).split('\u001f') : [], steps: (r.steps as number | null) ?? 0,
+      bestValLoss: r.best_val_loss as number | null, tokensPerSec: r.tokens_per_sec as number | null,
+    }));
+  }
+
+  /**
+   * One metric of one run, at most `maxPoints` points: the steps are cut into buckets and each
+   * bucket keeps its minimum and its maximum (in step order), so a spike survives downsampling.
+   */
+  series(runId: number, name: string, maxPoints = 1000): SeriesPoint[] {
+    const all = this.db.prepare(
+      'SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND superseded = 0 ORDER BY step',
+    ).all(runId, name) as SeriesPoint[];
+    if (all.length <= maxPoints) return all;
+    const buckets = Math.max(1, Math.floor(maxPoints / 2));
+    const out: SeriesPoint[] = [];
+    for (let b = 0; b < buckets; b++) {
+      const lo = Math.floor((b * all.length) / buckets);
+      const hi = Math.floor(((b + 1) * all.length) / buckets);
+      let min = lo, max = lo;
+      for (let i = lo; i < hi; i++) {
+        if (all[i].value < all[min].value) min = i;
+        if (all[i].value > all[max].value) max = i;
+      }
+      if (min === max) out.push(all[min]);
+      else out.push(all[Math.min(min, max)], all[Math.max(min, max)]);
+    }
+    return out;
+  }
+
+  /** Several runs' series of one metric on one x axis (step, tokens seen or wall time). */
+  alignedSeries(runIds: number[], name: string, axis: 'step' | 'tokens' | 'wall', maxPoints = 1000): { runId: number; points: { x: number; value: number }[] }[] {
+    return runIds.map((runId) => ({
+      runId,
+      points: this.series(runId, name, maxPoints).map((p) => ({ x: axis === 'step' ? p.step : axis === 'tokens' ? p.tokens : p.wallMs, value: p.value })),
+    }));
+  }
+
+  /** The config keys (flattened, dotted) whose values differ between the runs, with each run's value. */
+  configDiff(runIds: number[]): { key: string; values: unknown[] }[] {
+    const flat = runIds.map((id) => flatten(this.getRun(id).config));
+    const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
+    return keys
+      .map((key) => ({ key, values: flat.map((f) => f[key]) }))
+      .filter(({ values }) => values.some((v) => JSON.stringify(v) !== JSON.stringify(values[0])));
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out[prefix] = value;
+  }
+  return out;
+}
+
+/**
+ * Buffers metric rows and writes them in one transaction every `intervalMs`: a killed process
+ * loses at most that interval, and training never waits on the disk per step.
+ */
+export class MetricWriter {
+  private buffer: MetricRow[] = [];
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(private readonly store: RunStore, private readonly runId: number, intervalMs = 250) {
+    this.timer = setInterval(() => this.flush(), intervalMs);
+    this.timer.unref?.();
+  }
+
+  push(row: MetricRow): void {
+    this.buffer.push(row);
+  }
+
+  flush(): void {
+    if (this.buffer.length === 0) return;
+    const rows = this.buffer;
+    this.buffer = [];
+    this.store.appendMetrics(this.runId, rows);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.flush();
+  }
+}

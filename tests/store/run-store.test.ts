@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { MetricWriter, RunStore } from '../../src/main/store/run-store';
+import { openDatabase } from '../../src/main/store/native';
+
+const fresh = () => join(mkdtempSync(join(tmpdir(), 'nanolab-db-')), 'lab.sqlite');
+
+describe('the experiment database', () => {
+  it('migrates a new file to the current schema, in WAL mode, and refuses a newer one', () => {
+    const path = fresh();
+    const store = new RunStore(path);
+    expect(store.version).toBe(1);
+    expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    store.db.pragma('user_version = 99');
+    store.close();
+    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (1)');
+  });
+
+  it('lists, filters and sorts runs with their summary metrics', () => {
+    const store = new RunStore(fresh());
+    const a = store.createRun({ name: 'lstm baseline', family: 'lstm', paramCount: 1000, config: { lr: 3e-3 }, tags: ['baseline'] }, 1);
+    const b = store.createRun({ name: 'gpt small', family: 'gpt', paramCount: 5000, config: { lr: 1e-3 } }, 2);
+    store.appendMetrics(a, [
+      { step: 100, wallMs: 1000, tokens: 100, name: 'val_loss', value: 2.1 },
+      { step: 200, wallMs: 2000, tokens: 200, name: 'val_loss', value: 1.9 },
+      { step: 200, wallMs: 2000, tokens: 200, name: 'tokens_per_sec', value: 5000 },
+    ]);
+    store.appendMetrics(b, [{ step: 50, wallMs: 500, tokens: 50, name: 'val_loss', value: 1.7 }]);
+    store.setStatus(a, 'finished', null, 10);
+    expect(store.listRuns().map((r) => r.id)).toEqual([a, b]);
+    expect(store.listRuns({ sort: 'best_val_loss' }).map((r) => r.name)).toEqual(['gpt small', 'lstm baseline']);
+    expect(store.listRuns({ family: 'lstm' }).map((r) => r.id)).toEqual([a]);
+    expect(store.listRuns({ tag: 'baseline' }).map((r) => r.id)).toEqual([a]);
+    expect(store.listRuns({ status: 'finished' }).map((r) => r.id)).toEqual([a]);
+    const summary = store.getRun(a);
+    expect(summary).toMatchObject({ steps: 200, bestValLoss: 1.9, tokensPerSec: 5000, status: 'finished', finishedAt: 10, tags: ['baseline'], config: { lr: 3e-3 } });
+    store.rename(b, 'gpt tiny');
+    store.addTag(b, 'x');
+    store.removeTag(b, 'x');
+    expect(store.getRun(b)).toMatchObject({ name: 'gpt tiny', tags: [] });
+    expect(() => store.rename(b, '  ')).toThrow('a run needs a name');
+    expect(() => store.setStatus(999, 'finished')).toThrow('no run with id 999');
+  });
+
+  it('downsamples a series to a point budget and keeps spikes', () => {
+    const store = new RunStore(fresh());
+    const id = store.createRun({ name: 'r', family: 'gpt', paramCount: 1, config: {} });
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ step: i + 1, wallMs: i, tokens: i * 8, name: 'train_loss', value: i === 4321 ? 50 : 3 - i / 10_000 }));
+    store.appendMetrics(id, rows);
+    const s = store.series(id, 'train_loss', 200);
+    expect(s.length).toBeLessThanOrEqual(200);
+    expect(s.some((p) => p.step === 4322 && p.value === 50)).toBe(true);
+    expect(s.map((p) => p.step)).toEqual([...s.map((p) => p.step)].sort((x, y) => x - y));
+    expect(store.series(id, 'train_loss', 20_000).length).toBe(10_000);
+    const aligned = store.alignedSeries([id], 'train_loss', 'tokens', 100);
+    expect(aligned[0].points[0]).toEqual({ x: 0, value: 3 });
+  });
+
+  it('marks metrics past a checkpoint superseded when a run resumes from it', () => {
+    const store = new RunStore(fresh());
+    const id = store.createRun({ name: 'r', family: 'gru', paramCount: 1, config: {} });
+    store.appendMetrics(id, [1, 2, 3, 4].map((step) => ({ step, wallMs: step, tokens: step, name: 'train_loss', value: step })));
+    expect(store.supersedeAfter(id, 2)).toBe(2);
+    expect(store.series(id, 'train_loss').map((p) => p.step)).toEqual([1, 2]);
+  });
+
+  it('diffs configs, keeps samples and checkpoints, and deletes a run with everything it logged', () => {
+    const store = new RunStore(fresh());
+    const a = store.createRun({ name: 'a', family: 'gpt', paramCount: 1, config: { model: { n_layer: 4, n_head: 4 }, lr: 1e-3 } });
+    const b = store.createRun({ name: 'b', family: 'gpt', paramCount: 1, config: { model: { n_layer: 2, n_head: 4 }, lr: 1e-3, dropout: 0.1 } });
+    expect(store.configDiff([a, b])).toEqual([
+      { key: 'dropout', values: [undefined, 0.1] },
+      { key: 'model.n_layer', values: [4, 2] },
+    ]);
+    store.addSample(a, { step: 10, prompt: 'O ', settings: { temperature: 0.8 }, text: 'O Romeo' });
+    expect(store.samples(a)).toEqual([{ step: 10, prompt: 'O ', settings: { temperature: 0.8 }, text: 'O Romeo' }]);
+    store.addCheckpoint(a, { step: 10, path: '/c/latest', valLoss: 2, kind: 'latest' });
+    store.addCheckpoint(a, { step: 20, path: '/c/latest', valLoss: 1.8, kind: 'latest' });
+    store.addCheckpoint(a, { step: 20, path: '/c/best', valLoss: 1.8, kind: 'best' });
+    expect(store.checkpoints(a)).toEqual([
+      { step: 20, path: '/c/best', valLoss: 1.8, kind: 'best' },
+      { step: 20, path: '/c/latest', valLoss: 1.8, kind: 'latest' },
+    ]);
+    store.appendMetrics(a, [{ step: 1, wallMs: 1, tokens: 1, name: 'train_loss', value: 1 }]);
+    expect(store.deleteRun(a).sort()).toEqual(['/c/best', '/c/latest']);
+    for (const table of ['metrics', 'samples', 'checkpoints', 'run_tags']) {
+      expect((store.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE run_id = ?`).get(a) as { n: number }).n, table).toBe(0);
+    }
+  });
+
+  it('MetricWriter batches rows and flushes on close', () => {
+    const store = new RunStore(fresh());
+    const id = store.createRun({ name: 'r', family: 'rnn', paramCount: 1, config: {} });
+    const w = new MetricWriter(store, id, 60_000);
+    w.push({ step: 1, wallMs: 1, tokens: 1, name: 'train_loss', value: 4 });
+    expect(store.series(id, 'train_loss')).toEqual([]);
+    w.close();
+    expect(store.series(id, 'train_loss')).toHaveLength(1);
+  });
+
+  it('survives kill -9 of the training process: integrity ok, metrics up to the last flush, run interrupted', async () => {
+    const path = fresh();
+    new RunStore(path).close();
+    const script = fileURLToPath(new URL('./child/log-metrics.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', script, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let flushed = 0;
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        for (const m of chunk.toString().matchAll(/flushed (\d+)/g)) flushed = Number(m[1]);
+        if (flushed >= 40) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited early (${code})`))));
+    });
+    await new Promise((r) => child.on('close', r));
+    const db = openDatabase(path);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.close();
+    const store = new RunStore(path);
+    const [run] = store.listRuns();
+    expect(run.status).toBe('running');
+    expect(store.markOrphansInterrupted()).toEqual([run.id]);
+    const after = store.getRun(run.id);
+    expect(after.status).toBe('interrupted');
+    expect(after.statusReason).toContain('ended without stopping it');
+    const steps = store.series(run.id, 'train_loss', 100_000).map((p) => p.step);
+    expect(steps.length).toBeGreaterThanOrEqual(flushed);
+    expect(steps.slice(0, flushed)).toEqual(Array.from({ length: flushed }, (_, i) => i + 1));
+  });
+});
