@@ -107,3 +107,47 @@ export function sampleNext(logits: ArrayLike<number>, options: SamplingOptions, 
   }
   return { id: last, probs }; // u fell in the rounding gap at the top of the cumulative sum
 }
+
+// ---- generation from a model --------------------------------------------------------------------
+
+export interface GenerateOptions extends Omit<SamplingOptions, 'banned'> {
+  /** Text the model continues; empty starts from a newline, as nanoGPT's sample.py does. */
+  prompt: string;
+  /** Number of new tokens. */
+  length: number;
+  seed: number;
+  /** Never repeat an n-gram of this size (0: off). */
+  noRepeatNgram?: number;
+}
+
+export interface GeneratedToken {
+  id: number;
+  text: string;
+  /** Probability of this token under the model (temperature 1, no filters). */
+  prob: number;
+  /** Probability under the distribution it was actually drawn from. */
+  sampledProb: number;
+  /** The five most probable tokens under the model, most probable first. */
+  top: { id: number; text: string; prob: number }[];
+}
+
+/** Ids that would complete an n-gram already present in `ids` (no-repeat-ngram). */
+export function bannedByNgram(ids: readonly number[], n: number): number[] {
+  if (n <= 0 || ids.length < n - 1) return [];
+  if (n === 1) return [...new Set(ids)];
+  const prefix = ids.slice(ids.length - (n - 1));
+  const banned = new Set<number>();
+  for (let i = 0; i + n - 1 < ids.length; i++) {
+    let match = true;
+    for (let j = 0; j < n - 1 && match; j++) match = ids[i + j] === prefix[j];
+    if (match) banned.add(ids[i + n - 1]);
+  }
+  return [...banned];
+}
+
+/** Top k of a distribution, most probable first. */
+export function topTokens(probs: ArrayLike<number>, k: number): { id: number; prob: number }[] {
+  return Array.from({ length: probs.length }, (_, id) => ({ id, prob: probs[id] }))
+    .sort((a, b) => b.prob - a.prob || a.id - b.id)
+    .slice(0, k);
+}

@@ -1,0 +1,62 @@
+import { Graph } from './autograd';
+import type { CharTokenizer } from './data/tokenizer';
+import { GPT, RecurrentLM, type LanguageModel, type RecurrentState } from './models';
+import { Rng } from './rng';
+import {
+  bannedByNgram, sampleNext, softmaxWithTemperature, topTokens, validateSamplingOptions,
+  type GenerateOptions, type GeneratedToken,
+} from './sample';
+
+// Text generation from a trained model, one token at a time, so a host can stream it. Recurrent
+// models carry their state from token to token; the Transformer sees the last block_size tokens
+// (nanoGPT's sample.py crops the same way).
+
+function lastLogits(model: LanguageModel, ids: readonly number[], state?: RecurrentState): { logits: Float64Array; state: RecurrentState | null } {
+  const backend = model.backend;
+  return backend.scoped(() => {
+    const g = new Graph(backend, new Rng(0), false);
+    const out = model.forward(g, Int32Array.from(ids), 1, ids.length, state);
+    if (state && out.state && model instanceof RecurrentLM) model.carryState(out.state, state);
+    const all = backend.read(out.logits);
+    const V = out.logits.shape[2];
+    return { logits: Float64Array.from(all.subarray((ids.length - 1) * V)), state: out.state };
+  });
+}
+
+export function* generate(model: LanguageModel, tokenizer: CharTokenizer, options: GenerateOptions): Generator<GeneratedToken> {
+  validateSamplingOptions(options);
+  if (!Number.isInteger(options.length) || options.length < 0) throw new Error(`length (${options.length}) must be a whole number ≥ 0`);
+  const n = options.noRepeatNgram ?? 0;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`no-repeat-ngram (${n}) must be a whole number ≥ 0 (0 = off)`);
+  let prompt = options.prompt;
+  if (prompt === '') {
+    if (!tokenizer.vocab.includes('\n')) throw new Error('give a prompt: this vocabulary has no newline to start from');
+    prompt = '\n';
+  }
+  const ids = Array.from(tokenizer.encode(prompt)); // throws naming unknown characters
+  const rng = new Rng(options.seed);
+  const recurrent = model instanceof RecurrentLM ? model : null;
+  const state = recurrent ? recurrent.zeroState(1) : undefined;
+  const blockSize = model instanceof GPT ? model.config.block_size : Infinity;
+  try {
+    // recurrent: the whole prompt once, then one token at a time from the carried state
+    let next = recurrent ? lastLogits(model, ids, state).logits : null;
+    for (let i = 0; i < options.length; i++) {
+      const logits = next ?? lastLogits(model, ids.slice(Math.max(0, ids.length - blockSize))).logits;
+      const modelProbs = softmaxWithTemperature(logits, 1);
+      const banned = bannedByNgram(ids, n);
+      const { id, probs } = sampleNext(logits, { ...options, banned }, rng);
+      ids.push(id);
+      yield {
+        id,
+        text: tokenizer.vocab[id],
+        prob: modelProbs[id],
+        sampledProb: probs[id],
+        top: topTokens(modelProbs, 5).map((t) => ({ ...t, text: tokenizer.vocab[t.id] })),
+      };
+      next = recurrent && i + 1 < options.length ? lastLogits(model, [id], state).logits : null;
+    }
+  } finally {
+    if (recurrent && state) recurrent.disposeState(state);
+  }
+}
