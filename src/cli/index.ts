@@ -1,23 +1,31 @@
 import { checkFixtureCommand, usage as checkFixtureUsage } from './commands/check-fixture';
-import { trainCommand, usage as trainUsage } from './commands/train';
+import { resumeCommand, trainCommand, usage as trainUsage } from './commands/train';
+import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
 import { UsageError } from './args';
 
 // The headless host: every command of the lab that runs without a display.
 
-const commands: Record<string, { run: (argv: string[]) => number; usage: string }> = {
+const commands: Record<string, { run: (argv: string[]) => number | Promise<number>; usage: string }> = {
   'check-fixture': { run: checkFixtureCommand, usage: checkFixtureUsage },
   train: { run: trainCommand, usage: trainUsage },
+  resume: { run: resumeCommand, usage: trainUsage },
+  runs: { run: runsCommand, usage: labUsage },
+  show: { run: showCommand, usage: labUsage },
+  sample: { run: sampleCommand, usage: labUsage },
+  export: { run: exportCommand, usage: labUsage },
+  compare: { run: compareCommand, usage: labUsage },
+  kmeans: { run: kmeansCommand, usage: labUsage },
 };
 
 const help = `NanoLab: train small language models (RNN, LSTM, GRU, GPT) from scratch.
 
 Usage: nanolab <command> [options]
 
-${Object.values(commands).map((c) => c.usage).join('\n\n')}
+${[...new Set(Object.values(commands).map((c) => c.usage))].join('\n\n')}
 
 nanolab help    this text`;
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     console.log(help);
@@ -42,7 +50,7 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 try {
-  process.exitCode = main(process.argv.slice(2));
+  process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
   // Errors the user can act on are one sentence; anything else is a bug and keeps its stack.
   if (error instanceof UsageError) console.error(`nanolab ${error.message}`);

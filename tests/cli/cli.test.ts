@@ -10,8 +10,12 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const fixtures = join(root, 'tests/fixtures/torch');
 
+const home = mkdtempSync(join(tmpdir(), 'nanolab-cli-home-'));
+
 function nanolab(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
+    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NANOLAB_HOME: home },
+  });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -47,21 +51,43 @@ describe('nanolab check-fixture', () => {
 });
 
 describe('nanolab train', () => {
-  it('trains on a text file and reports losses and speed', () => {
+  it('trains on a text file into the lab, then lists, shows, samples, exports, compares and clusters it', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'poem.txt');
     writeFileSync(file, 'Shall I compare thee to a summer’s day?\nThou art more lovely and more temperate.\n'.repeat(40));
-    const r = nanolab('train', '--model', 'gru', '--data', file, '--steps', '20', '--seed', '3',
-      '--set', 'hidden_size=32', '--set', 'embedding_dim=8', '--set', 'batch_size=4', '--set', 'seq_len=16', '--set', 'eval_iters=2');
+    const small = ['--set', 'embedding_dim=8', '--set', 'batch_size=4', '--set', 'seq_len=16', '--set', 'eval_iters=2', '--set', 'eval_interval=10'];
+    const r = nanolab('train', '--model', 'gru', '--data', file, '--steps', '20', '--seed', '3', '--set', 'hidden_size=32', ...small, '--json');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/step 20\/20 \| loss \d\.\d{4} \| lr 3\.00e-3 \| grad norm \d+\.\d{3} \| [\d,]+ tok\/s/);
-    const m = r.out.match(/done: 20 steps in [\d.]+ s \| train loss (\d\.\d+) \| val loss (\d\.\d+)/);
-    expect(m).not.toBeNull();
-    expect(Number(m![2])).toBeLessThan(Math.log(30));
+    expect(r.out).toMatch(/\[gru\] step 20\/20 \| loss \d\.\d{4} \| lr 3\.00e-3 \| grad norm \d+\.\d{3} \| [\d,]+ tok\/s \| ETA 0m00s/);
+    const summary = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ name: 'gru', status: 'finished', steps: 20 });
+    expect(summary.val_loss).toBeLessThan(Math.log(30));
+    const id = String(summary.run_id);
+    const other = JSON.parse(nanolab('train', '--model', 'lstm', '--data', file, '--steps', '10', '--set', 'hidden_size=16', ...small, '--json').out.trim().split('\n').at(-1)!);
+
+    const runs = nanolab('runs');
+    expect(runs.out).toMatch(new RegExp(`^${id} +gru +gru +[\\d,]+ +finished +20 `, 'm'));
+    expect(nanolab('show', id).out).toContain(`run ${id}: gru (gru,`);
+    const sample = nanolab('sample', id, '--prompt', 'Thou', '--length', '30', '--seed', '2', '--json');
+    expect(sample.code, sample.err).toBe(0);
+    const s = JSON.parse(sample.out.trim());
+    expect(s.text).toHaveLength(30);
+    expect(s.tokens[0].top).toHaveLength(5);
+    expect(nanolab('sample', id, '--prompt', 'Zz§').err).toContain('text has characters the vocabulary does not: "Z", "z", "§"');
+    const out = join(mkdtempSync(join(tmpdir(), 'nanolab-export-')), 'gru');
+    expect(nanolab('export', id, '--out', out).code).toBe(0);
+    const compare = nanolab('compare', id, String(other.run_id));
+    expect(compare.out).toContain('config differences:');
+    expect(compare.out).toMatch(/train\.model\.family +"gru" +"lstm"/);
+    expect(nanolab('kmeans', id, '--k', '3').out).toMatch(/^cluster 2: /m);
+    expect(nanolab('resume', id).err).toContain(`run ${id} already reached its 20 steps`);
   });
 
   it('explains bad input in one sentence, with exit code 1', () => {
     const cases: [string[], string][] = [
-      [['train'], '--model is required'],
+      [['train'], '--model or --preset is required'],
+      [['train', '--preset', 'big-gpt'], 'unknown preset "big-gpt"'],
+      [['show', '999'], 'no run with id 999'],
+      [['sample', 'x'], 'run id x is not a positive whole number'],
       [['train', '--model', 'lstm', '--data', '/no/such.txt'], 'cannot read --data /no/such.txt (ENOENT)'],
       [['train', '--model', 'gpt', '--set', 'n_embd=130'], 'n_embd (130) must be divisible by n_head (4)'],
       [['train', '--model', 'gpt', '--set', 'n_layers=2'], 'unknown setting "n_layers"'],
@@ -82,7 +108,7 @@ describe('nanolab train', () => {
     const r = nanolab('help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('nanolab check-fixture FILE...');
-    expect(r.out).toContain('nanolab train --model lstm|gru|rnn|gpt');
+    for (const c of ['nanolab train [--preset P] [--model lstm|gru|rnn|gpt]', 'nanolab resume RUN', 'nanolab runs', 'nanolab sample RUN', 'nanolab export RUN --out DIR', 'nanolab compare RUN RUN', 'nanolab kmeans RUN --k K']) expect(r.out).toContain(c);
     expect(nanolab('frobnicate').code).toBe(2);
   });
 });

@@ -133,3 +133,18 @@ describe('trainer', () => {
     expect(() => resolveTrainConfig('lstm', V, { batch_size: 0 })).toThrow('batch_size (0) must be a positive integer');
   });
 });
+
+describe('presets', () => {
+  it('every preset resolves to a valid config; the matched pair has matched parameter counts', async () => {
+    const { PRESETS } = await import('../../src/main/engine/presets');
+    const { countParameters } = await import('../../src/main/engine/models');
+    for (const [name, runs] of Object.entries(PRESETS)) {
+      for (const p of runs) expect(() => resolveTrainConfig(p.family, 65, p.settings), name).not.toThrow();
+    }
+    const [lstm, gpt] = PRESETS['rnn-vs-gpt'].map((p) => countParameters(resolveTrainConfig(p.family, 65, p.settings).model));
+    expect(Math.abs(lstm - gpt) / gpt).toBeLessThan(0.01);
+    const nano = resolveTrainConfig('gpt', 65, PRESETS['nanogpt-cpu'][0].settings);
+    expect(nano.optimizer).toMatchObject({ name: 'adamw', lr: 1e-3, beta2: 0.99, weight_decay: 0.1 });
+    expect(nano.schedule).toEqual({ kind: 'cosine', warmup_iters: 100, lr_decay_iters: 2000, min_lr: 1e-4 });
+  });
+});

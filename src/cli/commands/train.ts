@@ -1,98 +1,202 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { decodeText, splitCorpus } from '../../main/engine/data/corpus';
 import { countParameters, MODEL_FAMILIES, type ModelFamily } from '../../main/engine/models';
-import { resolveTrainConfig, Trainer } from '../../main/engine/train';
+import { getPreset, PRESETS, type Preset } from '../../main/engine/presets';
+import { resolveTrainConfig } from '../../main/engine/train';
+import { resumeRun, startRun, type RunHandle } from '../../main/jobs/job-host';
+import { databasePath, labHome } from '../../main/jobs/lab-home';
+import { loadCorpus, type RunEvent } from '../../main/jobs/run-loop';
+import { RunStore } from '../../main/store/run-store';
 import { parse, parseInteger, parseSetting, UsageError } from '../args';
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
 
-export const usage = `nanolab train --model lstm|gru|rnn|gpt [--data FILE] [--steps N] [--set key=value ...] [--seed S] [--log-every K]
-  Trains a model on a UTF-8 text file (default: the bundled tinyshakespeare) with a character
-  tokenizer and a contiguous 90/10 train/validation split; prints step, train loss, learning rate,
-  gradient norm and tokens/s, the train and validation loss every eval_interval steps and at the end.
+export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--data FILE] [--steps N | --minutes M]
+              [--set key=value ...] [--seed S] [--name NAME] [--log-every K] [--json]
+  Trains in a worker thread and logs the run to the lab database (NANOLAB_HOME, default the
+  desktop app's data folder), with checkpoints (latest and best) and periodic samples. Text: a
+  UTF-8 file (default: the bundled tinyshakespeare), char tokens, contiguous 90/10 train/val split.
+  Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long, with the cosine
+  schedule's horizon following the measured speed. Ctrl-C stops the run cleanly (resumable).
   --set takes model settings (hidden_size, num_layers, n_layer, n_head, n_embd, block_size, dropout,
   norm_position, position_encoding, activation, ...), optimizer settings (optimizer=adamw|adam|sgd|
   rmsprop|adagrad, lr, weight_decay, beta2, momentum, alpha, ...), schedule settings (schedule=
   constant|cosine|step, warmup_iters, lr_decay_iters, min_lr, step_size, gamma) and loop settings
-  (batch_size, seq_len, grad_clip, grad_clip_value, eval_interval, eval_iters, batching).`;
+  (batch_size, seq_len, grad_clip, grad_clip_value, eval_interval, eval_iters, batching).
 
-export function trainCommand(argv: string[]): number {
+nanolab resume RUN [--json]
+  Continues a stopped, failed or interrupted run from its latest checkpoint, bit for bit.`;
+
+function duration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function openLab(): { home: string; store: RunStore } {
+  const home = labHome();
+  mkdirSync(home, { recursive: true });
+  const store = new RunStore(databasePath(home));
+  store.markOrphansInterrupted();
+  return { home, store };
+}
+
+interface Summary {
+  run_id: number;
+  name: string;
+  status: string;
+  reason: string | null;
+  steps: number;
+  train_loss: number | null;
+  val_loss: number | null;
+  tokens_per_s: number | null;
+  checkpoint: string | null;
+}
+
+/** Prints a run's progress and waits for its end; Ctrl-C asks it to stop. */
+async function follow(store: RunStore, handle: RunHandle, label: string, totalSteps: number, logEvery: number, budgetMs: number | null): Promise<Summary> {
+  let last: Extract<RunEvent, { type: 'eval' }> | null = null;
+  let losses = 0, n = 0, tps = 0;
+  let startStep: number | null = null;
+  const onSigint = () => {
+    console.log(`\n[${label}] stopping after this step (Ctrl-C again to abort without a checkpoint)`);
+    handle.stop();
+    process.once('SIGINT', () => process.exit(130));
+  };
+  process.once('SIGINT', onSigint);
+  const listener = (e: RunEvent) => {
+    if (e.type === 'step') {
+      losses += e.loss;
+      n++;
+      tps = e.tokensPerSec;
+      if (e.step % logEvery === 0) {
+        const remaining = budgetMs !== null ? Math.max(0, budgetMs - e.elapsedMs) : ((totalSteps - e.step) * e.elapsedMs) / Math.max(1, e.step - (startStep ?? 0));
+        const of = budgetMs !== null ? '' : `/${totalSteps}`;
+        console.log(
+          `[${label}] step ${e.step}${of} | loss ${(losses / n).toFixed(4)} | lr ${e.lr.toExponential(2)} | grad norm ${e.gradNorm.toFixed(3)} | ` +
+            `${Math.round(tps).toLocaleString('en-US')} tok/s | ETA ${duration(remaining)}`,
+        );
+        losses = 0;
+        n = 0;
+      }
+    } else if (e.type === 'eval') {
+      last = e;
+      console.log(`[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`);
+    } else if (e.type === 'started') {
+      startStep = e.step;
+      if (e.resumedFrom !== null) console.log(`[${label}] resumed from step ${e.resumedFrom}`);
+    }
+  };
+  listeners.set(handle.runId, listener);
+  const end = await handle.done;
+  process.removeListener('SIGINT', onSigint);
+  listeners.delete(handle.runId);
+  const run = store.getRun(handle.runId);
+  const latest = store.checkpoints(handle.runId).find((c) => c.kind === 'latest');
+  const lastEval = last as Extract<RunEvent, { type: 'eval' }> | null;
+  const summary: Summary = {
+    run_id: handle.runId, name: run.name, status: end.status, reason: end.reason, steps: end.step,
+    train_loss: lastEval?.trainLoss ?? null, val_loss: lastEval?.valLoss ?? null, tokens_per_s: run.tokensPerSec, checkpoint: latest?.path ?? null,
+  };
+  console.log(
+    `[${label}] ${end.status}${end.reason ? ` (${end.reason})` : ''}: run ${handle.runId}, ${end.step} steps` +
+      (lastEval ? ` | train loss ${lastEval.trainLoss.toFixed(4)} | val loss ${lastEval.valLoss.toFixed(4)}` : '') +
+      (latest ? ` | checkpoint ${latest.path}` : ''),
+  );
+  return summary;
+}
+
+const listeners = new Map<number, (e: RunEvent) => void>();
+const relay = (runId: () => number) => (e: RunEvent) => listeners.get(runId())?.(e);
+
+export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, {
-    model: { type: 'string' },
-    data: { type: 'string' },
-    steps: { type: 'string' },
-    set: { type: 'string', multiple: true },
-    seed: { type: 'string' },
-    'log-every': { type: 'string' },
+    preset: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string' },
+    minutes: { type: 'string' }, set: { type: 'string', multiple: true }, seed: { type: 'string' }, name: { type: 'string' },
+    'log-every': { type: 'string' }, json: { type: 'boolean' },
   });
   const str = (key: string) => values[key] as string | undefined;
-  const family = str('model') as ModelFamily | undefined;
-  if (!family) throw new UsageError(`train: --model is required (one of ${MODEL_FAMILIES.join(', ')})\n\n${usage}`);
-  if (!MODEL_FAMILIES.includes(family)) throw new UsageError(`train: --model ${family} is not a model family; choose one of ${MODEL_FAMILIES.join(', ')}`);
-  const file = str('data') ?? BUNDLED_CORPUS;
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new UsageError(`train: cannot read --data ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  let runs: Preset[];
+  if (str('preset')) {
+    runs = getPreset(str('preset')!);
+    if (str('model')) throw new UsageError('train: give --preset or --model, not both');
+  } else {
+    const family = str('model') as ModelFamily | undefined;
+    if (!family) throw new UsageError(`train: --model or --preset is required (models: ${MODEL_FAMILIES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')})`);
+    if (!MODEL_FAMILIES.includes(family)) throw new UsageError(`train: --model ${family} is not a model family; choose one of ${MODEL_FAMILIES.join(', ')}`);
+    runs = [{ name: family, description: '', family, settings: {} }];
   }
-  const overrides: Record<string, unknown> = Object.fromEntries(((values.set as string[] | undefined) ?? []).map(parseSetting));
-  if (str('steps') !== undefined) overrides.steps = parseInteger('steps', str('steps'), 0, 1);
+  const dataPath = str('data') ?? BUNDLED_CORPUS;
+  const user: Record<string, unknown> = Object.fromEntries(((values.set as string[] | undefined) ?? []).map(parseSetting));
+  if (str('steps') !== undefined) user.steps = parseInteger('steps', str('steps'), 0, 1);
+  let budgetMs: number | null = null;
+  if (str('minutes') !== undefined) {
+    const m = Number(str('minutes'));
+    if (!(m > 0)) throw new UsageError(`--minutes ${str('minutes')}: expected a positive number`);
+    budgetMs = m * 60_000;
+    if (user.steps === undefined) user.steps = 1_000_000;
+  }
   const seed = parseInteger('seed', str('seed'), 1337);
-
-  const corpus = splitCorpus(decodeText(bytes, file));
-  const config = resolveTrainConfig(family, corpus.tokenizer.vocabSize, overrides, seed);
-  const logEvery = parseInteger('log-every', str('log-every'), Math.max(1, Math.round(config.steps / 20)), 1);
-  const minTokens = config.seq_len + 1;
-  if (corpus.val.length < minTokens || corpus.train.length < config.batch_size * minTokens) {
-    throw new UsageError(
-      `train: ${file} is too short for batch_size ${config.batch_size} × seq_len ${config.seq_len} ` +
-        `(${corpus.train.length} training and ${corpus.val.length} validation characters); use a longer text or smaller settings`,
-    );
-  }
-
-  console.log(`data    ${file}: ${corpus.train.length + corpus.val.length} characters, vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val`);
-  console.log(`model   ${JSON.stringify(config.model)}`);
-  console.log(`params  ${countParameters(config.model).toLocaleString('en-US')}`);
-  console.log(`train   ${JSON.stringify({ ...config, model: undefined })}`);
-
-  const trainer = new Trainer(config, corpus);
-  const t0 = performance.now();
-  let windowStart = t0;
-  let windowTokens = 0;
-  let losses = 0, count = 0;
+  const { home, store } = openLab();
+  const summaries: Summary[] = [];
   try {
-    for (let i = 0; i < config.steps; i++) {
-      const m = trainer.trainStep();
-      windowTokens += config.batch_size * config.seq_len;
-      losses += m.loss;
-      count++;
-      if (m.step % logEvery === 0 || m.step === config.steps) {
-        const now = performance.now();
-        const tps = windowTokens / ((now - windowStart) / 1000);
-        console.log(
-          `step ${String(m.step).padStart(String(config.steps).length)}/${config.steps} | loss ${(losses / count).toFixed(4)} | ` +
-            `lr ${m.lr.toExponential(2)} | grad norm ${m.gradNorm.toFixed(3)} | ${Math.round(tps).toLocaleString('en-US')} tok/s`,
+    for (const preset of runs) {
+      let corpus;
+      try {
+        corpus = loadCorpus(dataPath, preset.lowercase ?? false);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw code ? new UsageError(`train: cannot read --data ${dataPath} (${code})`) : error;
+      }
+      const config = resolveTrainConfig(preset.family, corpus.tokenizer.vocabSize, { ...preset.settings, ...user }, seed);
+      if (corpus.val.length < config.seq_len + 1 || corpus.train.length < config.batch_size * (config.seq_len + 1)) {
+        throw new UsageError(
+          `train: ${dataPath} is too short for batch_size ${config.batch_size} × seq_len ${config.seq_len} ` +
+            `(${corpus.train.length} training and ${corpus.val.length} validation characters); use a longer text or smaller settings`,
         );
-        windowStart = now;
-        windowTokens = 0;
-        losses = 0;
-        count = 0;
       }
-      if (m.step % config.eval_interval === 0 && m.step !== config.steps) {
-        const e = trainer.evaluateBoth();
-        console.log(`eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)}`);
-      }
+      const label = str('name') ?? (runs.length > 1 ? preset.name : str('preset') ?? preset.family);
+      const logEvery = parseInteger('log-every', str('log-every'), budgetMs !== null ? 50 : Math.max(1, Math.round(config.steps / 20)), 1);
+      console.log(`data    ${dataPath}: ${corpus.train.length + corpus.val.length} characters, vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val${preset.lowercase ? ' (lower-cased)' : ''}`);
+      console.log(`model   ${JSON.stringify(config.model)}`);
+      console.log(`params  ${countParameters(config.model).toLocaleString('en-US')}`);
+      console.log(`train   ${JSON.stringify({ ...config, model: undefined })}`);
+      let id = 0;
+      const handle = startRun({
+        home, store, name: label, config, dataPath, preset: str('preset'), lowercase: preset.lowercase, timeBudgetMs: budgetMs,
+        samplePrompt: '\n', onEvent: relay(() => id),
+      });
+      id = handle.runId;
+      console.log(`run     ${handle.runId} in ${home}`);
+      summaries.push(await follow(store, handle, label, config.steps, logEvery, budgetMs));
     }
-    const e = trainer.evaluateBoth();
-    const seconds = (performance.now() - t0) / 1000;
-    console.log(
-      `done: ${config.steps} steps in ${seconds.toFixed(1)} s | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} ` +
-        `(${(e.valLoss / Math.LN2).toFixed(3)} bits/char; uniform over ${corpus.tokenizer.vocabSize} would be ${Math.log(corpus.tokenizer.vocabSize).toFixed(4)})`,
-    );
   } finally {
-    trainer.dispose();
+    store.close();
   }
-  return 0;
+  if (values.json) console.log(JSON.stringify(summaries.length === 1 ? summaries[0] : summaries));
+  return summaries.every((s) => s.status !== 'failed') ? 0 : 1;
+}
+
+export async function resumeCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse('resume', argv, { json: { type: 'boolean' } }, true);
+  const runId = parseRunId(positionals);
+  const { home, store } = openLab();
+  try {
+    const run = store.getRun(runId);
+    const steps = (run.config as { train: { steps: number } }).train.steps;
+    let id = 0;
+    const handle = resumeRun(home, store, runId, relay(() => id));
+    id = handle.runId;
+    const summary = await follow(store, handle, run.name, steps, Math.max(1, Math.round(steps / 20)), null);
+    if (values.json) console.log(JSON.stringify(summary));
+    return summary.status === 'failed' ? 1 : 0;
+  } finally {
+    store.close();
+  }
+}
+
+export function parseRunId(positionals: string[]): number {
+  if (positionals.length !== 1) throw new UsageError('name one run by its id (nanolab runs lists them)');
+  const id = Number(positionals[0]);
+  if (!Number.isInteger(id) || id < 1) throw new UsageError(`run id ${positionals[0]} is not a positive whole number (nanolab runs lists them)`);
+  return id;
 }

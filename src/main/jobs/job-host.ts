@@ -14,6 +14,8 @@ export interface StartRunOptions {
   config: TrainConfig;
   dataPath: string;
   preset?: string;
+  lowercase?: boolean;
+  timeBudgetMs?: number | null;
   tags?: string[];
   checkpointInterval?: number;
   sampleInterval?: number;
@@ -32,7 +34,8 @@ export class RunHandle {
 
 interface StoredRunConfig {
   train: TrainConfig;
-  data: { path: string };
+  data: { path: string; lowercase: boolean };
+  time_budget_ms: number | null;
   preset: string | null;
   checkpoint_interval: number;
   sample_interval: number;
@@ -94,7 +97,8 @@ function attach(store: RunStore, runId: number, spec: RunSpec, onEvent?: (e: Run
 
 export function startRun(o: StartRunOptions): RunHandle {
   const stored: StoredRunConfig = {
-    train: o.config, data: { path: o.dataPath }, preset: o.preset ?? null,
+    train: o.config, data: { path: o.dataPath, lowercase: o.lowercase ?? false }, preset: o.preset ?? null,
+    time_budget_ms: o.timeBudgetMs ?? null,
     checkpoint_interval: o.checkpointInterval ?? o.config.eval_interval,
     sample_interval: o.sampleInterval ?? o.config.eval_interval,
     sample_prompt: o.samplePrompt ?? '\n',
@@ -105,10 +109,11 @@ export function startRun(o: StartRunOptions): RunHandle {
   return attach(o.store, runId, specOf(o.home, runId, stored, false), o.onEvent);
 }
 
-function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean): RunSpec {
+function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, timeBudgetMs: number | null = c.time_budget_ms): RunSpec {
   return {
     home, runId, config: c.train, dataPath: c.data.path, checkpointInterval: c.checkpoint_interval,
     sampleInterval: c.sample_interval, samplePrompt: c.sample_prompt, resume,
+    lowercase: c.data.lowercase, timeBudgetMs,
   };
 }
 
@@ -120,5 +125,12 @@ export function resumeRun(home: string, store: RunStore, runId: number, onEvent?
   if (!latest) throw new Error(`run ${runId} has no checkpoint to resume from`);
   if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new Error(`run ${runId} already reached its ${latest.step} steps`);
   store.supersedeAfter(runId, latest.step);
-  return attach(store, runId, specOf(home, runId, run.config as StoredRunConfig, true), onEvent);
+  const stored = run.config as StoredRunConfig;
+  // a timed run gets what was left of its budget at the checkpoint
+  let budget = stored.time_budget_ms;
+  if (budget !== null) {
+    const at = store.series(runId, 'train_loss', Number.MAX_SAFE_INTEGER).find((p) => p.step === latest.step);
+    budget = Math.max(0, budget - (at?.wallMs ?? 0));
+  }
+  return attach(store, runId, specOf(home, runId, stored, true, budget), onEvent);
 }

@@ -23,6 +23,10 @@ export interface RunSpec {
   samplePrompt: string;
   /** Continue from the run's latest checkpoint. */
   resume: boolean;
+  /** Train on lower-cased text. */
+  lowercase: boolean;
+  /** Stop after this much training time; the cosine horizon follows the measured speed. */
+  timeBudgetMs: number | null;
 }
 
 export type RunEvent =
@@ -38,12 +42,13 @@ export interface RunControl {
   stopRequested: boolean;
 }
 
-export function loadCorpus(path: string): Corpus {
-  return splitCorpus(decodeText(new Uint8Array(readFileSync(path)), path));
+export function loadCorpus(path: string, lowercase = false): Corpus {
+  const text = decodeText(new Uint8Array(readFileSync(path)), path);
+  return splitCorpus(lowercase ? text.toLowerCase() : text);
 }
 
 export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
-  const corpus = loadCorpus(spec.dataPath);
+  const corpus = loadCorpus(spec.dataPath, spec.lowercase);
   let trainer: Trainer;
   let resumedFrom: number | null = null;
   if (spec.resume) {
@@ -86,23 +91,31 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
       const s0 = performance.now();
       const m = trainer.trainStep();
       const elapsedMs = performance.now() - t0;
+      const outOfTime = spec.timeBudgetMs !== null && elapsedMs >= spec.timeBudgetMs;
+      if (spec.timeBudgetMs !== null && c.schedule.kind === 'cosine') {
+        // the horizon is the number of steps that fit in the budget at the speed measured so far
+        const fit = Math.floor((m.step * spec.timeBudgetMs) / elapsedMs);
+        c.schedule.lr_decay_iters = Math.max(c.schedule.warmup_iters, Math.min(c.steps, fit));
+      }
       emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((performance.now() - s0) / 1000), elapsedMs });
-      const evalNow = m.step % c.eval_interval === 0 || m.step === c.steps;
+      const last = m.step === c.steps || outOfTime;
+      const evalNow = m.step % c.eval_interval === 0 || last;
       let valLoss: number | null = null;
       if (evalNow) {
         const e = trainer.evaluateBoth();
         valLoss = e.valLoss;
         emit({ type: 'eval', step: m.step, tokens: m.tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
       }
-      if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || m.step === c.steps)) {
+      if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
         const settings = { temperature: 0.8, length: 200, seed: 1 };
         const text = [...generate(trainer.model, corpus.tokenizer, { prompt: spec.samplePrompt, ...settings })].map((t) => t.text).join('');
         emit({ type: 'sample', step: m.step, prompt: spec.samplePrompt, settings, text });
       }
-      if (m.step % spec.checkpointInterval === 0 || m.step === c.steps) {
+      if (m.step % spec.checkpointInterval === 0 || last) {
         if (valLoss === null) valLoss = trainer.evaluate('val');
         saveCheckpoint(valLoss);
       }
+      if (outOfTime) break;
     }
     if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(trainer.evaluate('val'));
     emit({ type: 'end', status: control.stopRequested ? 'stopped' : 'finished', reason: control.stopRequested ? 'stopped by the user' : null, step: trainer.step });

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { embeddingVectors } from '../../main/engine/analysis/inspect';
+import { kmeans } from '../../main/engine/analysis/kmeans';
+import { CHECKPOINT_FILES, restoreTrainer } from '../../main/engine/checkpoint/checkpoint';
+import { generate } from '../../main/engine/generate';
+import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
+import { readCheckpointFolder, writeCheckpointFolder } from '../../main/store/checkpoint-files';
+import { loadCorpus } from '../../main/jobs/run-loop';
+import { parse, parseInteger, UsageError } from '../args';
+import { openLab, parseRunId } from './train';
+
+// The lab's read side from the terminal: list, show, sample, export, compare, cluster.
+
+export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|steps|params] [--json]
+nanolab show RUN [--json]
+nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--checkpoint best|latest] [--json]
+nanolab export RUN --out DIR [--checkpoint best|latest]
+  model.safetensors + config.json + tokenizer.json, loadable in PyTorch (tests/checkpoint/torch_load.py).
+nanolab compare RUN RUN... [--json]
+nanolab kmeans RUN --k K [--seed S] [--json]`;
+
+function withLab<T>(fn: (store: RunStore, home: string) => T): T {
+  const { home, store } = openLab();
+  try {
+    return fn(store, home);
+  } finally {
+    store.close();
+  }
+}
+
+const fmt = (x: number | null, digits = 4) => (x === null ? '-' : x.toFixed(digits));
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+export function runsCommand(argv: string[]): number {
+  const { values } = parse('runs', argv, {
+    family: { type: 'string' }, status: { type: 'string' }, tag: { type: 'string' }, sort: { type: 'string' }, json: { type: 'boolean' },
+  });
+  const status = values.status as RunStatus | undefined;
+  if (status && !RUN_STATUSES.includes(status)) throw new UsageError(`runs: --status ${status} is not one of ${RUN_STATUSES.join(', ')}`);
+  const sort = values.sort as 'created' | undefined;
+  if (sort && !['created', 'name', 'best_val_loss', 'steps', 'params'].includes(sort)) throw new UsageError(`runs: cannot sort by ${sort}`);
+  return withLab((store) => {
+    const runs = store.listRuns({ family: values.family as string | undefined, status, tag: values.tag as string | undefined, sort });
+    if (values.json) {
+      console.log(JSON.stringify(runs));
+      return 0;
+    }
+    if (runs.length === 0) {
+      console.log('no runs yet: nanolab train --preset nanogpt-cpu starts one');
+      return 0;
+    }
+    console.log(table([
+      ['id', 'name', 'family', 'params', 'status', 'steps', 'best val', 'tok/s', 'created'],
+      ...runs.map((r) => [
+        String(r.id), r.name, r.family, r.paramCount.toLocaleString('en-US'), r.status, String(r.steps), fmt(r.bestValLoss),
+        r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US'), new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
+      ]),
+    ]));
+    return 0;
+  });
+}
+
+export function showCommand(argv: string[]): number {
+  const { values, positionals } = parse('show', argv, { json: { type: 'boolean' } }, true);
+  const id = parseRunId(positionals);
+  return withLab((store) => {
+    const run = store.getRun(id);
+    const checkpoints = store.checkpoints(id);
+    const samples = store.samples(id);
+    if (values.json) {
+      console.log(JSON.stringify({ ...run, checkpoints, samples }));
+      return 0;
+    }
+    console.log(`run ${run.id}: ${run.name} (${run.family}, ${run.paramCount.toLocaleString('en-US')} parameters)`);
+    console.log(`status  ${run.status}${run.statusReason ? ` (${run.statusReason})` : ''}; ${run.steps} steps; best val loss ${fmt(run.bestValLoss)}`);
+    console.log(`config  ${JSON.stringify(run.config)}`);
+    for (const c of checkpoints) console.log(`${c.kind.padEnd(7)} step ${c.step}, val loss ${fmt(c.valLoss)}: ${c.path}`);
+    const last = samples.at(-1);
+    if (last) console.log(`sample at step ${last.step}:\n${last.text}`);
+    return 0;
+  });
+}
+
+function checkpointFiles(store: RunStore, id: number, which: string | undefined): { files: Record<string, Uint8Array>; path: string } {
+  const kind = which ?? 'best';
+  if (kind !== 'best' && kind !== 'latest') throw new UsageError(`--checkpoint ${kind}: choose best or latest`);
+  const all = store.checkpoints(id);
+  const c = all.find((x) => x.kind === kind) ?? all.find((x) => x.kind === 'latest');
+  if (!c) throw new UsageError(`run ${id} has no checkpoint yet`);
+  return { files: readCheckpointFolder(c.path), path: c.path };
+}
+
+export function sampleCommand(argv: string[]): number {
+  const { values, positionals } = parse('sample', argv, {
+    prompt: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
+    'top-p': { type: 'string' }, seed: { type: 'string' }, checkpoint: { type: 'string' }, json: { type: 'boolean' },
+  }, true);
+  const id = parseRunId(positionals);
+  const num = (key: string, fallback: number) => {
+    const v = values[key] as string | undefined;
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UsageError(`--${key} ${v}: expected a number`);
+    return n;
+  };
+  return withLab((store) => {
+    const run = store.getRun(id);
+    const stored = run.config as { data: { path: string; lowercase: boolean } };
+    const { files } = checkpointFiles(store, id, values.checkpoint as string | undefined);
+    const corpus = loadCorpus(stored.data.path, stored.data.lowercase);
+    const { trainer, tokenizer } = restoreTrainer(files, corpus);
+    try {
+      const prompt = (values.prompt as string | undefined) ?? '\n';
+      const stream = generate(trainer.model, tokenizer, {
+        prompt, length: parseInteger('length', values.length as string | undefined, 500, 0), seed: parseInteger('seed', values.seed as string | undefined, 1),
+        temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1),
+      });
+      if (values.json) {
+        const tokens = [...stream];
+        console.log(JSON.stringify({ run_id: id, prompt, text: tokens.map((t) => t.text).join(''), tokens }));
+      } else {
+        process.stdout.write(prompt);
+        for (const t of stream) process.stdout.write(t.text);
+        process.stdout.write('\n');
+      }
+    } finally {
+      trainer.dispose();
+    }
+    return 0;
+  });
+}
+
+export function exportCommand(argv: string[]): number {
+  const { values, positionals } = parse('export', argv, { out: { type: 'string' }, checkpoint: { type: 'string' } }, true);
+  const id = parseRunId(positionals);
+  const out = values.out as string | undefined;
+  if (!out) throw new UsageError('export: --out DIR is required');
+  return withLab((store) => {
+    const { files, path } = checkpointFiles(store, id, values.checkpoint as string | undefined);
+    const keep = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
+    writeCheckpointFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])));
+    console.log(`exported ${path} to ${out}: ${keep.join(', ')}`);
+    console.log(`config: ${JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count} parameters`);
+    return 0;
+  });
+}
+
+export function compareCommand(argv: string[]): number {
+  const { values, positionals } = parse('compare', argv, { json: { type: 'boolean' } }, true);
+  if (positionals.length < 2) throw new UsageError('compare: name two or more run ids');
+  const ids = positionals.map((p) => parseRunId([p]));
+  return withLab((store) => {
+    const runs = ids.map((id) => store.getRun(id));
+    const diff = store.configDiff(ids);
+    if (values.json) {
+      console.log(JSON.stringify({ runs, config_diff: diff }));
+      return 0;
+    }
+    console.log(table([
+      ['', ...runs.map((r) => `${r.id}: ${r.name}`)],
+      ['family', ...runs.map((r) => r.family)],
+      ['params', ...runs.map((r) => r.paramCount.toLocaleString('en-US'))],
+      ['status', ...runs.map((r) => r.status)],
+      ['steps', ...runs.map((r) => String(r.steps))],
+      ['best val loss', ...runs.map((r) => fmt(r.bestValLoss))],
+      ['tokens/s', ...runs.map((r) => (r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US')))],
+    ]));
+    console.log('\nconfig differences:');
+    console.log(diff.length === 0 ? '(none)' : table([['setting', ...runs.map((r) => String(r.id))], ...diff.map((d) => [d.key, ...d.values.map((v) => (v === undefined ? '-' : JSON.stringify(v)))])]));
+    return 0;
+  });
+}
+
+export function kmeansCommand(argv: string[]): number {
+  const { values, positionals } = parse('kmeans', argv, { k: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } }, true);
+  const id = parseRunId(positionals);
+  const k = parseInteger('k', values.k as string | undefined, 0, 1);
+  if (k === 0) throw new UsageError('kmeans: --k K is required');
+  return withLab((store) => {
+    const run = store.getRun(id);
+    const stored = run.config as { data: { path: string; lowercase: boolean } };
+    const { files } = checkpointFiles(store, id, undefined);
+    const { trainer, tokenizer } = restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase));
+    try {
+      const vectors = embeddingVectors(trainer.model);
+      const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });
+      const clusters = Array.from({ length: k }, (_, c) => tokenizer.vocab.filter((_, t) => r.assignments[t] === c));
+      if (values.json) console.log(JSON.stringify({ run_id: id, k, iterations: r.iterations.length, converged: r.converged, clusters }));
+      else clusters.forEach((members, c) => console.log(`cluster ${c}: ${members.map((m) => JSON.stringify(m)).join(' ')}`));
+    } finally {
+      trainer.dispose();
+    }
+    return 0;
+  });
+}
