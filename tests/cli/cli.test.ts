@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,35 @@ describe('nanolab train', () => {
     expect(nanolab('kmeans', id, '--k', '3').out).toMatch(/^cluster 2: /m);
     expect(nanolab('resume', id).err).toContain(`run ${id} already reached its 20 steps`);
   });
+
+  it('kill -9 during training: the run reads as interrupted and resumes from its checkpoint to the end', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'sonnet.txt');
+    writeFileSync(file, 'From fairest creatures we desire increase, that thereby beauty’s rose might never die. '.repeat(60));
+    const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), 'train', '--model', 'rnn', '--data', file, '--steps', '60', '--name', 'doomed',
+      '--set', 'hidden_size=8', '--set', 'embedding_dim=4', '--set', 'batch_size=2', '--set', 'seq_len=8', '--set', 'eval_interval=5', '--set', 'eval_iters=1'],
+    { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const closed = new Promise((r) => child.on('close', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if ((out.match(/eval step/g) ?? []).length >= 3 && /run {5}\d+ in/.test(out)) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+    });
+    await closed;
+    const id = Number(/run {5}(\d+) in/.exec(out)![1]);
+    const runs = JSON.parse(nanolab('runs', '--json').out) as { id: number; status: string; steps: number }[];
+    const run = runs.find((r) => r.id === id)!;
+    expect(run.status).toBe('interrupted');
+    expect(run.steps).toBeGreaterThanOrEqual(5); // metrics up to the last flush (every 250 ms)
+    const resumed = nanolab('resume', String(id), '--json');
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(Number(/resumed from step (\d+)/.exec(resumed.out)![1])).toBeGreaterThanOrEqual(5); // the latest checkpoint on disk
+    expect(JSON.parse(resumed.out.trim().split('\n').at(-1)!)).toMatchObject({ run_id: id, status: 'finished', steps: 60 });
+  }, 120_000);
 
   it('explains bad input in one sentence, with exit code 1', () => {
     const cases: [string[], string][] = [

@@ -63,6 +63,10 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
     trainer = new Trainer(spec.config, corpus);
   }
   const c = trainer.config;
+  // a prompt the text cannot spell (a newline in a one-line text) falls back to the text's first character
+  const samplePrompt = [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
+    ? spec.samplePrompt
+    : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
   emit({ type: 'started', step: trainer.step, totalSteps: c.steps, vocabSize: corpus.tokenizer.vocabSize, resumedFrom });
   const t0 = performance.now();
   let bestVal = Infinity;
@@ -108,8 +112,8 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
       }
       if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
         const settings = { temperature: 0.8, length: 200, seed: 1 };
-        const text = [...generate(trainer.model, corpus.tokenizer, { prompt: spec.samplePrompt, ...settings })].map((t) => t.text).join('');
-        emit({ type: 'sample', step: m.step, prompt: spec.samplePrompt, settings, text });
+        const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
+        emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
       }
       if (m.step % spec.checkpointInterval === 0 || last) {
         if (valLoss === null) valLoss = trainer.evaluate('val');
