@@ -1,5 +1,5 @@
 import { checkFixtureCommand, usage as checkFixtureUsage } from './commands/check-fixture';
-import { resumeCommand, trainCommand, usage as trainUsage } from './commands/train';
+import { resumeCommand, stopCommand, trainCommand, usage as trainUsage } from './commands/train';
 import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
 import { UsageError } from './args';
 
@@ -9,6 +9,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
   'check-fixture': { run: checkFixtureCommand, usage: checkFixtureUsage },
   train: { run: trainCommand, usage: trainUsage },
   resume: { run: resumeCommand, usage: trainUsage },
+  stop: { run: stopCommand, usage: trainUsage },
   runs: { run: runsCommand, usage: labUsage },
   show: { run: showCommand, usage: labUsage },
   sample: { run: sampleCommand, usage: labUsage },

@@ -111,6 +111,29 @@ describe('nanolab train', () => {
     expect(JSON.parse(resumed.out.trim().split('\n').at(-1)!)).toMatchObject({ run_id: id, status: 'finished', steps: 60 });
   }, 120_000);
 
+  it('nanolab stop RUN stops a training process cleanly, with a checkpoint', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'lines.txt');
+    writeFileSync(file, 'Shall I compare thee to a summer’s day?\n'.repeat(100));
+    const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), 'train', '--model', 'gru', '--data', file, '--steps', '100000', '--name', 'long',
+      '--set', 'hidden_size=8', '--set', 'embedding_dim=4', '--set', 'batch_size=2', '--set', 'seq_len=8', '--set', 'eval_interval=1000'],
+    { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const closed = new Promise<number | null>((r) => child.on('close', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (/step \d+\/100000/.test(out)) resolve();
+      });
+    });
+    await new Promise((r) => setTimeout(r, 500)); // a metrics flush, so the run has a heartbeat
+    const id = /run {5}(\d+) in/.exec(out)![1];
+    const stop = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), 'stop', id], { cwd: root, encoding: 'utf8', env: { ...process.env, NANOLAB_HOME: home } });
+    expect(stop.stdout + stop.stderr).toContain(`run ${id} stopped`);
+    expect(await closed).toBe(0);
+    expect(out).toMatch(/\[long\] stopped \(stopped by the user\): run \d+, \d+ steps .*\| checkpoint /);
+    expect(nanolab('stop', id).err).toContain(`stop: run ${id} is stopped, not running`);
+  }, 60_000);
+
   it('explains bad input in one sentence, with exit code 1', () => {
     const cases: [string[], string][] = [
       [['train'], '--model or --preset is required'],

@@ -25,7 +25,10 @@ export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--d
   (batch_size, seq_len, grad_clip, grad_clip_value, eval_interval, eval_iters, batching).
 
 nanolab resume RUN [--json]
-  Continues a stopped, failed or interrupted run from its latest checkpoint, bit for bit.`;
+  Continues a stopped, failed or interrupted run from its latest checkpoint, bit for bit.
+
+nanolab stop RUN
+  Asks the process training RUN to stop after its current step, with a checkpoint (as Ctrl-C does).`;
 
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
@@ -199,4 +202,31 @@ export function parseRunId(positionals: string[]): number {
   const id = Number(positionals[0]);
   if (!Number.isInteger(id) || id < 1) throw new UsageError(`run id ${positionals[0]} is not a positive whole number (nanolab runs lists them)`);
   return id;
+}
+
+export async function stopCommand(argv: string[]): Promise<number> {
+  const { positionals } = parse('stop', argv, {}, true);
+  const runId = parseRunId(positionals);
+  const { store } = openLab();
+  try {
+    const owner = store.owner(runId);
+    if (owner.status !== 'running' && owner.status !== 'paused') throw new UsageError(`stop: run ${runId} is ${owner.status}, not running`);
+    // the owner writes metrics several times a second; an old heartbeat means a reused pid is not ours
+    if (owner.pid === null || owner.heartbeatAt === null || Date.now() - owner.heartbeatAt > 60_000) {
+      throw new UsageError(`stop: run ${runId} has not logged anything for a minute; its process seems gone (nanolab runs marks such runs interrupted)`);
+    }
+    process.kill(owner.pid, 'SIGINT');
+    for (let i = 0; i < 600; i++) {
+      const status = store.owner(runId).status;
+      if (status !== 'running' && status !== 'paused') {
+        console.log(`run ${runId} ${status}`);
+        return 0;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    console.log(`asked run ${runId} to stop; it is finishing its current step`);
+    return 0;
+  } finally {
+    store.close();
+  }
 }

@@ -149,6 +149,14 @@ export class RunStore {
     return orphans;
   }
 
+  /** The process that owns a run and when it last wrote (for stopping it from another process). */
+  owner(id: number): { pid: number | null; heartbeatAt: number | null; status: RunStatus } {
+    const row = this.db.prepare('SELECT owner_pid AS pid, heartbeat_at AS heartbeatAt, status FROM runs WHERE id = ?').get(id) as
+      { pid: number | null; heartbeatAt: number | null; status: RunStatus } | undefined;
+    if (!row) throw new Error(`no run with id ${id}`);
+    return row;
+  }
+
   /** Claims a run for this process (it is now the owner whose liveness counts). */
   claim(id: number, now = Date.now()): void {
     this.requireRun(id);
