@@ -134,6 +134,19 @@ describe('nanolab train', () => {
     expect(nanolab('stop', id).err).toContain(`stop: run ${id} is stopped, not running`);
   }, 60_000);
 
+  it('trains a word-level model and samples words from it', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'words.txt');
+    writeFileSync(file, 'the king is dead, long live the king. the queen is here, long live the queen.\n'.repeat(60));
+    const r = nanolab('train', '--model', 'gru', '--data', file, '--tokenizer', 'word', '--word-vocab', '20', '--steps', '20',
+      '--set', 'hidden_size=16', '--set', 'embedding_dim=8', '--set', 'batch_size=4', '--set', 'seq_len=8', '--set', 'eval_iters=2', '--json');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/word vocab 1\d, \d+ train \/ \d+ val tokens/);
+    const id = String(JSON.parse(r.out.trim().split('\n').at(-1)!).run_id);
+    const s = JSON.parse(nanolab('sample', id, '--prompt', 'the king', '--length', '6', '--json').out.trim());
+    expect(s.tokens).toHaveLength(6);
+    expect(nanolab('train', '--model', 'gru', '--tokenizer', 'bpe').err).toContain('--tokenizer bpe: choose char or word');
+  });
+
   it('explains bad input in one sentence, with exit code 1', () => {
     const cases: [string[], string][] = [
       [['train'], '--model or --preset is required'],

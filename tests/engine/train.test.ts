@@ -3,7 +3,7 @@ import { Graph } from '../../src/main/engine/autograd';
 import { CpuBackend } from '../../src/main/engine/backend/cpu';
 import { randomBatch, SequentialBatcher } from '../../src/main/engine/data/batches';
 import { decodeText, splitCorpus } from '../../src/main/engine/data/corpus';
-import { CharTokenizer } from '../../src/main/engine/data/tokenizer';
+import { CharTokenizer, tokenizerFromJSON, WordTokenizer } from '../../src/main/engine/data/tokenizer';
 import { RecurrentLM } from '../../src/main/engine/models';
 import { Rng } from '../../src/main/engine/rng';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
@@ -34,6 +34,40 @@ describe('char tokenizer and corpus', () => {
     expect(() => decodeText(Uint8Array.from([104, 0, 105]), 'b.bin')).toThrow('b.bin looks binary (it contains NUL bytes)');
     expect(() => decodeText(Uint8Array.from({ length: 100 }, () => 0xff), 'c.txt')).toThrow('c.txt is not UTF-8 text');
     expect(() => splitCorpus('ab')).toThrow('the text is too short');
+  });
+});
+
+describe('word tokenizer', () => {
+  const text = 'The cat sat.\nThe dog sat, and the cat ran!  Don’t run.\n';
+  it('splits words, punctuation, newlines and spaces, and decodes exactly', () => {
+    expect(WordTokenizer.split('The cat, don’t.\n  x')).toEqual(['The', ' cat', ',', ' don’t', '.', '\n', '  x']);
+    const tok = WordTokenizer.fromText(text, 100, false);
+    expect(tok.decode(tok.encode(text))).toBe(text);
+    expect(tok.vocab[0]).toBe('<unk>');
+  });
+  it('keeps the most frequent tokens and maps the rest to <unk>; can lower-case', () => {
+    const tok = WordTokenizer.fromText(text, 4, false);
+    expect(tok.vocabSize).toBe(4);
+    expect(tok.vocab.slice(1)).toEqual(['\n', ' cat', ' sat']); // 2 each, ties in code-point order; '.', 'The' miss out
+    expect(tok.decode(tok.encode('The cat sat.'))).toBe('<unk> cat sat<unk>');
+    const lower = WordTokenizer.fromText(text, 100, true);
+    expect(lower.decode(lower.encode('THE CAT'))).toBe('the cat');
+    const back = tokenizerFromJSON(JSON.parse(JSON.stringify(lower.toJSON())));
+    expect(back.kind).toBe('word');
+    expect(Array.from(back.encode('the dog'))).toEqual(Array.from(lower.encode('the dog')));
+    expect(() => WordTokenizer.fromText(text, 1, false)).toThrow('word vocabulary size (1) must be a whole number ≥ 2');
+    expect(() => tokenizerFromJSON({ kind: 'bpe' } as never)).toThrow('unknown tokenizer kind "bpe"');
+  });
+  it('trains and checkpoints a word-level model', async () => {
+    const { encodeCheckpoint, restoreTrainer } = await import('../../src/main/engine/checkpoint/checkpoint');
+    const words = splitCorpus('the cat sat on the mat and the dog sat on the log. '.repeat(80), 0.1, 2, { kind: 'word', vocab_size: 50, lowercase: false });
+    const t = new Trainer(resolveTrainConfig('lstm', words.tokenizer.vocabSize, { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 8, lr: 1e-2, eval_iters: 2 }), words);
+    for (let i = 0; i < 150; i++) t.trainStep();
+    expect(t.evaluate('val')).toBeLessThan(0.5 * Math.log(words.tokenizer.vocabSize));
+    const { tokenizer } = restoreTrainer(encodeCheckpoint(t, words.tokenizer), words);
+    expect(tokenizer.kind).toBe('word');
+    expect(tokenizer.vocab).toEqual(words.tokenizer.vocab);
+    t.dispose();
   });
 });
 

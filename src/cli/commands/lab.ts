@@ -7,6 +7,7 @@ import { generate } from '../../main/engine/generate';
 import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
 import { readCheckpointFolder, writeCheckpointFolder } from '../../main/store/checkpoint-files';
 import { loadCorpus } from '../../main/jobs/run-loop';
+import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
 import { parse, parseInteger, UsageError } from '../args';
 import { openLab, parseRunId } from './train';
 
@@ -110,9 +111,9 @@ export function sampleCommand(argv: string[]): number {
   };
   return withLab((store) => {
     const run = store.getRun(id);
-    const stored = run.config as { data: { path: string; lowercase: boolean } };
+    const stored = run.config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
     const { files } = checkpointFiles(store, id, values.checkpoint as string | undefined);
-    const corpus = loadCorpus(stored.data.path, stored.data.lowercase);
+    const corpus = loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer);
     const { trainer, tokenizer } = restoreTrainer(files, corpus);
     try {
       const prompt = (values.prompt as string | undefined) ?? '\n';
@@ -183,9 +184,9 @@ export function kmeansCommand(argv: string[]): number {
   if (k === 0) throw new UsageError('kmeans: --k K is required');
   return withLab((store) => {
     const run = store.getRun(id);
-    const stored = run.config as { data: { path: string; lowercase: boolean } };
+    const stored = run.config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
     const { files } = checkpointFiles(store, id, undefined);
-    const { trainer, tokenizer } = restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase));
+    const { trainer, tokenizer } = restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer));
     try {
       const vectors = embeddingVectors(trainer.model);
       const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });

@@ -6,16 +6,20 @@ import { resolveTrainConfig } from '../../main/engine/train';
 import { resumeRun, startRun, type RunHandle } from '../../main/jobs/job-host';
 import { databasePath, labHome } from '../../main/jobs/lab-home';
 import { loadCorpus, type RunEvent } from '../../main/jobs/run-loop';
+import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
 import { RunStore } from '../../main/store/run-store';
 import { parse, parseInteger, parseSetting, UsageError } from '../args';
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
 
 export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--data FILE] [--steps N | --minutes M]
+              [--tokenizer char|word] [--word-vocab N] [--lowercase]
               [--set key=value ...] [--seed S] [--name NAME] [--log-every K] [--json]
   Trains in a worker thread and logs the run to the lab database (NANOLAB_HOME, default the
   desktop app's data folder), with checkpoints (latest and best) and periodic samples. Text: a
-  UTF-8 file (default: the bundled tinyshakespeare), char tokens, contiguous 90/10 train/val split.
+  UTF-8 file (default: the bundled tinyshakespeare), contiguous 90/10 train/val split; characters as
+  tokens, or with --tokenizer word the --word-vocab (default 2000) most frequent words and
+  punctuation marks, the rest <unk>. --lowercase lower-cases the text first.
   Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long, with the cosine
   schedule's horizon following the measured speed. Ctrl-C stops the run cleanly (resumable).
   --set takes model settings (hidden_size, num_layers, n_layer, n_head, n_embd, block_size, dropout,
@@ -115,7 +119,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, {
     preset: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string' },
     minutes: { type: 'string' }, set: { type: 'string', multiple: true }, seed: { type: 'string' }, name: { type: 'string' },
-    'log-every': { type: 'string' }, json: { type: 'boolean' },
+    'log-every': { type: 'string' }, json: { type: 'boolean' }, tokenizer: { type: 'string' }, 'word-vocab': { type: 'string' },
+    lowercase: { type: 'boolean' },
   });
   const str = (key: string) => values[key] as string | undefined;
   let runs: Preset[];
@@ -139,13 +144,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (user.steps === undefined) user.steps = 1_000_000;
   }
   const seed = parseInteger('seed', str('seed'), 1337);
+  const kind = str('tokenizer') ?? 'char';
+  if (kind !== 'char' && kind !== 'word') throw new UsageError(`train: --tokenizer ${kind}: choose char or word`);
+  if (kind === 'char' && str('word-vocab') !== undefined) throw new UsageError('train: --word-vocab needs --tokenizer word');
+  const lowercaseFlag = Boolean(values.lowercase);
+  const tokenizerSpec = (lowercase: boolean): TokenizerSpec =>
+    kind === 'word' ? { kind: 'word', vocab_size: parseInteger('word-vocab', str('word-vocab'), 2000, 2), lowercase } : { kind: 'char' };
   const { home, store } = openLab();
   const summaries: Summary[] = [];
   try {
     for (const preset of runs) {
       let corpus;
       try {
-        corpus = loadCorpus(dataPath, preset.lowercase ?? false);
+        corpus = loadCorpus(dataPath, lowercaseFlag || (preset.lowercase ?? false), tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)));
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         throw code ? new UsageError(`train: cannot read --data ${dataPath} (${code})`) : error;
@@ -159,13 +170,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
       }
       const label = str('name') ?? (runs.length > 1 ? preset.name : str('preset') ?? preset.family);
       const logEvery = parseInteger('log-every', str('log-every'), budgetMs !== null ? 50 : Math.max(1, Math.round(config.steps / 20)), 1);
-      console.log(`data    ${dataPath}: ${corpus.train.length + corpus.val.length} characters, vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val${preset.lowercase ? ' (lower-cased)' : ''}`);
+      console.log(`data    ${dataPath}: ${corpus.train.length + corpus.val.length} characters, ${corpus.tokenizer.kind} vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val tokens${lowercaseFlag || preset.lowercase ? ' (lower-cased)' : ''}`);
       console.log(`model   ${JSON.stringify(config.model)}`);
       console.log(`params  ${countParameters(config.model).toLocaleString('en-US')}`);
       console.log(`train   ${JSON.stringify({ ...config, model: undefined })}`);
       let id = 0;
       const handle = startRun({
-        home, store, name: label, config, dataPath, preset: str('preset'), lowercase: preset.lowercase, timeBudgetMs: budgetMs,
+        home, store, name: label, config, dataPath, preset: str('preset'), lowercase: lowercaseFlag || (preset.lowercase ?? false),
+        tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)), timeBudgetMs: budgetMs,
         samplePrompt: '\n', onEvent: relay(() => id),
       });
       id = handle.runId;

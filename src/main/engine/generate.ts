@@ -1,5 +1,5 @@
 import { Graph } from './autograd';
-import type { CharTokenizer } from './data/tokenizer';
+import type { Tokenizer } from './data/tokenizer';
 import { GPT, RecurrentLM, type LanguageModel, type RecurrentState } from './models';
 import { Rng } from './rng';
 import {
@@ -23,7 +23,7 @@ function lastLogits(model: LanguageModel, ids: readonly number[], state?: Recurr
   });
 }
 
-export function* generate(model: LanguageModel, tokenizer: CharTokenizer, options: GenerateOptions): Generator<GeneratedToken> {
+export function* generate(model: LanguageModel, tokenizer: Tokenizer, options: GenerateOptions): Generator<GeneratedToken> {
   validateSamplingOptions(options);
   if (!Number.isInteger(options.length) || options.length < 0) throw new Error(`length (${options.length}) must be a whole number ≥ 0`);
   const n = options.noRepeatNgram ?? 0;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { countParameters } from '../engine/models';
 import type { TrainConfig } from '../engine/train';
+import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { MetricWriter, type RunStore } from '../store/run-store';
 import type { RunEvent, RunSpec } from './run-loop';
 
@@ -15,6 +16,7 @@ export interface StartRunOptions {
   dataPath: string;
   preset?: string;
   lowercase?: boolean;
+  tokenizer?: TokenizerSpec;
   timeBudgetMs?: number | null;
   tags?: string[];
   checkpointInterval?: number;
@@ -34,7 +36,7 @@ export class RunHandle {
 
 interface StoredRunConfig {
   train: TrainConfig;
-  data: { path: string; lowercase: boolean };
+  data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec };
   time_budget_ms: number | null;
   preset: string | null;
   checkpoint_interval: number;
@@ -97,7 +99,7 @@ function attach(store: RunStore, runId: number, spec: RunSpec, onEvent?: (e: Run
 
 export function startRun(o: StartRunOptions): RunHandle {
   const stored: StoredRunConfig = {
-    train: o.config, data: { path: o.dataPath, lowercase: o.lowercase ?? false }, preset: o.preset ?? null,
+    train: o.config, data: { path: o.dataPath, lowercase: o.lowercase ?? false, tokenizer: o.tokenizer ?? { kind: 'char' } }, preset: o.preset ?? null,
     time_budget_ms: o.timeBudgetMs ?? null,
     checkpoint_interval: o.checkpointInterval ?? o.config.eval_interval,
     sample_interval: o.sampleInterval ?? o.config.eval_interval,
@@ -113,7 +115,7 @@ function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean
   return {
     home, runId, config: c.train, dataPath: c.data.path, checkpointInterval: c.checkpoint_interval,
     sampleInterval: c.sample_interval, samplePrompt: c.sample_prompt, resume,
-    lowercase: c.data.lowercase, timeBudgetMs,
+    lowercase: c.data.lowercase, tokenizer: c.data.tokenizer ?? { kind: 'char' }, timeBudgetMs,
   };
 }
 

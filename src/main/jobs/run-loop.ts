@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { encodeCheckpoint, restoreTrainer } from '../engine/checkpoint/checkpoint';
 import { decodeText, splitCorpus, type Corpus } from '../engine/data/corpus';
+import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { generate } from '../engine/generate';
 import { Trainer, type TrainConfig } from '../engine/train';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
@@ -25,6 +26,7 @@ export interface RunSpec {
   resume: boolean;
   /** Train on lower-cased text. */
   lowercase: boolean;
+  tokenizer: TokenizerSpec;
   /** Stop after this much training time; the cosine horizon follows the measured speed. */
   timeBudgetMs: number | null;
 }
@@ -42,13 +44,13 @@ export interface RunControl {
   stopRequested: boolean;
 }
 
-export function loadCorpus(path: string, lowercase = false): Corpus {
+export function loadCorpus(path: string, lowercase = false, tokenizer: TokenizerSpec = { kind: 'char' }): Corpus {
   const text = decodeText(new Uint8Array(readFileSync(path)), path);
-  return splitCorpus(lowercase ? text.toLowerCase() : text);
+  return splitCorpus(lowercase ? text.toLowerCase() : text, 0.1, 2, tokenizer);
 }
 
 export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
-  const corpus = loadCorpus(spec.dataPath, spec.lowercase);
+  const corpus = loadCorpus(spec.dataPath, spec.lowercase, spec.tokenizer);
   let trainer: Trainer;
   let resumedFrom: number | null = null;
   if (spec.resume) {
@@ -64,7 +66,7 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
   }
   const c = trainer.config;
   // a prompt the text cannot spell (a newline in a one-line text) falls back to the text's first character
-  const samplePrompt = [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
+  const samplePrompt = corpus.tokenizer.kind === 'word' || [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
     ? spec.samplePrompt
     : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
   emit({ type: 'started', step: trainer.step, totalSteps: c.steps, vocabSize: corpus.tokenizer.vocabSize, resumedFrom });

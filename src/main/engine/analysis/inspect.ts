@@ -1,5 +1,5 @@
 import { Graph } from '../autograd';
-import type { CharTokenizer } from '../data/tokenizer';
+import type { Tokenizer } from '../data/tokenizer';
 import { GPT, type LanguageModel } from '../models';
 import { sinusoidalTable } from '../nn/position';
 import { Rng } from '../rng';
@@ -16,7 +16,7 @@ export function embeddingVectors(model: LanguageModel): Float64Array[] {
 }
 
 /** Per-character surprise: −ln p(char | what precedes it), for every character after the first. */
-export function surprise(model: LanguageModel, tokenizer: CharTokenizer, text: string): { char: string; loss: number }[] {
+export function surprise(model: LanguageModel, tokenizer: Tokenizer, text: string): { char: string; loss: number }[] {
   const ids = tokenizer.encode(text);
   if (ids.length < 2) throw new Error('surprise needs a text of at least two characters');
   const window = model instanceof GPT ? model.config.block_size : ids.length - 1;
@@ -46,7 +46,7 @@ export function surprise(model: LanguageModel, tokenizer: CharTokenizer, text: s
  * Attention probabilities for a prompt: maps[layer][head] is a T×T matrix (query × key, zero above
  * the diagonal). Transformer models only; the prompt is cut to the last block_size characters.
  */
-export function attentionMaps(model: LanguageModel, tokenizer: CharTokenizer, prompt: string): { tokens: string[]; maps: number[][][][] } {
+export function attentionMaps(model: LanguageModel, tokenizer: Tokenizer, prompt: string): { tokens: string[]; maps: number[][][][] } {
   if (!(model instanceof GPT)) {
     throw new Error(`attention maps need a Transformer; a ${model.config.family} model has no attention: it reads the text through its recurrent state`);
   }

@@ -1,4 +1,4 @@
-import { CharTokenizer, type CharTokenizerJson } from '../data/tokenizer';
+import { tokenizerFromJSON, type Tokenizer, type TokenizerJson } from '../data/tokenizer';
 import { countParameters, validateModelConfig, type ModelConfig } from '../models';
 import { Trainer, type TrainConfig, type TrainerSnapshot } from '../train';
 import type { Backend } from '../backend/backend';
@@ -46,7 +46,7 @@ function f32(a: FloatArray): Float32Array {
 }
 
 /** The files of a checkpoint of `trainer` at its current step. */
-export function encodeCheckpoint(trainer: Trainer, tokenizer: CharTokenizer): Record<string, Uint8Array> {
+export function encodeCheckpoint(trainer: Trainer, tokenizer: Tokenizer): Record<string, Uint8Array> {
   const snapshot = trainer.snapshot();
   const train = trainer.config;
   const shapes = Object.fromEntries(trainer.model.params.entries().map(([name, t]) => [name, [...t.shape]]));
@@ -91,7 +91,7 @@ function json<T>(files: Record<string, Uint8Array>, file: string): T {
 }
 
 export function decodeCheckpoint(files: Record<string, Uint8Array>): {
-  config: CheckpointConfigJson; tokenizer: CharTokenizer; snapshot: TrainerSnapshot;
+  config: CheckpointConfigJson; tokenizer: Tokenizer; snapshot: TrainerSnapshot;
 } {
   const config = json<CheckpointConfigJson>(files, CHECKPOINT_FILES.config);
   if (config.format !== CHECKPOINT_FORMAT) throw new Error(`config.json is not a NanoLab checkpoint (format ${String(config.format)})`);
@@ -99,7 +99,7 @@ export function decodeCheckpoint(files: Record<string, Uint8Array>): {
     throw new Error(`the checkpoint is version ${String(config.version)}; this NanoLab reads version ${CHECKPOINT_VERSION}`);
   }
   validateModelConfig(config.model);
-  const tokenizer = CharTokenizer.fromJSON(json<CharTokenizerJson>(files, CHECKPOINT_FILES.tokenizer));
+  const tokenizer = tokenizerFromJSON(json<TokenizerJson>(files, CHECKPOINT_FILES.tokenizer));
   const state = json<StateJson>(files, CHECKPOINT_FILES.state);
   const need = (file: string) => {
     if (!files[file]) throw new Error(`the checkpoint has no ${file}`);
@@ -132,7 +132,7 @@ export function decodeCheckpoint(files: Record<string, Uint8Array>): {
 /** A trainer continuing exactly where the checkpoint's run stopped (same data, same config). */
 export function restoreTrainer(
   files: Record<string, Uint8Array>, data: { train: Int32Array; val: Int32Array }, backend?: Backend,
-): { trainer: Trainer; tokenizer: CharTokenizer } {
+): { trainer: Trainer; tokenizer: Tokenizer } {
   const { config, tokenizer, snapshot } = decodeCheckpoint(files);
   const trainer = new Trainer(config.train, data, backend);
   try {

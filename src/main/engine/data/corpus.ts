@@ -1,10 +1,10 @@
-import { CharTokenizer } from './tokenizer';
+import { buildTokenizer, type Tokenizer, type TokenizerSpec } from './tokenizer';
 
 // A corpus is text checked for being text, tokenized, and split contiguously into train and
 // validation (nanoGPT: the first 90% trains, the last 10% validates).
 
 export interface Corpus {
-  tokenizer: CharTokenizer;
+  tokenizer: Tokenizer;
   train: Int32Array;
   val: Int32Array;
 }
@@ -23,16 +23,16 @@ export function decodeText(bytes: Uint8Array, name: string): string {
   return text;
 }
 
-export function splitCorpus(text: string, valFraction = 0.1, minTokens = 2): Corpus {
+export function splitCorpus(text: string, valFraction = 0.1, minTokens = 2, spec: TokenizerSpec = { kind: 'char' }): Corpus {
   if (!(valFraction >= 0 && valFraction < 1)) throw new Error(`validation fraction (${valFraction}) must be in [0, 1)`);
-  const tokenizer = CharTokenizer.fromText(text);
+  const tokenizer = buildTokenizer(text, spec);
   const ids = tokenizer.encode(text);
   const nTrain = Math.floor(ids.length * (1 - valFraction));
   const train = ids.subarray(0, nTrain);
   const val = ids.subarray(nTrain);
   if (train.length < minTokens || (valFraction > 0 && val.length < minTokens)) {
     throw new Error(
-      `the text is too short: ${ids.length} characters give ${train.length} for training and ${val.length} for validation, ` +
+      `the text is too short: ${ids.length} tokens give ${train.length} for training and ${val.length} for validation, ` +
         `and one batch window needs ${minTokens}; use a longer text or a shorter context`,
     );
   }

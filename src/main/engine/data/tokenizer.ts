@@ -1,3 +1,20 @@
+// Tokenizers turn text into ids and back; both kinds serialise to JSON, stored with every
+// checkpoint.
+
+export interface Tokenizer {
+  readonly kind: 'char' | 'word';
+  readonly vocab: readonly string[];
+  readonly vocabSize: number;
+  encode(text: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+  toJSON(): TokenizerJson;
+}
+
+export type TokenizerJson = CharTokenizerJson | WordTokenizerJson;
+
+/** How a run tokenizes its text. */
+export type TokenizerSpec = { kind: 'char' } | { kind: 'word'; vocab_size: number; lowercase: boolean };
+
 // Character tokenizer: the vocabulary is the sorted set of characters (code points) of the corpus,
 // as nanoGPT's shakespeare_char and char-rnn build it. Serialisable, so every checkpoint carries it.
 
@@ -6,7 +23,8 @@ export interface CharTokenizerJson {
   vocab: string[];
 }
 
-export class CharTokenizer {
+export class CharTokenizer implements Tokenizer {
+  readonly kind = 'char' as const;
   private readonly index: Map<string, number>;
 
   constructor(readonly vocab: readonly string[]) {
@@ -59,4 +77,82 @@ export class CharTokenizer {
   toJSON(): CharTokenizerJson {
     return { kind: 'char', vocab: [...this.vocab] };
   }
+}
+
+export interface WordTokenizerJson {
+  kind: 'word';
+  vocab: string[];
+  lowercase: boolean;
+}
+
+/**
+ * Word tokenizer: words (letters and digits, with inner apostrophes), single punctuation marks,
+ * newlines and runs of other whitespace are tokens; a word keeps the spaces before it (" thou"),
+ * so decoding is concatenation and the text comes back exactly. The vocabulary keeps the most
+ * frequent tokens up to a size; the rest become <unk> (id 0).
+ */
+export class WordTokenizer implements Tokenizer {
+  static readonly UNK = '<unk>';
+  private static readonly PATTERN = /\n|[^\S\n]*(?:[\p{L}\p{N}]+(?:['’][\p{L}\p{N}]+)*|[^\s\p{L}\p{N}])|[^\S\n]+/gu;
+  readonly kind = 'word' as const;
+  private readonly index: Map<string, number>;
+
+  constructor(readonly vocab: readonly string[], readonly lowercase: boolean) {
+    if (vocab[0] !== WordTokenizer.UNK) throw new Error(`word tokenizer: id 0 must be ${WordTokenizer.UNK}`);
+    this.index = new Map(vocab.map((w, i) => [w, i]));
+  }
+
+  static split(text: string): string[] {
+    return text.match(WordTokenizer.PATTERN) ?? [];
+  }
+
+  static fromText(text: string, maxVocab: number, lowercase: boolean): WordTokenizer {
+    if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new Error(`word vocabulary size (${maxVocab}) must be a whole number ≥ 2`);
+    const counts = new Map<string, number>();
+    for (const w of WordTokenizer.split(lowercase ? text.toLowerCase() : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
+    const kept = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .slice(0, maxVocab - 1)
+      .map(([w]) => w);
+    return new WordTokenizer([WordTokenizer.UNK, ...kept], lowercase);
+  }
+
+  static fromJSON(json: WordTokenizerJson): WordTokenizer {
+    if (json.kind !== 'word' || !Array.isArray(json.vocab)) throw new Error('not a word tokenizer');
+    return new WordTokenizer(json.vocab, Boolean(json.lowercase));
+  }
+
+  get vocabSize(): number {
+    return this.vocab.length;
+  }
+
+  /** Words outside the vocabulary become <unk>. */
+  encode(text: string): Int32Array {
+    const words = WordTokenizer.split(this.lowercase ? text.toLowerCase() : text);
+    return Int32Array.from(words, (w) => this.index.get(w) ?? 0);
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    let s = '';
+    for (let i = 0; i < ids.length; i++) {
+      const w = this.vocab[ids[i]];
+      if (w === undefined) throw new Error(`token id ${ids[i]} is outside the vocabulary (size ${this.vocab.length})`);
+      s += w;
+    }
+    return s;
+  }
+
+  toJSON(): WordTokenizerJson {
+    return { kind: 'word', vocab: [...this.vocab], lowercase: this.lowercase };
+  }
+}
+
+export function buildTokenizer(text: string, spec: TokenizerSpec): Tokenizer {
+  return spec.kind === 'word' ? WordTokenizer.fromText(text, spec.vocab_size, spec.lowercase) : CharTokenizer.fromText(text);
+}
+
+export function tokenizerFromJSON(json: TokenizerJson): Tokenizer {
+  if (json?.kind === 'word') return WordTokenizer.fromJSON(json);
+  if (json?.kind === 'char') return CharTokenizer.fromJSON(json);
+  throw new Error(`unknown tokenizer kind "${String((json as { kind?: unknown })?.kind)}": expected char or word`);
 }
