@@ -15,6 +15,17 @@ export type TokenizerJson = CharTokenizerJson | WordTokenizerJson;
 /** How a run tokenizes its text. */
 export type TokenizerSpec = { kind: 'char' } | { kind: 'word'; vocab_size: number; lowercase: boolean };
 
+/** Both tokenizers decode by concatenating their vocabulary entries. */
+function decodeWith(vocab: readonly string[], ids: ArrayLike<number>): string {
+  let s = '';
+  for (let i = 0; i < ids.length; i++) {
+    const token = vocab[ids[i]];
+    if (token === undefined) throw new Error(`token id ${ids[i]} is outside the vocabulary (size ${vocab.length})`);
+    s += token;
+  }
+  return s;
+}
+
 // Character tokenizer: the vocabulary is the sorted set of characters (code points) of the corpus,
 // as nanoGPT's shakespeare_char and char-rnn build it. Serialisable, so every checkpoint carries it.
 
@@ -65,13 +76,7 @@ export class CharTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
-    let s = '';
-    for (let i = 0; i < ids.length; i++) {
-      const ch = this.vocab[ids[i]];
-      if (ch === undefined) throw new Error(`token id ${ids[i]} is outside the vocabulary (size ${this.vocab.length})`);
-      s += ch;
-    }
-    return s;
+    return decodeWith(this.vocab, ids);
   }
 
   toJSON(): CharTokenizerJson {
@@ -133,13 +138,7 @@ export class WordTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
-    let s = '';
-    for (let i = 0; i < ids.length; i++) {
-      const w = this.vocab[ids[i]];
-      if (w === undefined) throw new Error(`token id ${ids[i]} is outside the vocabulary (size ${this.vocab.length})`);
-      s += w;
-    }
-    return s;
+    return decodeWith(this.vocab, ids);
   }
 
   toJSON(): WordTokenizerJson {
