@@ -30,6 +30,40 @@ function probsAt(model: LanguageModel, ids: number[], position: number, window =
   });
 }
 
+describe('KV cache', () => {
+  it('feeding a prompt then one token at a time gives the full forward pass logits, both position encodings', async () => {
+    const { GPT, resolveModelConfig } = await import('../../src/main/engine/models');
+    const { CpuBackend } = await import('../../src/main/engine/backend/cpu');
+    const backend = new CpuBackend();
+    for (const position_encoding of ['learned', 'sinusoidal'] as const) {
+      const config = resolveModelConfig('gpt', 11, { n_layer: 2, n_head: 2, n_embd: 16, block_size: 10, position_encoding, norm_position: position_encoding === 'learned' ? 'pre' : 'post' });
+      const model = new GPT(config as never, backend, new Rng(3));
+      for (const [, p] of model.params.entries()) backend.write(p, Array.from(backend.read(p), (v, i) => v * 30 + 0.01 * Math.sin(i)));
+      const B = 2, T = 10;
+      const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 11);
+      const full = backend.scoped(() => Array.from(backend.read(model.forward(new Graph(backend, new Rng(0), false), ids, B, T).logits)));
+      const cache = model.createCache(B);
+      const stepLogits: number[][] = [];
+      const prompt = 4;
+      const take = (t0: number, n: number) => Int32Array.from({ length: B * n }, (_, i) => ids[Math.floor(i / n) * T + t0 + (i % n)]);
+      backend.scoped(() => stepLogits.push(Array.from(backend.read(model.forwardCached(new Graph(backend, new Rng(0), false), take(0, prompt), B, prompt, cache)))));
+      for (let t = prompt; t < T; t++) {
+        backend.scoped(() => stepLogits.push(Array.from(backend.read(model.forwardCached(new Graph(backend, new Rng(0), false), take(t, 1), B, 1, cache)))));
+      }
+      const V = 11;
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          const got = t < prompt ? stepLogits[0].slice((b * prompt + t) * V, (b * prompt + t + 1) * V) : stepLogits[t - prompt + 1].slice(b * V, (b + 1) * V);
+          const want = full.slice((b * T + t) * V, (b * T + t + 1) * V);
+          got.forEach((x, i) => expect(x).toBeCloseTo(want[i], 4));
+        }
+      }
+      expect(() => backend.scoped(() => model.forwardCached(new Graph(backend, new Rng(0), false), take(0, 1), B, 1, cache))).toThrow('the cache holds 10 positions; 10 used, 1 more asked');
+      model.disposeCache(cache);
+    }
+  });
+});
+
 describe('generation', () => {
   for (const family of ['lstm', 'gpt'] as const) {
     it(`${family}: streamed tokens carry the probabilities of a full forward pass (state carried / window cropped)`, () => {

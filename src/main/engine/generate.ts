@@ -1,6 +1,7 @@
 import { Graph } from './autograd';
 import type { Tokenizer } from './data/tokenizer';
 import { GPT, RecurrentLM, type LanguageModel, type RecurrentState } from './models';
+import type { GptCache } from './models/transformer';
 import { Rng } from './rng';
 import {
   bannedByNgram, sampleNext, softmaxWithTemperature, topTokens, validateSamplingOptions,
@@ -8,8 +9,9 @@ import {
 } from './sample';
 
 // Text generation from a trained model, one token at a time, so a host can stream it. Recurrent
-// models carry their state from token to token; the Transformer sees the last block_size tokens
-// (nanoGPT's sample.py crops the same way).
+// models carry their state from token to token. The Transformer keeps a KV cache while the text
+// fits its block_size; past that it sees the last block_size tokens, recomputed for every token
+// (nanoGPT's sample.py crops the same way; positions shift, so a cache cannot be reused exactly).
 
 function lastLogits(model: LanguageModel, ids: readonly number[], state?: RecurrentState): { logits: Float64Array; state: RecurrentState | null } {
   const backend = model.backend;
@@ -20,6 +22,15 @@ function lastLogits(model: LanguageModel, ids: readonly number[], state?: Recurr
     const all = backend.read(out.logits);
     const V = out.logits.shape[2];
     return { logits: Float64Array.from(all.subarray((ids.length - 1) * V)), state: out.state };
+  });
+}
+
+function cachedLogits(model: GPT, ids: readonly number[], cache: GptCache): Float64Array {
+  const backend = model.backend;
+  return backend.scoped(() => {
+    const logits = model.forwardCached(new Graph(backend, new Rng(0), false), Int32Array.from(ids), 1, ids.length, cache);
+    const V = logits.shape[2];
+    return Float64Array.from(backend.read(logits).subarray((ids.length - 1) * V));
   });
 }
 
@@ -37,10 +48,13 @@ export function* generate(model: LanguageModel, tokenizer: Tokenizer, options: G
   const rng = new Rng(options.seed);
   const recurrent = model instanceof RecurrentLM ? model : null;
   const state = recurrent ? recurrent.zeroState(1) : undefined;
-  const blockSize = model instanceof GPT ? model.config.block_size : Infinity;
+  const gpt = model instanceof GPT ? model : null;
+  const blockSize = gpt ? gpt.config.block_size : Infinity;
+  const cache = gpt && ids.length <= blockSize ? gpt.createCache(1) : null;
   try {
-    // recurrent: the whole prompt once, then one token at a time from the carried state
-    let next = recurrent ? lastLogits(model, ids, state).logits : null;
+    // recurrent: the whole prompt once, then one token at a time from the carried state;
+    // Transformer: the prompt into the cache, then one token at a time while it fits
+    let next = recurrent ? lastLogits(model, ids, state).logits : gpt && cache ? cachedLogits(gpt, ids, cache) : null;
     for (let i = 0; i < options.length; i++) {
       const logits = next ?? lastLogits(model, ids.slice(Math.max(0, ids.length - blockSize))).logits;
       const modelProbs = softmaxWithTemperature(logits, 1);
@@ -54,9 +68,13 @@ export function* generate(model: LanguageModel, tokenizer: Tokenizer, options: G
         sampledProb: probs[id],
         top: topTokens(modelProbs, 5).map((t) => ({ ...t, text: tokenizer.vocab[t.id] })),
       };
-      next = recurrent && i + 1 < options.length ? lastLogits(model, [id], state).logits : null;
+      const more = i + 1 < options.length;
+      if (recurrent && more) next = lastLogits(model, [id], state).logits;
+      else if (gpt && cache && more && cache.length < blockSize) next = cachedLogits(gpt, [id], cache);
+      else next = null;
     }
   } finally {
     if (recurrent && state) recurrent.disposeState(state);
+    if (gpt && cache) gpt.disposeCache(cache);
   }
 }

@@ -123,6 +123,13 @@ export interface Backend {
    */
   attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void;
   attentionBackward(dy: Tensor, qkv: Tensor, probs: Tensor, dropMask: Tensor | null, nHead: number, dqkv: Tensor): void;
+  /** Generation: copies the k and v columns of qkv [B,T,3C] into caches [B,L,C] at positions offset … offset+T−1. */
+  kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void;
+  /**
+   * Generation: the query of qkv [B,1,3C] attends over cached positions 0 … length−1 (the new
+   * token's own k, v already written there); y [B,1,C].
+   */
+  attentionDecodeForward(qkv: Tensor, kCache: Tensor, vCache: Tensor, length: number, nHead: number, y: Tensor): void;
   /** Fills mask with 0 (probability p) or 1/(1−p), drawing from rng in element order. */
   dropoutMask(mask: Tensor, p: number, rng: Rng): void;
   /**
@@ -171,7 +178,7 @@ export const KERNEL_NAMES = [
   'activationForward', 'activationBackward', 'transpose01Forward', 'transpose01Backward',
   'linearForward', 'linearBackward', 'embeddingForward', 'embeddingBackward',
   'layerNormForward', 'layerNormBackward', 'softmaxForward', 'softmaxBackward',
-  'attentionForward', 'attentionBackward', 'dropoutMask', 'crossEntropyForward', 'crossEntropyBackward',
+  'attentionForward', 'attentionBackward', 'kvCacheWrite', 'attentionDecodeForward', 'dropoutMask', 'crossEntropyForward', 'crossEntropyBackward',
   'rnnTanhForward', 'rnnTanhBackward', 'lstmForward', 'lstmBackward', 'gruForward', 'gruBackward',
   'sumSquares', 'scale', 'clampAbs', 'adamStep', 'sgdStep', 'rmspropStep', 'adagradStep',
 ] as const satisfies readonly (keyof Backend)[];

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend/backend';
 import type { Graph } from '../autograd';
-import { CausalSelfAttention } from '../nn/attention';
+import { CausalSelfAttention, type KVCache } from '../nn/attention';
 import { Block } from '../nn/block';
 import { Embedding } from '../nn/embedding';
 import { LayerNorm } from '../nn/layernorm';
@@ -12,6 +12,12 @@ import type { Rng } from '../rng';
 import type { Tensor } from '../tensor';
 import type { TransformerConfig } from './config';
 import type { ForwardResult, LanguageModel } from './model';
+
+export interface GptCache {
+  layers: KVCache[];
+  /** Positions filled. */
+  length: number;
+}
 
 /**
  * GPT-style decoder with nanoGPT's parameter names (transformer.wte, transformer.h.{l}.attn.c_attn,
@@ -60,22 +66,56 @@ export class GPT implements LanguageModel {
   }
 
   forward(g: Graph, ids: Int32Array, B: number, T: number): ForwardResult {
-    if (T > this.config.block_size) {
-      throw new Error(`sequence length ${T} is longer than the model's block_size (${this.config.block_size})`);
+    const { logits, hidden, attention } = this.run(g, ids, B, T, null);
+    return { logits, hidden, attention: attention as Tensor[], state: null };
+  }
+
+  /** Keys and values of every layer for generating with batch size B, empty. */
+  createCache(B: number): GptCache {
+    const shape = [B, this.config.block_size, this.config.n_embd];
+    return { layers: this.blocks.map(() => ({ k: this.backend.allocPersistent(shape), v: this.backend.allocPersistent(shape) })), length: 0 };
+  }
+
+  disposeCache(cache: GptCache): void {
+    for (const l of cache.layers) {
+      this.backend.dispose(l.k);
+      this.backend.dispose(l.v);
+    }
+  }
+
+  /**
+   * Generation with a KV cache (no gradients): the first call feeds the prompt, each later call
+   * one new token, which attends over every cached position. Returns logits (B, T, V) for the
+   * tokens fed. The cache holds at most block_size positions.
+   */
+  forwardCached(g: Graph, ids: Int32Array, B: number, T: number, cache: GptCache): Tensor {
+    if (cache.length > 0 && T !== 1) throw new Error('after the prompt, feed one token at a time');
+    if (cache.length + T > this.config.block_size) {
+      throw new Error(`the cache holds ${this.config.block_size} positions; ${cache.length} used, ${T} more asked`);
+    }
+    const { logits } = this.run(g, ids, B, T, cache);
+    cache.length += T;
+    return logits;
+  }
+
+  private run(g: Graph, ids: Int32Array, B: number, T: number, cache: GptCache | null): { logits: Tensor; hidden: Tensor; attention: (Tensor | null)[] } {
+    const offset = cache ? cache.length : 0;
+    if (offset + T > this.config.block_size) {
+      throw new Error(`sequence length ${offset + T} is longer than the model's block_size (${this.config.block_size})`);
     }
     const tok = this.wte.forward(g, ids, [B, T]); // (B, T, C)
-    const pos = this.position.forward(g, T); // (T, C)
+    const pos = this.position.forward(g, T, offset); // (T, C)
     let x = g.dropout(g.addRepeat(tok, pos), this.config.embd_dropout);
-    const attention: Tensor[] = [];
-    for (const block of this.blocks) {
-      const out = block.forward(g, x);
+    const attention: (Tensor | null)[] = [];
+    this.blocks.forEach((block, l) => {
+      const out = block.forward(g, x, cache ? cache.layers[l] : undefined, offset);
       x = out.x;
       attention.push(out.probs);
-    }
+    });
     if (this.lnF) x = this.lnF.forward(g, x);
     const logits = this.lmHead
       ? this.lmHead.forward(g, x)
       : g.linear(x, this.wte.weight, null); // tied: (B, T, C) · wteᵀ -> (B, T, V)
-    return { logits, hidden: x, attention, state: null };
+    return { logits, hidden: x, attention };
   }
 }

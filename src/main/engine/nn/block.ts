@@ -1,6 +1,6 @@
 import type { Graph } from '../autograd';
 import type { Tensor } from '../tensor';
-import { CausalSelfAttention } from './attention';
+import { CausalSelfAttention, type KVCache } from './attention';
 import { LayerNorm } from './layernorm';
 import { MLP } from './mlp';
 
@@ -17,13 +17,13 @@ export class Block {
     readonly normPosition: 'pre' | 'post',
   ) {}
 
-  forward(g: Graph, x: Tensor): { x: Tensor; probs: Tensor } {
+  forward(g: Graph, x: Tensor, cache?: KVCache, offset = 0): { x: Tensor; probs: Tensor | null } {
     if (this.normPosition === 'pre') {
-      const a = this.attn.forward(g, this.ln1.forward(g, x));
+      const a = this.attn.forward(g, this.ln1.forward(g, x), cache, offset);
       const x1 = g.add(x, a.y);
       return { x: g.add(x1, this.mlp.forward(g, this.ln2.forward(g, x1))), probs: a.probs };
     }
-    const a = this.attn.forward(g, x);
+    const a = this.attn.forward(g, x, cache, offset);
     const x1 = this.ln1.forward(g, g.add(x, a.y));
     return { x: this.ln2.forward(g, g.add(x1, this.mlp.forward(g, x1))), probs: a.probs };
   }

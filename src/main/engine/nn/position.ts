@@ -21,8 +21,8 @@ export function sinusoidalTable(positions: number, dim: number): Float64Array {
 }
 
 export interface PositionEncoding {
-  /** Position vectors for positions 0 … T−1, (T, C). */
-  forward(g: Graph, T: number): Tensor;
+  /** Position vectors for positions offset … offset+T−1, (T, C). */
+  forward(g: Graph, T: number, offset?: number): Tensor;
 }
 
 /** Learned positions (nanoGPT's wpe): an embedding of the position index. */
@@ -33,9 +33,9 @@ export class LearnedPosition implements PositionEncoding {
     this.table = new Embedding(params, name, blockSize, dim, { kind: 'normal', std });
   }
 
-  forward(g: Graph, T: number): Tensor {
+  forward(g: Graph, T: number, offset = 0): Tensor {
     const pos = new Int32Array(T);
-    for (let t = 0; t < T; t++) pos[t] = t;
+    for (let t = 0; t < T; t++) pos[t] = offset + t;
     return this.table.forward(g, pos, [T]);
   }
 }
@@ -48,9 +48,9 @@ export class SinusoidalPosition implements PositionEncoding {
     this.table = backend.fromArray([blockSize, dim], sinusoidalTable(blockSize, dim), true);
   }
 
-  forward(g: Graph, T: number): Tensor {
+  forward(g: Graph, T: number, offset = 0): Tensor {
     const pe = g.backend.alloc([T, this.dim]);
-    g.backend.copy(this.table, pe, 0, 0, T * this.dim);
+    g.backend.copy(this.table, pe, offset * this.dim, 0, T * this.dim);
     return pe;
   }
 }

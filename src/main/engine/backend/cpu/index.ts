@@ -360,6 +360,51 @@ export class CpuBackend implements Backend {
     );
   }
 
+  kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void {
+    const [B, T, C3] = qkv.shape;
+    const C = C3 / 3, L = kCache.shape[1];
+    check(offset + T <= L, () => `kv cache: positions ${offset}…${offset + T - 1} do not fit in ${L}`);
+    const Q = qkv.data, K = kCache.data, V = vCache.data;
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const src = (b * T + t) * C3, dst = (b * L + offset + t) * C;
+        K.set(Q.subarray(src + C, src + 2 * C), dst);
+        V.set(Q.subarray(src + 2 * C, src + 3 * C), dst);
+      }
+    }
+  }
+
+  attentionDecodeForward(qkv: Tensor, kCache: Tensor, vCache: Tensor, length: number, nHead: number, y: Tensor): void {
+    const B = qkv.shape[0], C = qkv.shape[2] / 3, L = kCache.shape[1], hd = C / nHead;
+    const Q = qkv.data, K = kCache.data, V = vCache.data, Y = y.data;
+    const scale = 1 / Math.sqrt(hd);
+    const p = this.scratch.get(2, length);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < nHead; h++) {
+        const qOff = b * 3 * C + h * hd;
+        let max = -Infinity;
+        for (let j = 0; j < length; j++) {
+          const kOff = (b * L + j) * C + h * hd;
+          let s = 0;
+          for (let d = 0; d < hd; d++) s += Q[qOff + d] * K[kOff + d];
+          p[j] = s * scale;
+          if (p[j] > max) max = p[j];
+        }
+        let sum = 0;
+        for (let j = 0; j < length; j++) {
+          p[j] = Math.exp(p[j] - max);
+          sum += p[j];
+        }
+        const yOff = b * C + h * hd;
+        for (let d = 0; d < hd; d++) Y[yOff + d] = 0;
+        for (let j = 0; j < length; j++) {
+          const w = p[j] / sum, vOff = (b * L + j) * C + h * hd;
+          for (let d = 0; d < hd; d++) Y[yOff + d] += w * V[vOff + d];
+        }
+      }
+    }
+  }
+
   dropoutMask(mask: Tensor, p: number, rng: Rng): void {
     check(p >= 0 && p < 1, () => `dropout probability (${p}) must be in [0, 1)`);
     const M = mask.data;
