@@ -40,6 +40,9 @@ describe('nanolab check-fixture', () => {
     expect(r.out).toMatch(/FAIL {2}logits/);
     expect(r.out).toContain('PASS  grads.rnn.weight_hh_l0');
     expect(r.out.trim().split('\n').at(-1)).toBe('FAIL');
+    const json = JSON.parse(nanolab('check-fixture', file, '--json').out.trim().split('\n').at(-1)!);
+    expect(json.pass).toBe(false);
+    expect(json.files[0].fields.find((f: { field: string }) => f.field === 'logits').pass).toBe(false);
   });
 
   it('says what is wrong with a file that is not a fixture', () => {
@@ -74,7 +77,9 @@ describe('nanolab train', () => {
     expect(s.tokens[0].top).toHaveLength(5);
     expect(nanolab('sample', id, '--prompt', 'Zz§').err).toContain('text has characters the vocabulary does not: "Z", "z", "§"');
     const out = join(mkdtempSync(join(tmpdir(), 'nanolab-export-')), 'gru');
-    expect(nanolab('export', id, '--out', out).code).toBe(0);
+    const exported = nanolab('export', id, '--out', out, '--json');
+    expect(exported.code, exported.err).toBe(0);
+    expect(JSON.parse(exported.out.trim().split('\n').at(-1)!)).toMatchObject({ run_id: Number(id), out, files: ['model.safetensors', 'config.json', 'tokenizer.json'] });
     const compare = nanolab('compare', id, String(other.run_id));
     expect(compare.out).toContain('config differences:');
     expect(compare.out).toMatch(/train\.model\.family +"gru" +"lstm"/);

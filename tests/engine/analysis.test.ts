@@ -80,6 +80,12 @@ describe('model inspection', () => {
     const after = surprise(t.model, tok, 'abcabcabd');
     const mean = (xs: { loss: number }[]) => xs.reduce((s, x) => s + x.loss, 0) / xs.length;
     expect(mean(after)).toBeLessThan(mean(before));
+    for (const point of after) {
+      expect(point.top).toHaveLength(5);
+      const own = point.top.find((g) => g.text === point.char);
+      if (own) expect(-Math.log(own.prob)).toBeCloseTo(point.loss, 6); // the same distribution
+      expect(point.top[0].prob).toBeGreaterThanOrEqual(point.top[4].prob);
+    }
     t.dispose();
   });
 

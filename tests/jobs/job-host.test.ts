@@ -75,6 +75,8 @@ describe('training runs in a worker', () => {
     expect(end2).toMatchObject({ status: 'finished', step: 400 });
     const trainSteps = store.series(handle.runId, 'train_loss', 10_000).map((p) => p.step);
     expect(trainSteps).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    const wall = store.series(handle.runId, 'train_loss', 10_000).map((p) => p.wallMs);
+    expect(wall.every((w, i) => i === 0 || w >= wall[i - 1])).toBe(true); // the wall-time axis continues after the resume
     expect(() => resumeRun(home, store, handle.runId)).toThrow(`run ${handle.runId} already reached its 400 steps`);
     store.close();
   });

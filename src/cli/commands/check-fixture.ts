@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { checkFixture, type FieldCheck, type TorchFixture } from '../../main/engine/parity';
 import { parse, UsageError } from '../args';
 
-export const usage = `nanolab check-fixture FILE...
+export const usage = `nanolab check-fixture FILE... [--json]
   Checks the engine against PyTorch fixture files (format: tests/fixtures/README.md): builds the
   model each file describes, loads its parameters, and compares logits, loss, states, attention,
   every gradient, the AdamW steps and the sampling distributions. One line per field with its
@@ -18,7 +18,8 @@ function line(c: FieldCheck): string {
 }
 
 export function checkFixtureCommand(argv: string[]): number {
-  const { positionals } = parse('check-fixture', argv, {}, true);
+  const { values, positionals } = parse('check-fixture', argv, { json: { type: 'boolean' } }, true);
+  const report: { file: string; pass: boolean; error?: string; fields: FieldCheck[] }[] = [];
   if (positionals.length === 0) throw new UsageError(`check-fixture: name at least one fixture file\n\n${usage}`);
   let failed = 0;
   for (const file of positionals) {
@@ -33,6 +34,7 @@ export function checkFixtureCommand(argv: string[]): number {
       checks = checkFixture(fx);
     } catch (error) {
       console.log(`${file}: FAIL (${(error as Error).message})`);
+      report.push({ file, pass: false, error: (error as Error).message, fields: [] });
       failed++;
       continue;
     }
@@ -41,8 +43,10 @@ export function checkFixtureCommand(argv: string[]): number {
     const bad = checks.filter((c) => !c.pass).length;
     console.log(bad === 0 ? `${file}: PASS (${checks.length} fields)` : `${file}: FAIL (${bad} of ${checks.length} fields)`);
     if (bad > 0) failed++;
+    report.push({ file, pass: bad === 0, fields: checks });
   }
   if (positionals.length > 1) console.log(failed === 0 ? 'PASS' : `FAIL (${failed} of ${positionals.length} files)`);
   else console.log(failed === 0 ? 'PASS' : 'FAIL');
+  if (values.json) console.log(JSON.stringify({ pass: failed === 0, files: report }));
   return failed === 0 ? 0 : 1;
 }

@@ -16,7 +16,7 @@ import { openLab, parseRunId } from './train';
 export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|steps|params] [--json]
 nanolab show RUN [--json]
 nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--checkpoint best|latest] [--json]
-nanolab export RUN --out DIR [--checkpoint best|latest]
+nanolab export RUN --out DIR [--checkpoint best|latest] [--json]
   model.safetensors + config.json + tokenizer.json, loadable in PyTorch (tests/checkpoint/torch_load.py).
 nanolab compare RUN RUN... [--json]
 nanolab kmeans RUN --k K [--seed S] [--json]`;
@@ -137,7 +137,7 @@ export function sampleCommand(argv: string[]): number {
 }
 
 export function exportCommand(argv: string[]): number {
-  const { values, positionals } = parse('export', argv, { out: { type: 'string' }, checkpoint: { type: 'string' } }, true);
+  const { values, positionals } = parse('export', argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, json: { type: 'boolean' } }, true);
   const id = parseRunId(positionals);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError('export: --out DIR is required');
@@ -145,8 +145,9 @@ export function exportCommand(argv: string[]): number {
     const { files, path } = checkpointFiles(store, id, values.checkpoint as string | undefined);
     const keep = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
     writeCheckpointFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])));
-    console.log(`exported ${path} to ${out}: ${keep.join(', ')}`);
-    console.log(`config: ${JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count} parameters`);
+    const params = JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;
+    console.log(`exported ${path} to ${out}: ${keep.join(', ')} (${params.toLocaleString('en-US')} parameters)`);
+    if (values.json) console.log(JSON.stringify({ run_id: id, from: path, out, files: keep, parameter_count: params }));
     return 0;
   });
 }

@@ -31,7 +31,7 @@ export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--d
 nanolab resume RUN [--json]
   Continues a stopped, failed or interrupted run from its latest checkpoint, bit for bit.
 
-nanolab stop RUN
+nanolab stop RUN [--json]
   Asks the process training RUN to stop after its current step, with a checkpoint (as Ctrl-C does).`;
 
 function duration(ms: number): string {
@@ -217,7 +217,7 @@ export function parseRunId(positionals: string[]): number {
 }
 
 export async function stopCommand(argv: string[]): Promise<number> {
-  const { positionals } = parse('stop', argv, {}, true);
+  const { values, positionals } = parse('stop', argv, { json: { type: 'boolean' } }, true);
   const runId = parseRunId(positionals);
   const { store } = openLab();
   try {
@@ -232,11 +232,13 @@ export async function stopCommand(argv: string[]): Promise<number> {
       const status = store.owner(runId).status;
       if (status !== 'running' && status !== 'paused') {
         console.log(`run ${runId} ${status}`);
+        if (values.json) console.log(JSON.stringify({ run_id: runId, status }));
         return 0;
       }
       await new Promise((r) => setTimeout(r, 100));
     }
     console.log(`asked run ${runId} to stop; it is finishing its current step`);
+    if (values.json) console.log(JSON.stringify({ run_id: runId, status: 'stopping' }));
     return 0;
   } finally {
     store.close();

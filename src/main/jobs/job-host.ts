@@ -111,11 +111,11 @@ export function startRun(o: StartRunOptions): RunHandle {
   return attach(o.store, runId, specOf(o.home, runId, stored, false), o.onEvent);
 }
 
-function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, timeBudgetMs: number | null = c.time_budget_ms): RunSpec {
+function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0): RunSpec {
   return {
     home, runId, config: c.train, dataPath: c.data.path, checkpointInterval: c.checkpoint_interval,
     sampleInterval: c.sample_interval, samplePrompt: c.sample_prompt, resume,
-    lowercase: c.data.lowercase, tokenizer: c.data.tokenizer ?? { kind: 'char' }, timeBudgetMs,
+    lowercase: c.data.lowercase, tokenizer: c.data.tokenizer ?? { kind: 'char' }, timeBudgetMs: c.time_budget_ms, wallOffsetMs,
   };
 }
 
@@ -128,11 +128,7 @@ export function resumeRun(home: string, store: RunStore, runId: number, onEvent?
   if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new Error(`run ${runId} already reached its ${latest.step} steps`);
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;
-  // a timed run gets what was left of its budget at the checkpoint
-  let budget = stored.time_budget_ms;
-  if (budget !== null) {
-    const at = store.series(runId, 'train_loss', Number.MAX_SAFE_INTEGER).find((p) => p.step === latest.step);
-    budget = Math.max(0, budget - (at?.wallMs ?? 0));
-  }
-  return attach(store, runId, specOf(home, runId, stored, true, budget), onEvent);
+  // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both
+  const at = store.series(runId, 'train_loss', Number.MAX_SAFE_INTEGER).find((p) => p.step === latest.step);
+  return attach(store, runId, specOf(home, runId, stored, true, at?.wallMs ?? 0), onEvent);
 }

@@ -29,6 +29,8 @@ export interface RunSpec {
   tokenizer: TokenizerSpec;
   /** Stop after this much training time; the cosine horizon follows the measured speed. */
   timeBudgetMs: number | null;
+  /** Training time already spent before this resume (the wall-time axis continues from it). */
+  wallOffsetMs: number;
 }
 
 export type RunEvent =
@@ -70,7 +72,7 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
     ? spec.samplePrompt
     : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
   emit({ type: 'started', step: trainer.step, totalSteps: c.steps, vocabSize: corpus.tokenizer.vocabSize, resumedFrom });
-  const t0 = performance.now();
+  const t0 = performance.now() - spec.wallOffsetMs;
   let bestVal = Infinity;
   let lastGood: number | null = null;
   const saveCheckpoint = (valLoss: number | null) => {

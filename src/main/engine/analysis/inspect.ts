@@ -3,6 +3,7 @@ import type { Tokenizer } from '../data/tokenizer';
 import { GPT, type LanguageModel } from '../models';
 import { sinusoidalTable } from '../nn/position';
 import { Rng } from '../rng';
+import { topTokens } from '../sample';
 
 // The numbers behind the lab's "look inside" views, read from a model without training it.
 
@@ -15,12 +16,20 @@ export function embeddingVectors(model: LanguageModel): Float64Array[] {
   return Array.from({ length: V }, (_, t) => Float64Array.from(data.subarray(t * C, (t + 1) * C)));
 }
 
-/** Per-character surprise: −ln p(char | what precedes it), for every character after the first. */
-export function surprise(model: LanguageModel, tokenizer: Tokenizer, text: string): { char: string; loss: number }[] {
+export interface SurprisePoint {
+  char: string;
+  /** −ln p(char | what precedes it). */
+  loss: number;
+  /** The model's five most probable guesses for this position. */
+  top: { text: string; prob: number }[];
+}
+
+/** Per-token surprise over a text, for every token after the first, with the model's top guesses. */
+export function surprise(model: LanguageModel, tokenizer: Tokenizer, text: string): SurprisePoint[] {
   const ids = tokenizer.encode(text);
   if (ids.length < 2) throw new Error('surprise needs a text of at least two characters');
   const window = model instanceof GPT ? model.config.block_size : ids.length - 1;
-  const out: { char: string; loss: number }[] = [];
+  const out: SurprisePoint[] = [];
   // the Transformer reads the text in block_size chunks, each starting with a fresh context
   for (let from = 0; from < ids.length - 1; from += window) {
     const x = ids.subarray(from, Math.min(ids.length - 1, from + window));
@@ -35,7 +44,9 @@ export function surprise(model: LanguageModel, tokenizer: Tokenizer, text: strin
         let sum = 0;
         for (const v of row) sum += Math.exp(v - max);
         const target = ids[from + t + 1];
-        out.push({ char: tokenizer.vocab[target], loss: Math.log(sum) + max - row[target] });
+        const lse = Math.log(sum) + max;
+        const top = topTokens(Array.from(row, (v) => Math.exp(v - lse)), 5).map((g) => ({ text: tokenizer.vocab[g.id], prob: g.prob }));
+        out.push({ char: tokenizer.vocab[target], loss: lse - row[target], top });
       }
     });
   }
