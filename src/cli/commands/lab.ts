@@ -96,6 +96,13 @@ function checkpointFiles(store: RunStore, id: number, which: string | undefined)
   return { files: readCheckpointFolder(c.path), path: c.path };
 }
 
+/** A run's model restored from its checkpoint (best by default), with the tokenizer it was trained with. */
+function loadRunModel(store: RunStore, id: number, which: string | undefined) {
+  const stored = store.getRun(id).config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
+  const { files } = checkpointFiles(store, id, which);
+  return restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer));
+}
+
 export function sampleCommand(argv: string[]): number {
   const { values, positionals } = parse('sample', argv, {
     prompt: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
@@ -110,11 +117,7 @@ export function sampleCommand(argv: string[]): number {
     return n;
   };
   return withLab((store) => {
-    const run = store.getRun(id);
-    const stored = run.config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
-    const { files } = checkpointFiles(store, id, values.checkpoint as string | undefined);
-    const corpus = loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer);
-    const { trainer, tokenizer } = restoreTrainer(files, corpus);
+    const { trainer, tokenizer } = loadRunModel(store, id, values.checkpoint as string | undefined);
     try {
       const prompt = (values.prompt as string | undefined) ?? '\n';
       const stream = generate(trainer.model, tokenizer, {
@@ -184,10 +187,7 @@ export function kmeansCommand(argv: string[]): number {
   const k = parseInteger('k', values.k as string | undefined, 0, 1);
   if (k === 0) throw new UsageError('kmeans: --k K is required');
   return withLab((store) => {
-    const run = store.getRun(id);
-    const stored = run.config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
-    const { files } = checkpointFiles(store, id, undefined);
-    const { trainer, tokenizer } = restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer));
+    const { trainer, tokenizer } = loadRunModel(store, id, undefined);
     try {
       const vectors = embeddingVectors(trainer.model);
       const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });

@@ -129,6 +129,6 @@ export function resumeRun(home: string, store: RunStore, runId: number, onEvent?
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;
   // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both
-  const at = store.series(runId, 'train_loss', Number.MAX_SAFE_INTEGER).find((p) => p.step === latest.step);
+  const at = store.metricAt(runId, 'train_loss', latest.step);
   return attach(store, runId, specOf(home, runId, stored, true, at?.wallMs ?? 0), onEvent);
 }

@@ -92,6 +92,7 @@ export interface RunSummary {
 }
 
 export interface RunFilter {
+  id?: number;
   family?: string;
   status?: RunStatus;
   tag?: string;
@@ -252,7 +253,7 @@ export class RunStore {
   }
 
   getRun(id: number): RunSummary & { config: unknown } {
-    const run = this.listRuns({}).find((r) => r.id === id);
+    const [run] = this.listRuns({ id });
     if (!run) throw new Error(`no run with id ${id}`);
     const { config } = this.db.prepare('SELECT config FROM runs WHERE id = ?').get(id) as { config: string };
     return { ...run, config: JSON.parse(config) };
@@ -261,6 +262,7 @@ export class RunStore {
   listRuns(filter: RunFilter = {}): RunSummary[] {
     const where: string[] = [];
     const args: unknown[] = [];
+    if (filter.id !== undefined) { where.push('r.id = ?'); args.push(filter.id); }
     if (filter.family) { where.push('r.family = ?'); args.push(filter.family); }
     if (filter.status) { where.push('r.status = ?'); args.push(filter.status); }
     if (filter.tag) { where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?)'); args.push(filter.tag); }
@@ -309,6 +311,13 @@ export class RunStore {
       else out.push(all[Math.min(min, max)], all[Math.max(min, max)]);
     }
     return out;
+  }
+
+  /** One metric row of a run at a step (not superseded), or null. */
+  metricAt(runId: number, name: string, step: number): SeriesPoint | null {
+    return (this.db.prepare(
+      'SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND step = ? AND superseded = 0 LIMIT 1',
+    ).get(runId, name, step) as SeriesPoint | undefined) ?? null;
   }
 
   /** Several runs' series of one metric on one x axis (step, tokens seen or wall time). */
