@@ -1,13 +1,19 @@
-// The one contract between processes: what the preload exposes as window.nanolab (and, later,
-// what the web transport of `nanolab serve` speaks). Channel names and payload types are declared
-// here once and used by main, preload and renderer alike.
+// The one contract between the UI and the host that runs the lab: every request, its response
+// and every pushed event, declared once with a runtime schema (zod). The Electron main process
+// (ipcMain), the preload (contextBridge), the browser mode's WebSocket server and the renderer's
+// transport all use these names and validate with these schemas: a payload that crosses a
+// process boundary is checked on arrival.
+import { z } from 'zod'
 
 export const APP_NAME = 'NanoLab'
 
-/** Which process hosts the engine: the desktop app, or the headless CLI / server. */
-export type HostKind = 'electron' | 'node'
+/** Which process hosts the engine: the desktop app, or `nanolab serve` in a browser. */
+export type HostKind = 'electron' | 'browser'
 
-/** Versions shown in the About line and recorded with every run. */
+/** Largest corpus the UI may upload (browser mode) or pick (desktop). */
+export const MAX_CORPUS_BYTES = 64 * 1024 * 1024
+
+/** Versions shown in the About line. */
 export interface AppVersions {
   app: string
   electron: string
@@ -15,8 +21,340 @@ export interface AppVersions {
   node: string
 }
 
-/** What the preload exposes on window.nanolab. */
-export interface NanoLabApi {
-  readonly name: typeof APP_NAME
-  readonly versions: AppVersions
+// ---------------------------------------------------------------------------------------------
+// Building blocks
+
+const runId = z.number().int().positive()
+const family = z.enum(['rnn', 'lstm', 'gru', 'gpt'])
+export type Family = z.infer<typeof family>
+const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'])
+export type RunStatusName = z.infer<typeof status>
+const checkpointKind = z.enum(['best', 'latest'])
+const axis = z.enum(['step', 'tokens', 'wall'])
+export type Axis = z.infer<typeof axis>
+const settingValue = z.union([z.string(), z.number(), z.boolean()])
+const tag = z.string().trim().min(1, 'a tag cannot be empty').max(40, 'a tag is at most 40 characters')
+const tokenizer = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('char') }),
+  z.object({ kind: z.literal('word'), vocab_size: z.number().int().min(2).max(100_000) })
+])
+
+export const runSummary = z.object({
+  id: runId,
+  name: z.string(),
+  status,
+  statusReason: z.string().nullable(),
+  family: z.string(),
+  paramCount: z.number(),
+  createdAt: z.number(),
+  finishedAt: z.number().nullable(),
+  notes: z.string(),
+  tags: z.array(z.string()),
+  steps: z.number(),
+  bestValLoss: z.number().nullable(),
+  tokensPerSec: z.number().nullable()
+})
+export type RunSummary = z.infer<typeof runSummary>
+
+const checkpointInfo = z.object({ step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind })
+const sampleRow = z.object({ step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() })
+export type SampleRow = z.infer<typeof sampleRow>
+
+/** A corpus the host knows: the bundled one, or one the user uploaded / picked (copied into the lab). */
+export const corpusInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  chars: z.number(),
+  bytes: z.number(),
+  vocabSize: z.number(),
+  preview: z.string(),
+  bundled: z.boolean()
+})
+export type CorpusInfo = z.infer<typeof corpusInfo>
+
+/** What a New-run form describes: a model family, flat settings (the CLI's --set namespace), data. */
+export const runDraft = z.object({
+  name: z.string().trim().max(120).optional(),
+  family,
+  settings: z.record(z.string(), settingValue),
+  corpusId: z.string(),
+  lowercase: z.boolean(),
+  tokenizer,
+  seed: z.number().int().min(0).max(2 ** 32 - 1),
+  minutes: z.number().positive().max(24 * 60).nullable(),
+  preset: z.string().nullable(),
+  tags: z.array(tag).max(20).optional()
+})
+export type RunDraft = z.infer<typeof runDraft>
+
+const preview = z.discriminatedUnion('ok', [
+  z.object({
+    ok: z.literal(true),
+    paramCount: z.number(),
+    /** Bytes of weights + gradients + optimizer state + activations for one step, float32. */
+    memoryBytes: z.number(),
+    vocabSize: z.number(),
+    /** Every setting after defaults, flat, as the run will store it. */
+    resolved: z.record(z.string(), settingValue)
+  }),
+  z.object({ ok: z.literal(false), error: z.string(), field: z.string().nullable() })
+])
+export type RunPreview = z.infer<typeof preview>
+
+const presetInfo = z.object({
+  id: z.string(),
+  runs: z.array(z.object({ name: z.string(), description: z.string(), family, settings: z.record(z.string(), settingValue), lowercase: z.boolean(), paramCount: z.number() }))
+})
+export type PresetInfo = z.infer<typeof presetInfo>
+
+const seriesPoint = z.object({ step: z.number(), tokens: z.number(), wallMs: z.number(), value: z.number() })
+export type SeriesPoint = z.infer<typeof seriesPoint>
+
+const samplingSettings = z.object({
+  runId,
+  checkpoint: checkpointKind,
+  prompt: z.string().max(10_000),
+  length: z.number().int().min(0).max(5000),
+  temperature: z.number().min(0).max(10),
+  topK: z.number().int().min(0),
+  topP: z.number().gt(0).max(1),
+  seed: z.number().int().min(0).max(2 ** 32 - 1)
+})
+export type SamplingSettings = z.infer<typeof samplingSettings>
+
+const generatedToken = z.object({
+  text: z.string(),
+  id: z.number(),
+  prob: z.number(),
+  top: z.array(z.object({ text: z.string(), prob: z.number() }))
+})
+export type GeneratedToken = z.infer<typeof generatedToken>
+
+const kmeansIteration = z.object({
+  /** Centroids projected on the same 2-D plane as the points. */
+  centroids: z.array(z.tuple([z.number(), z.number()])),
+  assignments: z.array(z.number()),
+  inertia: z.number()
+})
+export type KMeansIterationView = z.infer<typeof kmeansIteration>
+
+const kmeansView = z.object({
+  labels: z.array(z.string()),
+  points: z.array(z.tuple([z.number(), z.number()])),
+  /** Share of the variance the two plotted axes explain (1 for toy 2-D data). */
+  explained: z.array(z.number()),
+  iterations: z.array(kmeansIteration),
+  converged: z.boolean()
+})
+export type KMeansView = z.infer<typeof kmeansView>
+
+const kmeansOptions = z.object({
+  k: z.number().int().min(1).max(64),
+  seed: z.number().int().min(0).max(2 ** 32 - 1),
+  init: z.enum(['random', 'kmeans++']),
+  maxIterations: z.number().int().min(1).max(500)
+})
+
+// ---------------------------------------------------------------------------------------------
+// Requests: method name → payload schema and result schema
+
+export const methods = {
+  'app.info': {
+    request: z.object({}),
+    response: z.object({
+      host: z.enum(['electron', 'browser']),
+      versions: z.object({ app: z.string(), electron: z.string(), chrome: z.string(), node: z.string() }),
+      home: z.string(),
+      maxCorpusBytes: z.number(),
+      presets: z.array(presetInfo),
+      families: z.array(family)
+    })
+  },
+  'runs.list': {
+    request: z.object({
+      family: family.optional(),
+      status: status.optional(),
+      tag: z.string().optional(),
+      sort: z.enum(['created', 'name', 'best_val_loss', 'steps', 'params']).optional(),
+      descending: z.boolean().optional()
+    }),
+    response: z.array(runSummary)
+  },
+  'runs.get': {
+    request: z.object({ id: runId }),
+    response: runSummary.extend({
+      config: z.unknown(),
+      checkpoints: z.array(checkpointInfo),
+      samples: z.array(sampleRow),
+      /** Steps the run is set to train for (null with a time budget). */
+      totalSteps: z.number().nullable(),
+      timeBudgetMs: z.number().nullable(),
+      live: z.boolean()
+    })
+  },
+  'runs.rename': { request: z.object({ id: runId, name: z.string().trim().min(1, 'a name cannot be empty').max(120) }), response: z.object({}) },
+  'runs.tag': { request: z.object({ id: runId, add: z.array(tag).default([]), remove: z.array(z.string()).default([]) }), response: z.object({ tags: z.array(z.string()) }) },
+  'runs.delete': { request: z.object({ id: runId }), response: z.object({ deletedCheckpoints: z.number() }) },
+  'runs.series': {
+    request: z.object({ ids: z.array(runId).min(1).max(20), names: z.array(z.string()).min(1).max(10), maxPoints: z.number().int().min(10).max(20_000).default(2000) }),
+    response: z.array(z.object({ runId, name: z.string(), points: z.array(seriesPoint) }))
+  },
+  'runs.configDiff': {
+    request: z.object({ ids: z.array(runId).min(2).max(20) }),
+    response: z.array(z.object({ key: z.string(), values: z.array(z.unknown()) }))
+  },
+  'runs.metricsCsv': { request: z.object({ id: runId }), response: z.object({ filename: z.string(), csv: z.string() }) },
+  'runs.preview': { request: runDraft, response: preview },
+  'runs.start': { request: runDraft, response: z.object({ id: runId }) },
+  'runs.startPreset': { request: z.object({ preset: z.string(), steps: z.number().int().positive().optional() }), response: z.object({ ids: z.array(runId) }) },
+  'runs.control': { request: z.object({ id: runId, action: z.enum(['pause', 'resume', 'stop']) }), response: z.object({}) },
+  'runs.continue': { request: z.object({ id: runId }), response: z.object({}) },
+  'corpus.list': { request: z.object({}), response: z.array(corpusInfo) },
+  'corpus.upload': {
+    request: z.object({ name: z.string().min(1).max(255), text: z.string() }),
+    response: corpusInfo
+  },
+  /** Desktop only: the main process shows an Open dialog and copies the chosen file into the lab. */
+  'corpus.pick': { request: z.object({}), response: corpusInfo.nullable() },
+  'sample.generate': {
+    request: samplingSettings.extend({ requestId: z.string().min(1).max(64) }),
+    response: z.object({ text: z.string(), tokens: z.array(generatedToken) })
+  },
+  'sample.surprise': {
+    request: z.object({ runId, checkpoint: checkpointKind, text: z.string().min(2).max(5000) }),
+    response: z.array(z.object({ char: z.string(), loss: z.number(), top: z.array(z.object({ text: z.string(), prob: z.number() })) }))
+  },
+  'analysis.embeddings': {
+    request: kmeansOptions.extend({ runId, checkpoint: checkpointKind }),
+    response: kmeansView
+  },
+  'analysis.toy': {
+    request: kmeansOptions.extend({ data: z.enum(['gaussian', 'blobs']), dataSeed: z.number().int().min(0).default(0) }),
+    response: kmeansView
+  },
+  'analysis.attention': {
+    request: z.object({ runId, checkpoint: checkpointKind, prompt: z.string().min(1).max(512) }),
+    response: z.discriminatedUnion('applies', [
+      z.object({
+        applies: z.literal(true),
+        tokens: z.array(z.string()),
+        /** maps[layer][head][query][key], causal (zero above the diagonal). */
+        maps: z.array(z.array(z.array(z.array(z.number())))),
+        /** The sinusoidal table (positions × n_embd) when the model uses it; null for learned positions. */
+        positions: z.array(z.array(z.number())).nullable(),
+        positionEncoding: z.string()
+      }),
+      z.object({ applies: z.literal(false), reason: z.string() })
+    ])
+  },
+  /** Desktop only: a Save dialog picks the folder; browser mode downloads `exportUrl` instead. */
+  'checkpoint.export': {
+    request: z.object({ runId, checkpoint: checkpointKind }),
+    response: z.object({ path: z.string().nullable(), files: z.array(z.string()) })
+  }
+} as const
+
+export type Method = keyof typeof methods
+export type Request<M extends Method> = z.input<(typeof methods)[M]['request']>
+export type Response<M extends Method> = z.output<(typeof methods)[M]['response']>
+export const METHOD_NAMES = Object.keys(methods) as Method[]
+
+// ---------------------------------------------------------------------------------------------
+// Events the host pushes (never polled)
+
+const runEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable() }),
+  z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
+  z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
+  z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() }),
+  z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind }),
+  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number() }),
+  z.object({ type: z.literal('status'), status })
+])
+export type RunEventView = z.infer<typeof runEvent>
+
+export const events = {
+  /** Something a run did: a step, an eval, a sample, a checkpoint, a status change, its end. */
+  'run.event': z.object({ runId, event: runEvent }),
+  /** The list of runs changed (created, renamed, tagged, deleted, status). */
+  'runs.changed': z.object({}),
+  /** Tokens of a `sample.generate` request as they are produced. */
+  'sample.tokens': z.object({ requestId: z.string(), tokens: z.array(generatedToken) })
+} as const
+
+export type EventName = keyof typeof events
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>
+export const EVENT_NAMES = Object.keys(events) as EventName[]
+
+// ---------------------------------------------------------------------------------------------
+// Validation helpers used on every side of a boundary
+
+/** A request or payload the contract rejects; its message names the field and the problem. */
+export class ContractError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ContractError'
+  }
 }
+
+function describe(where: string, error: z.ZodError): string {
+  const issue = error.issues[0]
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'payload'
+  return `${where}: ${path}: ${issue.message}`
+}
+
+export function isMethod(name: unknown): name is Method {
+  return typeof name === 'string' && Object.hasOwn(methods, name)
+}
+
+export function isEventName(name: unknown): name is EventName {
+  return typeof name === 'string' && Object.hasOwn(events, name)
+}
+
+export function parseRequest<M extends Method>(method: M, payload: unknown): z.output<(typeof methods)[M]['request']> {
+  const r = methods[method].request.safeParse(payload ?? {})
+  if (!r.success) throw new ContractError(describe(`${method} request`, r.error))
+  return r.data as z.output<(typeof methods)[M]['request']>
+}
+
+export function parseResponse<M extends Method>(method: M, value: unknown): Response<M> {
+  const r = methods[method].response.safeParse(value)
+  if (!r.success) throw new ContractError(describe(`${method} response`, r.error))
+  return r.data as Response<M>
+}
+
+export function parseEvent<E extends EventName>(name: E, payload: unknown): EventPayload<E> {
+  const r = events[name].safeParse(payload)
+  if (!r.success) throw new ContractError(describe(`${name} event`, r.error))
+  return r.data as EventPayload<E>
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API the renderer sees, whatever the transport
+
+export interface NanoLabApi {
+  readonly host: HostKind
+  invoke<M extends Method>(method: M, payload: Request<M>): Promise<Response<M>>
+  /** Subscribes to a pushed event; returns the unsubscribe function. */
+  on<E extends EventName>(name: E, listener: (payload: EventPayload<E>) => void): () => void
+}
+
+/** What the desktop preload exposes on window.nanolab (the renderer wraps it in NanoLabApi). */
+export interface PreloadBridge {
+  readonly versions: AppVersions
+  invoke(method: string, payload: unknown): Promise<unknown>
+  on(name: string, listener: (payload: unknown) => void): () => void
+}
+
+/** IPC channel names (Electron). */
+export const IPC_INVOKE = 'nanolab:invoke'
+export const IPC_EVENT = 'nanolab:event'
+
+/** WebSocket frames (browser mode). */
+export const wireFrame = z.union([
+  z.object({ kind: z.literal('request'), id: z.number().int(), method: z.string(), payload: z.unknown() }),
+  z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: z.string() }),
+  z.object({ kind: z.literal('event'), name: z.string(), payload: z.unknown() })
+])
+export type WireFrame = z.infer<typeof wireFrame>
