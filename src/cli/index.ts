@@ -1,6 +1,7 @@
 import { checkFixtureCommand, usage as checkFixtureUsage } from './commands/check-fixture';
 import { resumeCommand, stopCommand, trainCommand, usage as trainUsage } from './commands/train';
 import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
+import { serveCommand, usage as serveUsage } from './commands/serve';
 import { UsageError } from './args';
 
 // The headless host: every command of the lab that runs without a display.
@@ -16,6 +17,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
   export: { run: exportCommand, usage: labUsage },
   compare: { run: compareCommand, usage: labUsage },
   kmeans: { run: kmeansCommand, usage: labUsage },
+  serve: { run: serveCommand, usage: serveUsage },
 };
 
 const help = `NanoLab: train small language models (RNN, LSTM, GRU, GPT) from scratch.

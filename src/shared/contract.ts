@@ -125,7 +125,10 @@ export type SamplingSettings = z.infer<typeof samplingSettings>
 const generatedToken = z.object({
   text: z.string(),
   id: z.number(),
+  /** Probability under the model (temperature 1, no filters). */
   prob: z.number(),
+  /** Probability under the distribution it was drawn from (after temperature, top-k, top-p). */
+  sampledProb: z.number(),
   top: z.array(z.object({ text: z.string(), prob: z.number() }))
 })
 export type GeneratedToken = z.infer<typeof generatedToken>

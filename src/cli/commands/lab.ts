@@ -2,12 +2,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { embeddingVectors } from '../../main/engine/analysis/inspect';
 import { kmeans } from '../../main/engine/analysis/kmeans';
-import { CHECKPOINT_FILES, restoreTrainer } from '../../main/engine/checkpoint/checkpoint';
+import { CHECKPOINT_FILES } from '../../main/engine/checkpoint/checkpoint';
 import { generate } from '../../main/engine/generate';
 import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
-import { readCheckpointFolder, writeCheckpointFolder } from '../../main/store/checkpoint-files';
-import { loadCorpus } from '../../main/jobs/run-loop';
-import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
+import { writeCheckpointFolder } from '../../main/store/checkpoint-files';
+import { checkpointFiles, loadRunModel as loadModel } from '../../main/jobs/run-model';
 import { parse, parseInteger, UsageError } from '../args';
 import { openLab, parseRunId } from './train';
 
@@ -87,21 +86,13 @@ export function showCommand(argv: string[]): number {
   });
 }
 
-function checkpointFiles(store: RunStore, id: number, which: string | undefined): { files: Record<string, Uint8Array>; path: string } {
+function checkpointKind(which: string | undefined): 'best' | 'latest' {
   const kind = which ?? 'best';
   if (kind !== 'best' && kind !== 'latest') throw new UsageError(`--checkpoint ${kind}: choose best or latest`);
-  const all = store.checkpoints(id);
-  const c = all.find((x) => x.kind === kind) ?? all.find((x) => x.kind === 'latest');
-  if (!c) throw new UsageError(`run ${id} has no checkpoint yet`);
-  return { files: readCheckpointFolder(c.path), path: c.path };
+  return kind;
 }
 
-/** A run's model restored from its checkpoint (best by default), with the tokenizer it was trained with. */
-function loadRunModel(store: RunStore, id: number, which: string | undefined) {
-  const stored = store.getRun(id).config as { data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec } };
-  const { files } = checkpointFiles(store, id, which);
-  return restoreTrainer(files, loadCorpus(stored.data.path, stored.data.lowercase, stored.data.tokenizer));
-}
+const loadRunModel = (store: RunStore, id: number, which: string | undefined) => loadModel(store, id, checkpointKind(which));
 
 export function sampleCommand(argv: string[]): number {
   const { values, positionals } = parse('sample', argv, {
@@ -145,7 +136,7 @@ export function exportCommand(argv: string[]): number {
   const out = values.out as string | undefined;
   if (!out) throw new UsageError('export: --out DIR is required');
   return withLab((store) => {
-    const { files, path } = checkpointFiles(store, id, values.checkpoint as string | undefined);
+    const { files, path } = checkpointFiles(store, id, checkpointKind(values.checkpoint as string | undefined));
     const keep = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
     writeCheckpointFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])));
     const params = JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;

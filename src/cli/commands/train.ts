@@ -8,6 +8,7 @@ import { databasePath, labHome } from '../../main/jobs/lab-home';
 import { loadCorpus, type RunEvent } from '../../main/jobs/run-loop';
 import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
 import { RunStore } from '../../main/store/run-store';
+import { checkCorpusFits } from '../../main/api/run-drafts';
 import { parse, parseInteger, parseSetting, UsageError } from '../args';
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
@@ -162,11 +163,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
         throw code ? new UsageError(`train: cannot read --data ${dataPath} (${code})`) : error;
       }
       const config = resolveTrainConfig(preset.family, corpus.tokenizer.vocabSize, { ...preset.settings, ...user }, seed);
-      if (corpus.val.length < config.seq_len + 1 || corpus.train.length < config.batch_size * (config.seq_len + 1)) {
-        throw new UsageError(
-          `train: ${dataPath} is too short for batch_size ${config.batch_size} × seq_len ${config.seq_len} ` +
-            `(${corpus.train.length} training and ${corpus.val.length} validation characters); use a longer text or smaller settings`,
-        );
+      try {
+        checkCorpusFits(config, corpus, dataPath);
+      } catch (error) {
+        throw new UsageError(`train: ${(error as Error).message}`);
       }
       const label = str('name') ?? (runs.length > 1 ? preset.name : str('preset') ?? preset.family);
       const logEvery = parseInteger('log-every', str('log-every'), budgetMs !== null ? 50 : Math.max(1, Math.round(config.steps / 20)), 1);

@@ -224,6 +224,13 @@ export class RunStore {
     })();
   }
 
+  /** Every live (not superseded) metric row of a run, in step order: the CSV export. */
+  metricRows(runId: number): MetricRow[] {
+    return this.db.prepare(
+      'SELECT step, tokens, wall_ms AS wallMs, name, value FROM metrics WHERE run_id = ? AND superseded = 0 ORDER BY step, name',
+    ).all(runId) as MetricRow[];
+  }
+
   /** Marks metrics logged after `step` as superseded (a run resumed from an earlier checkpoint). */
   supersedeAfter(runId: number, step: number): number {
     return this.db.prepare('UPDATE metrics SET superseded = 1 WHERE run_id = ? AND step > ? AND superseded = 0').run(runId, step).changes;

@@ -1,0 +1,382 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { attentionMaps, embeddingVectors, positionTable, surprise } from '../engine/analysis/inspect';
+import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/analysis/kmeans';
+import { pca } from '../engine/analysis/pca';
+import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
+import type { Tokenizer } from '../engine/data/tokenizer';
+import { generate } from '../engine/generate';
+import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
+import { PRESETS } from '../engine/presets';
+import { resolveTrainConfig, type Trainer } from '../engine/train';
+import { resumeRun, startRun, type RunHandle } from '../jobs/job-host';
+import { databasePath } from '../jobs/lab-home';
+import type { RunEvent } from '../jobs/run-loop';
+import { checkpointFiles, loadRunModel } from '../jobs/run-model';
+import { writeCheckpointFolder } from '../store/checkpoint-files';
+import { RunStore } from '../store/run-store';
+import {
+  ContractError, isMethod, MAX_CORPUS_BYTES, parseEvent, parseRequest, parseResponse,
+  type AppVersions, type EventName, type EventPayload, type HostKind, type KMeansView, type Method, type Request, type Response,
+} from '../../shared/contract';
+import { Corpora } from './corpora';
+import { DraftResolver } from './run-drafts';
+import { tarFolder } from './tar';
+
+// The host side of the contract: one handler per method, each given a payload the contract has
+// already validated. Electron's ipcMain and the browser mode's WebSocket server both call
+// `dispatch`; events go to every subscriber (a window, a socket) through `subscribe`.
+
+export interface Dialogs {
+  /** An Open dialog for a text file; null when cancelled. */
+  openText(): Promise<{ name: string; bytes: Uint8Array } | null>;
+  /** A folder chooser for an export; null when cancelled. */
+  chooseFolder(title: string): Promise<string | null>;
+}
+
+export interface LabApiOptions {
+  home: string;
+  host: HostKind;
+  versions: AppVersions;
+  bundledCorpus: string;
+  /** Desktop only: native dialogs, so the UI never names a path the user did not pick. */
+  dialogs?: Dialogs;
+}
+
+type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>) => Promise<Response<M>> | Response<M>;
+type Handlers = { [M in Method]: Handler<M> };
+type Subscriber = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
+
+const EXPORTED = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
+const MODEL_CACHE_SIZE = 3;
+
+export class LabApi {
+  readonly store: RunStore;
+  readonly corpora: Corpora;
+  private readonly drafts: DraftResolver;
+  private readonly live = new Map<number, RunHandle>();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly models = new Map<string, { trainer: Trainer; tokenizer: Tokenizer; path: string; step: number }>();
+  private readonly handlers: Handlers;
+
+  constructor(private readonly options: LabApiOptions) {
+    mkdirSync(options.home, { recursive: true });
+    this.store = new RunStore(databasePath(options.home));
+    this.store.markOrphansInterrupted();
+    this.corpora = new Corpora(options.home, options.bundledCorpus);
+    this.drafts = new DraftResolver((id) => this.corpora.path(id));
+    this.handlers = this.createHandlers();
+  }
+
+  /** Validates a request, runs its handler, validates the result. Errors carry a sentence for the user. */
+  async dispatch(method: unknown, payload: unknown): Promise<unknown> {
+    if (!isMethod(method)) throw new ContractError(`"${String(method)}" is not a NanoLab method`);
+    const request = parseRequest(method, payload);
+    const result = await (this.handlers[method] as (p: unknown) => unknown)(request);
+    return parseResponse(method, result);
+  }
+
+  /** Typed call for in-process hosts and tests (same validation as dispatch). */
+  async call<M extends Method>(method: M, payload: Request<M>): Promise<Response<M>> {
+    return (await this.dispatch(method, payload)) as Response<M>;
+  }
+
+  subscribe(subscriber: Subscriber): () => void {
+    this.subscribers.add(subscriber);
+    return () => this.subscribers.delete(subscriber);
+  }
+
+  private emit<E extends EventName>(name: E, payload: EventPayload<E>): void {
+    const checked = parseEvent(name, payload);
+    for (const s of this.subscribers) s(name, checked);
+  }
+
+  /** Stops live runs (each writes a checkpoint and can be continued) and closes the database. */
+  async close(): Promise<void> {
+    const ends = [...this.live.values()].map((h) => {
+      h.stop();
+      return Promise.race([h.done, new Promise((r) => setTimeout(r, 30_000))]);
+    });
+    await Promise.all(ends);
+    for (const m of this.models.values()) m.trainer.dispose();
+    this.models.clear();
+    this.store.close();
+  }
+
+  /** Browser mode's checkpoint download: the folder as a .tar (model, config, tokenizer). */
+  exportArchive(runId: number, kind: 'best' | 'latest'): { filename: string; bytes: Uint8Array } {
+    this.store.getRun(runId);
+    const { files, step } = checkpointFiles(this.store, runId, kind);
+    const folder = `nanolab-run-${runId}-${kind}-step${step}`;
+    return { filename: `${folder}.tar`, bytes: tarFolder(folder, Object.fromEntries(EXPORTED.map((n) => [n, files[n]]))) };
+  }
+
+  private watch(handle: RunHandle): RunHandle {
+    this.live.set(handle.runId, handle);
+    void handle.done.then(() => {
+      this.live.delete(handle.runId);
+      this.emit('runs.changed', {});
+    });
+    return handle;
+  }
+
+  private relay(runId: () => number) {
+    return (event: RunEvent) => {
+      this.emit('run.event', { runId: runId(), event });
+      if (event.type === 'started') this.emit('runs.changed', {});
+    };
+  }
+
+  private model(runId: number, kind: 'best' | 'latest') {
+    const key = `${runId}:${kind}`;
+    const current = this.store.checkpoints(runId).find((c) => c.kind === kind) ?? this.store.checkpoints(runId).find((c) => c.kind === 'latest');
+    const cached = this.models.get(key);
+    if (cached && current && cached.path === current.path && cached.step === current.step) {
+      this.models.delete(key);
+      this.models.set(key, cached); // most recently used last
+      return cached;
+    }
+    if (cached) {
+      cached.trainer.dispose();
+      this.models.delete(key);
+    }
+    const loaded = loadRunModel(this.store, runId, kind);
+    this.models.set(key, loaded);
+    while (this.models.size > MODEL_CACHE_SIZE) {
+      const [oldest, entry] = this.models.entries().next().value as [string, { trainer: Trainer }];
+      entry.trainer.dispose();
+      this.models.delete(oldest);
+    }
+    return loaded;
+  }
+
+  private forgetModels(runId: number): void {
+    for (const [key, m] of this.models) {
+      if (key.startsWith(`${runId}:`)) {
+        m.trainer.dispose();
+        this.models.delete(key);
+      }
+    }
+  }
+
+  private requireIdle(runId: number, doing: string): void {
+    if (this.live.has(runId)) throw new Error(`run ${runId} is training: stop it before you ${doing}`);
+    const owner = this.store.owner(runId);
+    if (owner.status === 'running' || owner.status === 'paused') {
+      throw new Error(`run ${runId} is ${owner.status} in another NanoLab process (pid ${owner.pid}): stop it there before you ${doing}`);
+    }
+  }
+
+  private kmeansView(points: Float64Array[], labels: string[], result: KMeansResult, explained: number[], project: (v: Float64Array) => [number, number]): KMeansView {
+    return {
+      labels,
+      points: points.map(project),
+      explained,
+      iterations: result.iterations.map((it) => ({ centroids: it.centroids.map(project), assignments: Array.from(it.assignments), inertia: it.inertia })),
+      converged: result.converged,
+    };
+  }
+
+  private createHandlers(): Handlers {
+    const { store, options } = this;
+    return {
+      'app.info': () => ({
+        host: options.host,
+        versions: options.versions,
+        home: options.home,
+        maxCorpusBytes: MAX_CORPUS_BYTES,
+        families: [...MODEL_FAMILIES],
+        presets: Object.entries(PRESETS).map(([id, runs]) => ({
+          id,
+          runs: runs.map((p) => ({
+            name: p.name, description: p.description, family: p.family, settings: p.settings, lowercase: p.lowercase ?? false,
+            paramCount: countParameters(resolveTrainConfig(p.family, 65, p.settings).model),
+          })),
+        })),
+      }),
+      'runs.list': (filter) => store.listRuns(filter),
+      'runs.get': ({ id }) => {
+        const run = store.getRun(id);
+        const config = run.config as { train?: { steps?: number }; time_budget_ms?: number | null };
+        const timeBudgetMs = config.time_budget_ms ?? null;
+        return {
+          ...run, checkpoints: store.checkpoints(id), samples: store.samples(id), live: this.live.has(id),
+          totalSteps: timeBudgetMs === null ? config.train?.steps ?? null : null, timeBudgetMs,
+        };
+      },
+      'runs.rename': ({ id, name }) => {
+        store.rename(id, name);
+        this.emit('runs.changed', {});
+        return {};
+      },
+      'runs.tag': ({ id, add, remove }) => {
+        for (const t of add) store.addTag(id, t);
+        for (const t of remove) store.removeTag(id, t);
+        this.emit('runs.changed', {});
+        return { tags: store.getRun(id).tags };
+      },
+      'runs.delete': ({ id }) => {
+        this.requireIdle(id, 'delete it');
+        this.forgetModels(id);
+        const paths = store.deleteRun(id);
+        rmSync(join(options.home, 'runs', String(id)), { recursive: true, force: true });
+        this.emit('runs.changed', {});
+        return { deletedCheckpoints: paths.length };
+      },
+      'runs.series': ({ ids, names, maxPoints }) => {
+        for (const id of ids) store.getRun(id);
+        return ids.flatMap((runId) => names.map((name) => ({ runId, name, points: store.series(runId, name, maxPoints) })));
+      },
+      'runs.configDiff': ({ ids }) => store.configDiff(ids),
+      'runs.metricsCsv': ({ id }) => {
+        const run = store.getRun(id);
+        const rows = store.metricRows(id);
+        const names = [...new Set(rows.map((r) => r.name))].sort();
+        const bySteps = new Map<number, { tokens: number; wallMs: number; values: Map<string, number> }>();
+        for (const r of rows) {
+          let row = bySteps.get(r.step);
+          if (!row) bySteps.set(r.step, (row = { tokens: r.tokens, wallMs: r.wallMs, values: new Map() }));
+          row.values.set(r.name, r.value);
+        }
+        const lines = [['step', 'tokens', 'wall_ms', ...names].join(',')];
+        for (const [step, row] of [...bySteps].sort((a, b) => a[0] - b[0])) {
+          lines.push([step, row.tokens, row.wallMs.toFixed(1), ...names.map((n) => (row.values.has(n) ? String(row.values.get(n)) : ''))].join(','));
+        }
+        const safe = run.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
+        return { filename: `nanolab-run-${id}-${safe}-metrics.csv`, csv: `${lines.join('\n')}\n` };
+      },
+      'runs.preview': (draft) => this.drafts.preview(draft),
+      'runs.start': (draft) => {
+        const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
+        const name = draft.name || (draft.preset ? PRESETS[draft.preset]?.[0]?.name : undefined) || `${draft.family} ${(countParameters(config.model) / 1000).toFixed(0)}k`;
+        let id = 0;
+        const handle = startRun({
+          home: options.home, store, name, config, dataPath: this.corpora.path(draft.corpusId), preset: draft.preset ?? undefined,
+          lowercase: draft.lowercase, tokenizer, timeBudgetMs, tags: draft.tags, onEvent: this.relay(() => id),
+        });
+        id = handle.runId;
+        this.watch(handle);
+        this.emit('runs.changed', {});
+        return { id };
+      },
+      'runs.startPreset': ({ preset, steps }) => {
+        const runs = PRESETS[preset];
+        if (!runs) throw new Error(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+        const ids: number[] = [];
+        for (const p of runs) {
+          const settings = steps === undefined ? p.settings : { ...p.settings, steps };
+          const { id } = this.handlers['runs.start']({
+            name: p.name, family: p.family, settings, corpusId: 'tinyshakespeare', lowercase: p.lowercase ?? false,
+            tokenizer: { kind: 'char' }, seed: 1337, minutes: null, preset, tags: runs.length > 1 ? [preset] : [],
+          }) as { id: number };
+          ids.push(id);
+        }
+        return { ids };
+      },
+      'runs.control': ({ id, action }) => {
+        const handle = this.live.get(id);
+        if (!handle) throw new Error(`run ${id} is not training in this NanoLab (its status: ${store.getRun(id).status})`);
+        if (action === 'stop') handle.stop();
+        else {
+          if (action === 'pause') handle.pause();
+          else handle.resume();
+          const status = action === 'pause' ? 'paused' : 'running';
+          store.setStatus(id, status);
+          this.emit('run.event', { runId: id, event: { type: 'status', status } });
+          this.emit('runs.changed', {});
+        }
+        return {};
+      },
+      'runs.continue': ({ id }) => {
+        this.requireIdle(id, 'continue it');
+        let runId = 0;
+        this.watch(resumeRun(options.home, store, id, this.relay(() => runId)));
+        runId = id;
+        this.emit('runs.changed', {});
+        return {};
+      },
+      'corpus.list': () => this.corpora.list(),
+      'corpus.upload': ({ name, text }) => this.corpora.add(name, new TextEncoder().encode(text)),
+      'corpus.pick': async () => {
+        if (!options.dialogs) throw new Error('choosing a file from disk is a desktop feature: in the browser, upload the file instead');
+        const picked = await options.dialogs.openText();
+        return picked === null ? null : this.corpora.add(picked.name, picked.bytes);
+      },
+      'sample.generate': async ({ requestId, runId, checkpoint, prompt, length, temperature, topK, topP, seed }) => {
+        const { trainer, tokenizer } = this.model(runId, checkpoint);
+        const tokens: Response<'sample.generate'>['tokens'] = [];
+        let batch: typeof tokens = [];
+        let last = performance.now();
+        for (const t of generate(trainer.model, tokenizer, { prompt, length, temperature, topK, topP, seed })) {
+          const token = { text: t.text, id: t.id, prob: t.prob, sampledProb: t.sampledProb, top: t.top.map(({ text, prob }) => ({ text, prob })) };
+          tokens.push(token);
+          batch.push(token);
+          if (performance.now() - last > 50) {
+            // stream what is ready and let other requests and events through
+            this.emit('sample.tokens', { requestId, tokens: batch });
+            batch = [];
+            await new Promise((r) => setImmediate(r));
+            last = performance.now();
+          }
+        }
+        if (batch.length > 0) this.emit('sample.tokens', { requestId, tokens: batch });
+        return { text: tokens.map((t) => t.text).join(''), tokens };
+      },
+      'sample.surprise': ({ runId, checkpoint, text }) => {
+        const { trainer, tokenizer } = this.model(runId, checkpoint);
+        return surprise(trainer.model, tokenizer, text).map((p) => ({ char: p.char, loss: p.loss, top: p.top.map(({ text: t, prob }) => ({ text: t, prob })) }));
+      },
+      'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
+        const { trainer, tokenizer } = this.model(runId, checkpoint);
+        const vectors = embeddingVectors(trainer.model);
+        if (k > vectors.length) throw new Error(`k (${k}) is larger than the vocabulary (${vectors.length} tokens): choose k ≤ ${vectors.length}`);
+        // cluster in the embedding's own space; PCA only draws it
+        const result = kmeans(vectors, { k, seed, init, maxIterations });
+        const p = pca(vectors, 2);
+        const dim = vectors[0].length;
+        const mean = new Float64Array(dim);
+        for (const v of vectors) for (let i = 0; i < dim; i++) mean[i] += v[i] / vectors.length;
+        const project = (v: Float64Array): [number, number] => {
+          const xy = p.components.map((c) => c.reduce((s, ci, i) => s + ci * (v[i] - mean[i]), 0));
+          return [xy[0], xy[1]];
+        };
+        return this.kmeansView(vectors, [...tokenizer.vocab], result, p.explained, project);
+      },
+      'analysis.toy': ({ data, dataSeed, k, seed, init, maxIterations }) => {
+        const points = data === 'gaussian' ? toyGaussian(100, dataSeed) : toyBlobs(undefined, 40, 0.8, dataSeed);
+        if (k > points.length) throw new Error(`k (${k}) is larger than the number of points (${points.length})`);
+        const result = kmeans(points, { k, seed, init, maxIterations });
+        return this.kmeansView(points, points.map(() => ''), result, [], (v) => [v[0], v[1]]);
+      },
+      'analysis.attention': ({ runId, checkpoint, prompt }) => {
+        const run = store.getRun(runId);
+        if (run.family !== 'gpt') {
+          return {
+            applies: false as const,
+            reason: `Run ${runId} is ${run.family === 'rnn' ? 'an' : 'a'} ${run.family.toUpperCase()}: it has no attention. A recurrent network reads the text one character at a time and carries what it remembers in its hidden state, so there is no table of "which earlier position did this one look at". Pick a Transformer (GPT) run to see attention.`,
+          };
+        }
+        const { trainer, tokenizer } = this.model(runId, checkpoint);
+        const model = trainer.model;
+        if (!(model instanceof GPT)) throw new Error(`run ${runId}'s checkpoint is not a Transformer`);
+        const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
+        if (unknown.length > 0) throw new Error(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
+        const { tokens, maps } = attentionMaps(model, tokenizer, prompt);
+        const c = model.config;
+        return {
+          applies: true as const, tokens, maps, positionEncoding: c.position_encoding,
+          positions: c.position_encoding === 'sinusoidal' ? positionTable(Math.min(c.block_size, 128), c.n_embd) : null,
+        };
+      },
+      'checkpoint.export': async ({ runId, checkpoint }) => {
+        if (!options.dialogs) throw new Error('in the browser a checkpoint export is a download (the Export button); there is no folder dialog');
+        const { files, step } = checkpointFiles(store, runId, checkpoint);
+        const folder = await options.dialogs.chooseFolder(`Export run ${runId}'s ${checkpoint} checkpoint`);
+        if (folder === null) return { path: null, files: [] };
+        const out = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
+        writeCheckpointFolder(out, Object.fromEntries(EXPORTED.map((n) => [n, files[n]])));
+        return { path: out, files: [...EXPORTED] };
+      },
+    };
+  }
+}
