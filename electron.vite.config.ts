@@ -5,14 +5,21 @@ import { defineConfig } from 'electron-vite'
 
 const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('./package.json', import.meta.url)), 'utf8')) as { version: string }
 const define = { __APP_VERSION__: JSON.stringify(version) }
+const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
 export default defineConfig({
   main: {
-    define
+    define,
+    build: {
+      // the training worker is its own entry: jobs/job-host.ts starts out/main/worker.js
+      rolldownOptions: { input: { index: entry('./src/main/index.ts'), worker: entry('./src/main/jobs/worker.ts') } }
+    }
   },
   preload: {
     define,
     build: {
+      // a sandboxed preload can require only 'electron': bundle the contract's zod into it
+      externalizeDeps: { exclude: ['zod'] },
       // A sandboxed preload cannot be an ES module: emit CommonJS (out/preload/index.cjs).
       rolldownOptions: { output: { format: 'cjs' } }
     }

@@ -1,8 +1,12 @@
-// Electron entry: one window, a sandboxed renderer with no Node access, no remote content.
-import { app, BrowserWindow, shell } from 'electron'
-import { join } from 'node:path'
+// Electron entry: one window, a sandboxed renderer with no Node access and no remote content. The
+// lab itself (database, runs, analysis) is the same LabApi that `nanolab serve` uses; here its
+// methods are answered over IPC and its events pushed to every window.
+import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent } from 'electron'
+import { readFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { APP_NAME } from '../shared/contract'
+import { LabApi } from './api/lab-api'
+import { APP_NAME, IPC_EVENT, IPC_INVOKE, MAX_CORPUS_BYTES } from '../shared/contract'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -20,8 +24,8 @@ function openExternally(url: string): void {
 function createMainWindow(): BrowserWindow {
   const window = new BrowserWindow({
     title: APP_NAME,
-    width: 1280,
-    height: 820,
+    width: 1360,
+    height: 880,
     show: false,
     autoHideMenuBar: true,
     webPreferences: {
@@ -50,15 +54,68 @@ function createMainWindow(): BrowserWindow {
   return window
 }
 
+function createLab(): LabApi {
+  const home = process.env['NANOLAB_HOME'] ?? app.getPath('userData')
+  const focused = () => BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0]
+  return new LabApi({
+    home,
+    host: 'electron',
+    bundledCorpus: join(app.getAppPath(), 'resources', 'tinyshakespeare.txt'),
+    versions: { app: app.getVersion(), electron: process.versions.electron, chrome: process.versions.chrome, node: process.versions.node },
+    dialogs: {
+      async openText() {
+        const r = await dialog.showOpenDialog(focused(), {
+          title: 'Choose a text to train on',
+          properties: ['openFile'],
+          filters: [{ name: 'Text', extensions: ['txt', 'md', 'csv', 'tsv', 'json', 'py', 'js', 'ts', 'html'] }, { name: 'All files', extensions: ['*'] }]
+        })
+        const path = r.filePaths[0]
+        if (r.canceled || path === undefined) return null
+        const bytes = readFileSync(path)
+        if (bytes.length > MAX_CORPUS_BYTES) {
+          throw new Error(`${basename(path)} is ${(bytes.length / 2 ** 20).toFixed(1)} MB; the lab takes texts up to ${MAX_CORPUS_BYTES / 2 ** 20} MB: use a shorter excerpt`)
+        }
+        return { name: basename(path), bytes }
+      },
+      async chooseFolder(title) {
+        const r = await dialog.showOpenDialog(focused(), { title, buttonLabel: 'Export here', properties: ['openDirectory', 'createDirectory'] })
+        return r.canceled ? null : (r.filePaths[0] ?? null)
+      }
+    }
+  })
+}
+
 app.on('web-contents-created', (_event, contents) => {
   // No window may attach a <webview>: there is no remote content in NanoLab.
   contents.on('will-attach-webview', (event) => event.preventDefault())
 })
 
 void app.whenReady().then(() => {
+  const lab = createLab()
+  ipcMain.handle(IPC_INVOKE, async (event: IpcMainInvokeEvent, method: unknown, payload: unknown) => {
+    // only the app's own pages may call the lab
+    if (!isAppUrl(event.senderFrame?.url ?? '')) return { ok: false, error: 'refused: this page is not part of NanoLab' }
+    try {
+      return { ok: true, result: await lab.dispatch(method, payload) }
+    } catch (error) {
+      if (error instanceof Error && error.constructor !== Error && error.name !== 'ContractError') console.error(error)
+      return { ok: false, error: error instanceof Error ? error.message : String(error) }
+    }
+  })
+  lab.subscribe((name, payload) => {
+    for (const window of BrowserWindow.getAllWindows()) window.webContents.send(IPC_EVENT, name, payload)
+  })
   createMainWindow()
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createMainWindow()
+  })
+  let closing = false
+  app.on('before-quit', (event) => {
+    if (closing) return
+    // live runs stop with a checkpoint before the database closes
+    event.preventDefault()
+    closing = true
+    void lab.close().finally(() => app.quit())
   })
 })
 
