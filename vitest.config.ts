@@ -1,6 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
 export default defineConfig({
+  // what electron.vite.config.ts injects into the app's bundles
+  define: { __APP_VERSION__: JSON.stringify('test') },
   test: {
     include: ['tests/**/*.test.ts'],
     environment: 'node',
