@@ -5,6 +5,7 @@ export default defineConfig({
   define: { __APP_VERSION__: JSON.stringify('test') },
   test: {
     include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/global-setup.ts'],
     environment: 'node',
     testTimeout: 60_000,
     // Relaxed SIMD is behind a flag in Node 20 and refused in NODE_OPTIONS (the engine
