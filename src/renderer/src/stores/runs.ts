@@ -1,17 +1,14 @@
 import { defineStore } from 'pinia'
-import { ref, watch } from 'vue'
-import type { Request, RunSummary } from '../../../shared/contract'
+import { ref } from 'vue'
+import type { RunSummary } from '../../../shared/contract'
 import { api } from '../api/transport'
 import { messageOf } from './toasts'
 
-// The list of runs, filtered by the host (family, status, tag), refreshed whenever the host
-// says the list changed.
-
-export type RunFilter = Pick<Request<'runs.list'>, 'family' | 'status' | 'tag'>
+// Every run in the lab, newest first, refreshed whenever the host says the list changed. (The
+// Runs view asks the host for filtered lists itself; this one stays whole for the pickers.)
 
 export const useRuns = defineStore('runs', () => {
   const runs = ref<RunSummary[]>([])
-  const filter = ref<RunFilter>({})
   const loaded = ref(false)
   const loading = ref(false)
   const error = ref<string | null>(null)
@@ -22,7 +19,7 @@ export const useRuns = defineStore('runs', () => {
     const mine = ++generation
     loading.value = true
     try {
-      const list = await api.invoke('runs.list', { ...filter.value, sort: 'created', descending: true })
+      const list = await api.invoke('runs.list', { sort: 'created', descending: true })
       if (mine !== generation) return
       runs.value = list
       error.value = null
@@ -39,9 +36,8 @@ export const useRuns = defineStore('runs', () => {
     if (subscribed) return
     subscribed = true
     api.on('runs.changed', () => void refresh())
-    watch(filter, () => void refresh(), { deep: true })
     void refresh()
   }
 
-  return { runs, filter, loaded, loading, error, refresh, start, byId: (id: number) => runs.value.find((r) => r.id === id) }
+  return { runs, loaded, loading, error, refresh, start, byId: (id: number) => runs.value.find((r) => r.id === id) }
 })
