@@ -1,6 +1,7 @@
 // The Sample view's logic: the form's fields and what they mean, streamed tokens, and the
 // per-character surprise of a text (its loss under the model) laid out for colouring.
-import type { Response, SamplingSettings } from '../../../shared/contract'
+import type { GeneratedToken, Response, SamplingSettings } from '../../../shared/contract'
+import { inkOn, rgbCss, surpriseRgb } from './colors'
 
 export type SurprisePoint = Response<'sample.surprise'>[number]
 
@@ -122,3 +123,71 @@ export function meanLoss(points: readonly SurprisePoint[]): { nats: number; bits
   return { nats, bits: nats / Math.LN2 }
 }
 
+
+/** What a hovered token's popover shows. */
+export interface TokenInfo {
+  title: string
+  /** Label and value lines: “probability 42.1%”. */
+  facts: { label: string; value: string }[]
+  /** The model's top guesses at this position, most likely first. */
+  alternatives: { text: string; prob: number }[]
+  altTitle: string
+  /** The text actually there, highlighted among the alternatives. */
+  actual: string
+}
+
+/** A generated token: how likely the model found it, and what else it weighed. */
+export function generatedTokenInfo(token: GeneratedToken): TokenInfo {
+  return {
+    title: tokenName(token.text),
+    facts: [
+      { label: 'model probability', value: formatProb(token.prob) },
+      { label: 'drawn with (after filters)', value: formatProb(token.sampledProb) },
+      { label: 'surprise', value: `${(-Math.log(Math.max(token.prob, 1e-12))).toFixed(2)} nats` }
+    ],
+    alternatives: token.top,
+    altTitle: 'The model’s top guesses here',
+    actual: token.text
+  }
+}
+
+/** A scored character of the surprise view: its loss, and what the model expected instead. */
+export function surprisePointInfo(point: SurprisePoint): TokenInfo {
+  return {
+    title: tokenName(point.char),
+    facts: [
+      { label: 'loss −ln p', value: `${point.loss.toFixed(3)} nats` },
+      { label: 'in bits', value: `${(point.loss / Math.LN2).toFixed(2)} bits` },
+      { label: 'model probability', value: formatProb(Math.exp(-point.loss)) }
+    ],
+    alternatives: point.top,
+    altTitle: 'What the model expected',
+    actual: point.char
+  }
+}
+
+/** A run of text as the output draws it; context (no info) is muted and has no popover. */
+export interface TokenSegment {
+  text: string
+  info: TokenInfo | null
+  background: string | null
+  color: string | null
+}
+
+/** The prompt (muted) and then every generated token with its popover. */
+export function generatedSegments(prompt: string, tokens: readonly GeneratedToken[]): TokenSegment[] {
+  const segments: TokenSegment[] = prompt === '' ? [] : [{ text: prompt, info: null, background: null, color: null }]
+  for (const t of tokens) segments.push({ text: t.text, info: generatedTokenInfo(t), background: null, color: null })
+  return segments
+}
+
+/** The scored text, each token on its surprise colour (white at 0 nats, red at `scaleMax`). */
+export function surpriseTextSegments(text: string, points: readonly SurprisePoint[], scaleMax: number): TokenSegment[] {
+  const { lead, points: scored } = surpriseSegments(text, points)
+  const segments: TokenSegment[] = lead === '' ? [] : [{ text: lead, info: null, background: null, color: null }]
+  for (const p of scored) {
+    const rgb = surpriseRgb(p.loss, scaleMax)
+    segments.push({ text: p.char, info: surprisePointInfo(p), background: rgbCss(rgb), color: inkOn(rgb) })
+  }
+  return segments
+}
