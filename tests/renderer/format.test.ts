@@ -8,6 +8,7 @@ describe('format', () => {
     expect(formatValue(null)).toBe('—')
     expect(formatValue(0.0001234)).toBe('1.234e-4')
     expect(formatValue(12_345_678)).toBe('1.235e7')
+    expect(formatValue(0.0001, 3)).toBe('1e-4')
     expect(formatValue(Number.NaN)).toBe('NaN')
   })
 

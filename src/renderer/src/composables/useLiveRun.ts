@@ -94,7 +94,12 @@ export function useLiveRun(id: Ref<number>) {
     else if (event.type === 'sample') samples.value = [...samples.value, { step: event.step, prompt: event.prompt, settings: event.settings, text: event.text }]
     else void refreshHeader()
   })
-  onBeforeUnmount(off)
+  // the host says a run is no longer live (and so can be continued) with 'runs.changed', after its 'end'
+  const offChanged = api.on('runs.changed', () => void refreshHeader())
+  onBeforeUnmount(() => {
+    off()
+    offChanged()
+  })
   watch(id, () => void load(), { immediate: true })
 
   return {

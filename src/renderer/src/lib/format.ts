@@ -7,7 +7,10 @@ export function formatValue(value: number | null | undefined, digits = 4): strin
   if (!Number.isFinite(value)) return String(value)
   if (value === 0) return '0'
   const abs = Math.abs(value)
-  if (abs < 1e-3 || abs >= 1e6) return value.toExponential(digits - 1).replace('e+', 'e')
+  if (abs < 1e-3 || abs >= 1e6) {
+    const [mantissa, exponent] = value.toExponential(digits - 1).split('e')
+    return `${Number(mantissa)}e${Number(exponent)}`
+  }
   return String(Number(value.toPrecision(digits)))
 }
 

@@ -36,6 +36,15 @@ export const useRuns = defineStore('runs', () => {
     if (subscribed) return
     subscribed = true
     api.on('runs.changed', () => void refresh())
+    // the host announces list changes, not every step: keep a training run's step count and
+    // throughput current from its step events
+    api.on('run.event', ({ runId, event }) => {
+      if (event.type !== 'step') return
+      const run = runs.value.find((r) => r.id === runId)
+      if (!run) return
+      run.steps = Math.max(run.steps, event.step)
+      run.tokensPerSec = event.tokensPerSec
+    })
     void refresh()
   }
 
