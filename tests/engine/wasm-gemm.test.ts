@@ -217,6 +217,33 @@ for (const variant of variants) {
       });
     }
 
+    it('gives with a pre-packed B the same bits as gemm, whole or by 16-aligned column blocks', () => {
+      for (const [transA, transB] of FORMS) {
+        arena.reset();
+        // K > KC = 256: the packed B holds two K blocks
+        const M = 21, N = 53, K = 300;
+        const p = place(arena, gemm, { transA, transB, M, N, K, accumulate: true }, 31);
+        const c0 = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
+        run(gemm, p);
+        const whole = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
+
+        const packed = arena.alloc(gemm.packedBBytes(K, N) / 4);
+        gemm.packB(transB, K, N, p.bPtr, p.ldb, packed);
+        arena.f32.set(c0, p.cPtr / 4);
+        gemm.gemmPackedB(transA, M, N, K, p.aPtr, p.lda, packed, N, 0, p.cPtr, p.ldc, true, p.scratchPtr);
+        expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
+
+        arena.f32.set(c0, p.cPtr / 4);
+        for (const [j0, j1] of [[0, 16], [16, 48], [48, 53]]) {
+          gemm.gemmPackedB(transA, M, j1 - j0, K, p.aPtr, p.lda, packed, N, j0, p.cPtr + j0 * 4, p.ldc, true,
+            p.scratchPtr);
+        }
+        expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
+      }
+      expect(() => gemm.gemmPackedB(false, 2, 8, 4, 0, 4, 1024, 32, 8, 2048, 8, false, 4096))
+        .toThrow(/multiple of 16/);
+    });
+
     it('matches the reference at the models\' size 768×512×128 (MLP down), both weight-gradient forms', () => {
       for (const [transA, transB] of [[false, true], [true, false]] as const) {
         arena.reset();

@@ -37,8 +37,28 @@ export interface WasmGemm {
     aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number,
     accumulate: boolean, scratchPtr: number,
   ): void;
-  /** Bytes of packing space gemm needs for these sizes: at most about 1.3 MiB, whatever the sizes. */
+  /**
+   * Bytes of packing space gemm (and gemmPackedB) needs for these sizes: at most about 1.3 MiB,
+   * whatever the sizes.
+   */
   scratchBytes(M: number, N: number, K: number): number;
+  /** Bytes packB writes for a K×N op(B): 4·K·⌈N/16⌉·16. */
+  packedBBytes(K: number, N: number): number;
+  /**
+   * Packs op(B) (K×N; B is N×K when transB) once at dstPtr (64-byte aligned is fastest), for
+   * many gemmPackedB calls: a weight used at every time step, or shared by threads.
+   */
+  packB(transB: boolean, K: number, N: number, bPtr: number, ldb: number, dstPtr: number): void;
+  /**
+   * gemm with op(B) = columns j0 .. j0+N of the K×packedN matrix packB packed at packedPtr, with
+   * the same K. j0 must be a multiple of 16 (threads splitting columns split at panel
+   * boundaries). Bit-identical to gemm on the unpacked operand.
+   */
+  gemmPackedB(
+    transA: boolean, M: number, N: number, K: number, aPtr: number, lda: number,
+    packedPtr: number, packedN: number, j0: number, cPtr: number, ldc: number,
+    accumulate: boolean, scratchPtr: number,
+  ): void;
 }
 
 interface GemmExports {
@@ -48,6 +68,13 @@ interface GemmExports {
     accumulate: number, scratch: number,
   ): void;
   scratch_bytes(M: number, N: number, K: number): number;
+  packed_b_bytes(K: number, N: number): number;
+  pack_b(transB: number, K: number, N: number, b: number, ldb: number, dst: number): void;
+  gemm_packed_b(
+    transA: number, M: number, N: number, K: number, a: number, lda: number,
+    packed: number, packedN: number, j0: number, c: number, ldc: number,
+    accumulate: number, scratch: number,
+  ): void;
 }
 
 // (func (param v128) (result v128) local.get 0 local.get 0 local.get 0 f32x4.relaxed_madd):
@@ -175,6 +202,59 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
       checkIndex('N', N);
       checkIndex('K', K);
       return exports.scratch_bytes(M, N, K) >>> 0;
+    },
+    packedBBytes(K, N) {
+      checkIndex('K', K);
+      checkIndex('N', N);
+      return exports.packed_b_bytes(K, N) >>> 0;
+    },
+    packB(transB, K, N, bPtr, ldb, dstPtr) {
+      checkIndex('K', K);
+      checkIndex('N', N);
+      checkIndex('bPtr', bPtr);
+      checkIndex('ldb', ldb);
+      checkIndex('dstPtr', dstPtr);
+      const [bRows, bCols] = transB ? [N, K] : [K, N];
+      if (ldb < bCols) {
+        throw new RangeError(`wasm gemm: packB's row stride ldb ${ldb} must be at least the row length ${bCols}`);
+      }
+      const bytes = memory.buffer.byteLength;
+      checkEnd('B', extent(bPtr, bRows, bCols, ldb), bytes);
+      checkEnd('the packed B', dstPtr + (exports.packed_b_bytes(K, N) >>> 0), bytes);
+      exports.pack_b(transB ? 1 : 0, K, N, bPtr, ldb, dstPtr);
+    },
+    gemmPackedB(transA, M, N, K, aPtr, lda, packedPtr, packedN, j0, cPtr, ldc, accumulate, scratchPtr) {
+      checkIndex('M', M);
+      checkIndex('N', N);
+      checkIndex('K', K);
+      checkIndex('aPtr', aPtr);
+      checkIndex('lda', lda);
+      checkIndex('packedPtr', packedPtr);
+      checkIndex('packedN', packedN);
+      checkIndex('j0', j0);
+      checkIndex('cPtr', cPtr);
+      checkIndex('ldc', ldc);
+      checkIndex('scratchPtr', scratchPtr);
+      if (j0 % 16 !== 0 || j0 + N > packedN) {
+        throw new RangeError(
+          `wasm gemm: columns ${j0} .. ${j0 + N} of a packed B must start at a multiple of 16 and end `
+          + `within its ${packedN} columns`,
+        );
+      }
+      const aCols = transA ? M : K;
+      if (lda < aCols || ldc < N) {
+        throw new RangeError(
+          `wasm gemm: row strides lda ${lda}, ldc ${ldc} must be at least the row lengths ${aCols}, ${N}`,
+        );
+      }
+      const bytes = memory.buffer.byteLength;
+      checkEnd('A', extent(aPtr, transA ? K : M, aCols, lda), bytes);
+      checkEnd('the packed B', packedPtr + (exports.packed_b_bytes(K, packedN) >>> 0), bytes);
+      checkEnd('C', extent(cPtr, M, N, ldc), bytes);
+      checkEnd('scratch', scratchPtr + (exports.scratch_bytes(M, N, K) >>> 0), bytes);
+      exports.gemm_packed_b(
+        transA ? 1 : 0, M, N, K, aPtr, lda, packedPtr, packedN, j0, cPtr, ldc, accumulate ? 1 : 0, scratchPtr,
+      );
     },
   };
 }

@@ -9,6 +9,11 @@
 ;;         for jr in nc by 16:             one B panel (kc·64 bytes) stays in L1 ...
 ;;           for ir in mc by 2:            ... while A micro-panels stream past it
 ;;             kernel_2x16: C[ir:+2, jr:+16] in 8 v128 accumulators
+;;                             (kernel_2x4 per 4 columns of a last panel of ≤ 12 columns)
+;;
+;; pack_b + gemm_packed_b split the B packing out, for a B used in many products: packing costs
+;; ~15% of the LSTM's per-step product (32×256×1024), whose recurrent weight is the same at every
+;; step.
 ;;
 ;; Packing turns every transposition form into the same contiguous reads: the kernel never sees
 ;; lda or ldb, so Aᵀ·B (weight gradients) runs as fast as A·B. Packing costs O(M·K + K·N),
@@ -86,6 +91,29 @@
     (v128.store offset=16 (local.get $pc1) (local.get $c11))
     (v128.store offset=32 (local.get $pc1) (local.get $c12))
     (v128.store offset=48 (local.get $pc1) (local.get $c13)))
+
+  ;; C[2,4] at pc (row stride ldc bytes) = (load ? C : 0) + Σk a[k]·b[k], with b[k] the 4 floats at
+  ;; pb + 64·k: one quarter of a B panel. For the last, narrow panel (N = 65 leaves 1 column),
+  ;; where kernel_2x16 would spend 16 columns' work on it. Each lane runs the same chain of
+  ;; multiply-adds as in kernel_2x16, so which kernel computes an element never shows in C.
+  (func $kernel_2x4 (param $kc i32) (param $pa i32) (param $pb i32) (param $pc i32)
+      (param $ldc i32) (param $load i32)
+    (local $c0 v128) (local $c1 v128) (local $b v128) (local $a0 v128) (local $a1 v128)
+    (if (local.get $load)
+      (then
+        (local.set $c0 (v128.load (local.get $pc)))
+        (local.set $c1 (v128.load (i32.add (local.get $pc) (local.get $ldc))))))
+    (loop $k
+      (local.set $b (v128.load (local.get $pb)))
+      (local.set $a0 (v128.load32_splat offset=0 (local.get $pa)))
+      (local.set $a1 (v128.load32_splat offset=4 (local.get $pa)))
+      (local.set $c0 (MADD (local.get $a0) (local.get $b) (local.get $c0)))
+      (local.set $c1 (MADD (local.get $a1) (local.get $b) (local.get $c1)))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 8)))
+      (local.set $pb (i32.add (local.get $pb) (i32.const 64)))
+      (br_if $k (local.tee $kc (i32.sub (local.get $kc) (i32.const 1)))))
+    (v128.store (local.get $pc) (local.get $c0))
+    (v128.store (i32.add (local.get $pc) (local.get $ldc)) (local.get $c1)))
 
   ;; dst[k·W + x] = x < nx ? M(k, x) : 0 for k < kc, x < W, where M(k, x) is the float at
   ;; src + k·sk + x·sx (strides in bytes). The general, slow path: edge panels and k tails.
@@ -316,14 +344,55 @@
   ;; op(B)[k,j] = B[k·ldb + j], or B[j·ldb + k] when transB; C[i,j] = C[i·ldc + j].
   ;; accumulate ≠ 0 adds to C, else overwrites it. scratch points at scratch_bytes(M, N, K) bytes
   ;; that overlap no operand.
-  (func $gemm (export "gemm")
+  (func (export "gemm")
       (param $transA i32) (param $transB i32) (param $M i32) (param $N i32) (param $K i32)
       (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
       (param $accumulate i32) (param $scratch i32)
-    (local $packB i32) (local $packA i32) (local $tile i32) (local $ldcBytes i32)
+    (call $gemm (local.get $transA) (local.get $transB) (local.get $M) (local.get $N) (local.get $K)
+      (local.get $a) (local.get $lda) (local.get $b) (local.get $ldb) (local.get $c) (local.get $ldc)
+      (local.get $accumulate) (local.get $scratch) (i32.const 0) (i32.const 0)))
+
+  ;; Bytes of a whole op(B) (K×N) packed by pack_b: one block of ⌈N/16⌉ panels per KC rows.
+  (func $packed_b_bytes (export "packed_b_bytes") (param $K i32) (param $N i32) (result i32)
+    (i32.shl (i32.mul (local.get $K) (call $round_up (local.get $N) (i32.const 16))) (i32.const 2)))
+
+  ;; Packs the whole op(B) (K×N) at dst, in the layout gemm packs one block at a time: for each
+  ;; KC block of rows, ⌈N/16⌉ panels. A matrix used for many products (the LSTM's recurrent
+  ;; weights, once per time step) is then packed once, and threads can share it.
+  (func (export "pack_b") (param $transB i32) (param $K i32) (param $N i32) (param $b i32)
+      (param $ldb i32) (param $dst i32)
+    (local $pc i32) (local $blockBytes i32)
+    ;; bytes per full KC block
+    (local.set $blockBytes (call $packed_b_bytes (global.get $KC) (local.get $N)))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $pc) (local.get $K)))
+      (call $pack_b (local.get $transB) (local.get $b) (local.get $ldb) (local.get $pc)
+        (call $min (i32.sub (local.get $K) (local.get $pc)) (global.get $KC)) (i32.const 0) (local.get $N)
+        (local.get $dst))
+      (local.set $dst (i32.add (local.get $dst) (local.get $blockBytes)))
+      (local.set $pc (i32.add (local.get $pc) (global.get $KC)))
+      (br $next))))
+
+  ;; gemm with op(B) = columns j0 .. j0+N of a matrix of packedN columns that pack_b packed at
+  ;; packed; j0 is a multiple of 16 (a panel boundary). Bit-identical to gemm on the unpacked B.
+  (func (export "gemm_packed_b")
+      (param $transA i32) (param $M i32) (param $N i32) (param $K i32) (param $a i32) (param $lda i32)
+      (param $packed i32) (param $packedN i32) (param $j0 i32) (param $c i32) (param $ldc i32)
+      (param $accumulate i32) (param $scratch i32)
+    (call $gemm (local.get $transA) (i32.const 0) (local.get $M) (local.get $N) (local.get $K)
+      (local.get $a) (local.get $lda) (local.get $packed) (i32.const 0) (local.get $c) (local.get $ldc)
+      (local.get $accumulate) (local.get $scratch) (local.get $packedN) (local.get $j0)))
+
+  ;; The two above: packs op(B) block by block into scratch when packedN is 0, else reads the
+  ;; panels of columns j0.. from the pack_b layout at b.
+  (func $gemm
+      (param $transA i32) (param $transB i32) (param $M i32) (param $N i32) (param $K i32)
+      (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
+      (param $accumulate i32) (param $scratch i32) (param $packedN i32) (param $j0 i32)
+    (local $bBlock i32) (local $panel0 i32) (local $packB i32) (local $packA i32) (local $tile i32) (local $ldcBytes i32)
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
     (local $jr i32) (local $nr i32) (local $ir i32) (local $mr i32) (local $load i32)
-    (local $pa i32) (local $pb i32) (local $cTile i32) (local $i i32)
+    (local $pa i32) (local $pb i32) (local $cTile i32) (local $i i32) (local $v i32)
     (if (i32.or (i32.eqz (local.get $M)) (i32.eqz (local.get $N))) (then (return)))
     (local.set $ldcBytes (i32.shl (local.get $ldc) (i32.const 2)))
     (if (i32.eqz (local.get $K))
@@ -340,9 +409,11 @@
     ;; 64-byte alignment puts each 16-float B panel row in exactly one cache line.
     (local.set $tile (i32.and (i32.add (local.get $scratch) (i32.const 63)) (i32.const -64)))
     (local.set $packB (i32.add (local.get $tile) (i32.const 128)))
-    (local.set $packA (i32.add (local.get $packB) (i32.shl (i32.mul
-      (call $min (local.get $K) (global.get $KC))
-      (call $round_up (call $min (local.get $N) (global.get $NC)) (i32.const 16))) (i32.const 2))))
+    (local.set $packA (local.get $packB))
+    (if (i32.eqz (local.get $packedN))
+      (then (local.set $packA (i32.add (local.get $packB) (i32.shl (i32.mul
+        (call $min (local.get $K) (global.get $KC))
+        (call $round_up (call $min (local.get $N) (global.get $NC)) (i32.const 16))) (i32.const 2))))))
     (block $done_jc (loop $next_jc
       (br_if $done_jc (i32.ge_u (local.get $jc) (local.get $N)))
       (local.set $nc (call $min (i32.sub (local.get $N) (local.get $jc)) (global.get $NC)))
@@ -353,8 +424,17 @@
         ;; after the first K block, the chain continues from what the previous block stored
         (local.set $load (i32.or (i32.ne (local.get $accumulate) (i32.const 0))
           (i32.ne (local.get $pc) (i32.const 0))))
-        (call $pack_b (local.get $transB) (local.get $b) (local.get $ldb) (local.get $pc) (local.get $kc)
-          (local.get $jc) (local.get $nc) (local.get $packB))
+        ;; the panels of op(B)[pc:+kc, jc:+nc] start at bBlock, the first being panel panel0
+        (if (i32.eqz (local.get $packedN))
+          (then
+            (call $pack_b (local.get $transB) (local.get $b) (local.get $ldb) (local.get $pc) (local.get $kc)
+              (local.get $jc) (local.get $nc) (local.get $packB))
+            (local.set $bBlock (local.get $packB))
+            (local.set $panel0 (i32.const 0)))
+          (else
+            (local.set $bBlock (i32.add (local.get $b)
+              (i32.mul (local.get $pc) (call $packed_b_bytes (i32.const 1) (local.get $packedN)))))
+            (local.set $panel0 (i32.add (local.get $j0) (local.get $jc)))))
         (local.set $ic (i32.const 0))
         (block $done_ic (loop $next_ic
           (br_if $done_ic (i32.ge_u (local.get $ic) (local.get $M)))
@@ -365,8 +445,8 @@
           (block $done_jr (loop $next_jr
             (br_if $done_jr (i32.ge_u (local.get $jr) (local.get $nc)))
             (local.set $nr (call $min (i32.sub (local.get $nc) (local.get $jr)) (i32.const 16)))
-            (local.set $pb (i32.add (local.get $packB) (i32.shl (i32.mul (local.get $jr) (local.get $kc))
-              (i32.const 2))))
+            (local.set $pb (i32.add (local.get $bBlock) (i32.shl (i32.mul
+              (i32.add (local.get $panel0) (local.get $jr)) (local.get $kc)) (i32.const 2))))
             (local.set $ir (i32.const 0))
             (block $done_ir (loop $next_ir
               (br_if $done_ir (i32.ge_u (local.get $ir) (local.get $mc)))
@@ -394,8 +474,18 @@
                   (if (local.get $load)
                     (then (call $copy_tile (local.get $cTile) (local.get $ldcBytes) (local.get $tile)
                       (i32.const 64) (local.get $mr) (local.get $nr))))
-                  (call $kernel_2x16 (local.get $kc) (local.get $pa) (local.get $pb) (local.get $tile)
-                    (i32.const 64) (local.get $load))
+                  (if (i32.gt_u (local.get $nr) (i32.const 12))
+                    (then (call $kernel_2x16 (local.get $kc) (local.get $pa) (local.get $pb) (local.get $tile)
+                      (i32.const 64) (local.get $load)))
+                    (else
+                      ;; a narrow panel: only its ⌈nr/4⌉ quarters
+                      (local.set $v (i32.const 0))
+                      (loop $quarter
+                        (call $kernel_2x4 (local.get $kc) (local.get $pa) (i32.add (local.get $pb) (local.get $v))
+                          (i32.add (local.get $tile) (local.get $v)) (i32.const 64) (local.get $load))
+                        (br_if $quarter (i32.lt_u
+                          (local.tee $v (i32.add (local.get $v) (i32.const 16)))
+                          (i32.shl (local.get $nr) (i32.const 2)))))))
                   (call $copy_tile (local.get $tile) (i32.const 64) (local.get $cTile) (local.get $ldcBytes)
                     (local.get $mr) (local.get $nr))))
               (local.set $ir (i32.add (local.get $ir) (i32.const 2)))
