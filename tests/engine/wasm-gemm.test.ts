@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   createWasmGemm, relaxedSimdSupported, type GemmVariant, type WasmGemm,
 } from '../../src/main/engine/backend/cpu/wasm/gemm-wasm';
+import { GEMM_WASM_SIMD } from '../../src/main/engine/backend/cpu/wasm/gemm-wasm.generated';
 import { gemmGeneratedPath, generateGemmModule } from '../../scripts/build-wasm.mjs';
 
 // The WebAssembly gemm against a float64 reference, in every transposition form, at edge sizes
@@ -335,6 +337,49 @@ describe('wasm gemm (simd) arithmetic', () => {
     }
   });
 });
+
+describe('wasm gemm on worker threads', () => {
+  it('lets a worker compute a row block of C in the caller\'s shared memory, bit-identical', async () => {
+    // The plan for multi-threading: each worker instantiates the same module on the shared
+    // memory and computes a block of C's rows with its own scratch.
+    const arena = new Arena(16);
+    const gemm = createWasmGemm(arena.memory, 'simd');
+    const M = 64, N = 48, K = 96;
+    const p = place(arena, gemm, { transA: true, transB: false, M, N, K, accumulate: false }, 41);
+    run(gemm, p);
+    const whole = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
+    arena.f32.fill(0, p.cPtr / 4, p.cPtr / 4 + M * N);
+
+    const split = 24;
+    const workerScratch = arena.alloc(gemm.scratchBytes(M - split, N, K) / 4);
+    const module = new WebAssembly.Module(decodeForTest());
+    const worker = new Worker(`
+      const { parentPort, workerData: d } = require('node:worker_threads');
+      const { exports } = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
+      exports.gemm(1, 0, d.M, d.N, d.K, d.a, d.lda, d.b, d.ldb, d.c, d.ldc, 0, d.scratch);
+      parentPort.postMessage('done');
+    `, {
+      eval: true,
+      workerData: {
+        module, memory: arena.memory, M: M - split, N, K, a: p.aPtr + split * 4, lda: p.lda,
+        b: p.bPtr, ldb: p.ldb, c: p.cPtr + split * p.ldc * 4, ldc: p.ldc, scratch: workerScratch,
+      },
+    });
+    const done = new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    gemm.gemm(true, false, split, N, K, p.aPtr, p.lda, p.bPtr, p.ldb, p.cPtr, p.ldc, false, p.scratchPtr);
+    await done;
+    await worker.terminate();
+    expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
+  });
+});
+
+/** The plain-SIMD binary, as the loader decodes it. */
+function decodeForTest(): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(Buffer.from(GEMM_WASM_SIMD, 'base64'));
+}
 
 describe('gemm-wasm.generated.ts', () => {
   it('is up to date with gemm.wat (run npm run build:wasm after editing it)', async () => {
