@@ -15,7 +15,11 @@ import { GEMM_WASM_RELAXED, GEMM_WASM_SIMD } from './gemm-wasm.generated';
 // The memory is imported shared so that worker threads can instantiate the same module on the
 // caller's memory and each compute a block of C. Each element of C is one multiply-add chain over
 // k in order, so splitting C's rows or columns between calls gives bit-identical results; never
-// split K (that would change the summation order and race on C).
+// split K (that would change the summation order and race on C). Each call packs the op(B)
+// columns it uses, so a row split packs all of B once per thread: fine when M is large (768 rows
+// of a GPT batch), wasteful when M is small (the LSTM step, M = 32), where columns split at
+// multiples of 16 (whole panels), or one packB shared by every thread's gemmPackedB, do better.
+// Each concurrent call needs its own scratch.
 //
 // Two builds of the same WAT: 'relaxed' uses f32x4.relaxed_madd (a fused multiply-add on x64 with
 // FMA and on ARM; ~25% faster), 'simd' uses f32x4.mul + f32x4.add. Relaxed SIMD is on by default in
@@ -30,7 +34,8 @@ export interface WasmGemm {
   /**
    * C[M,N] (+)= op(A)·op(B) with op(A) M×K and op(B) K×N. Pointers are byte offsets into
    * `memory` (float-aligned); lda, ldb, ldc are row strides in floats. `scratchPtr` points at
-   * scratchBytes(M, N, K) bytes that overlap no operand; one scratch area per concurrent call.
+   * scratchBytes(M, N, K) bytes that overlap no operand (any alignment: the kernel aligns its
+   * panels to cache lines inside it); one scratch area per concurrent call.
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number,
