@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import type { KMeansView } from '../../src/shared/contract'
 import { attentionRgb, clusterColor, divergingRgb, gradientCss, inkOn, surpriseRgb } from '../../src/renderer/src/lib/colors'
 import { describeHead, headPattern, heatmapCells, heatmapPixels, tokenAxisLabels } from '../../src/renderer/src/lib/heatmap'
-import { axisTitle, clusterMembers, iterationCaption, maxK, pointLabel, scatterBounds, scatterOption } from '../../src/renderer/src/lib/kmeans-view'
+import { axisTitle, checkKMeansSettings, clusterMembers, iterationCaption, maxK, pointLabel, scatterBounds, scatterOption } from '../../src/renderer/src/lib/kmeans-view'
 
 const view: KMeansView = {
   labels: ['a', ' ', '\n'],
@@ -61,6 +61,14 @@ describe('k-means view', () => {
     expect(b.x[0]).toBeLessThan(0)
     expect(b.x[1]).toBeGreaterThan(5)
     expect(b.y[1]).toBeGreaterThan(5)
+  })
+
+  it('checks the settings before asking the host', () => {
+    const ok = { k: 3, seed: 0, init: 'random' as const, maxIterations: 100, data: 'gaussian' as const, dataSeed: 0 }
+    expect(checkKMeansSettings(ok, 20)).toBeNull()
+    expect(checkKMeansSettings({ ...ok, k: 21 }, 20)).toBe('k must be a whole number from 1 to 20 (got 21)')
+    expect(checkKMeansSettings({ ...ok, seed: NaN }, 20)).toContain('seed')
+    expect(checkKMeansSettings({ ...ok, maxIterations: 0 }, 20)).toContain('max iterations')
   })
 
   it('draws points coloured by cluster and centroids as large marks', () => {

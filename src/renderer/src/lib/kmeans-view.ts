@@ -83,8 +83,8 @@ export function scatterOption(view: KMeansView, index: number): Record<string, u
     animationDurationUpdate: 400,
     grid: { left: 56, right: 20, top: 16, bottom: 44 },
     tooltip: { trigger: 'item', formatter: tooltip },
-    xAxis: { type: 'value', name: axisTitle(0, view.explained), nameLocation: 'middle', nameGap: 26, min: bounds.x[0], max: bounds.x[1], splitLine: { lineStyle: { color: '#eef0f3' } } },
-    yAxis: { type: 'value', name: axisTitle(1, view.explained), nameLocation: 'middle', nameGap: 40, min: bounds.y[0], max: bounds.y[1], splitLine: { lineStyle: { color: '#eef0f3' } } },
+    xAxis: { type: 'value', name: axisTitle(0, view.explained), nameLocation: 'middle', nameGap: 26, min: bounds.x[0], max: bounds.x[1], splitLine: { lineStyle: { color: '#eef0f3' } }, axisLine: { onZero: false }, axisLabel: { showMinLabel: false, showMaxLabel: false } },
+    yAxis: { type: 'value', name: axisTitle(1, view.explained), nameLocation: 'middle', nameGap: 40, min: bounds.y[0], max: bounds.y[1], splitLine: { lineStyle: { color: '#eef0f3' } }, axisLine: { onZero: false }, axisLabel: { showMinLabel: false, showMaxLabel: false } },
     series: [
       {
         type: 'scatter',
@@ -97,4 +97,23 @@ export function scatterOption(view: KMeansView, index: number): Record<string, u
       { type: 'scatter', name: 'centroids', symbol: 'diamond', symbolSize: 22, z: 3, data: centroids }
     ]
   }
+}
+
+export interface KMeansSettings {
+  k: number
+  seed: number
+  init: 'random' | 'kmeans++'
+  maxIterations: number
+  data: 'gaussian' | 'blobs'
+  dataSeed: number
+}
+
+/** What is wrong with the settings, as a sentence, or null when k-means can run. */
+export function checkKMeansSettings(s: KMeansSettings, largestK: number): string | null {
+  const whole = (n: number) => Number.isInteger(n)
+  if (!whole(s.k) || s.k < 1 || s.k > largestK) return `k must be a whole number from 1 to ${largestK} (got ${s.k})`
+  if (!whole(s.seed) || s.seed < 0 || s.seed > 2 ** 32 - 1) return `the seed must be a whole number from 0 to ${2 ** 32 - 1} (got ${s.seed})`
+  if (!whole(s.maxIterations) || s.maxIterations < 1 || s.maxIterations > 500) return `max iterations must be a whole number from 1 to 500 (got ${s.maxIterations})`
+  if (!whole(s.dataSeed) || s.dataSeed < 0) return `the data seed must be a whole number, 0 or more (got ${s.dataSeed})`
+  return null
 }
