@@ -31,7 +31,7 @@ describe('colour scales', () => {
     expect(inkOn([255, 255, 255])).toBe('#1f2328')
     expect(inkOn([20, 20, 120])).toBe('#ffffff')
     expect(clusterColor(10)).toBe(clusterColor(0))
-    expect(gradientCss(attentionRgb, 2)).toMatch(/^linear-gradient\(to right, rgb\(255 255 255\), .*\)$/)
+    expect(gradientCss(attentionRgb, 2)).toMatch(/^linear-gradient\(to right, rgb\(255, 255, 255\), .*\)$/)
   })
 })
 

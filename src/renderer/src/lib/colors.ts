@@ -20,7 +20,7 @@ function mix(a: Rgb, b: Rgb, t: number): Rgb {
 }
 
 export function rgbCss([r, g, b]: Rgb): string {
-  return `rgb(${r} ${g} ${b})`
+  return `rgb(${r}, ${g}, ${b})`
 }
 
 /** A loss in nats on a white (0) → red (max) scale. */

@@ -17,7 +17,7 @@ export function heatmapCells(matrix: readonly (readonly number[])[], causal = fa
  * A matrix as RGBA pixels, one per cell, row-major (for a canvas thumbnail). With `causal` the
  * cells above the diagonal are left transparent: a token cannot attend to later ones.
  */
-export function heatmapPixels(matrix: readonly (readonly number[])[], color: (value: number) => Rgb, causal = false): Uint8ClampedArray {
+export function heatmapPixels(matrix: readonly (readonly number[])[], color: (value: number) => Rgb, causal = false): Uint8ClampedArray<ArrayBuffer> {
   const rows = matrix.length
   const cols = rows > 0 ? matrix[0].length : 0
   const pixels = new Uint8ClampedArray(rows * cols * 4)
