@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
 import {
-  checkSamplingForm, DEFAULT_SAMPLING_FORM, formatProb, lossScaleMax, meanLoss, newRequestId, surpriseInput,
-  surpriseSegments, tokenName, visibleText, type SurprisePoint
+  checkSamplingForm, DEFAULT_SAMPLING_FORM, formatProb, generatedSegments, generatedTokenInfo, lossScaleMax, meanLoss, newRequestId,
+  surpriseInput, surprisePointInfo, surpriseSegments, surpriseTextSegments, tokenName, visibleText, type SurprisePoint
 } from '../../src/renderer/src/lib/sampling-view'
+import { rgbCss, surpriseRgb } from '../../src/renderer/src/lib/colors'
+import type { GeneratedToken } from '../../src/shared/contract'
 
 const point = (char: string, loss: number): SurprisePoint => ({ char, loss, top: [] })
 
@@ -75,5 +77,28 @@ describe('surprise', () => {
     const m = meanLoss([point('a', Math.LN2), point('b', Math.LN2)])!
     expect(m.nats).toBeCloseTo(Math.LN2)
     expect(m.bits).toBeCloseTo(1)
+  })
+})
+
+describe('the output as drawn', () => {
+  const token = (text: string, prob: number): GeneratedToken => ({ text, id: 0, prob, sampledProb: prob * 2, top: [{ text, prob }, { text: 'x', prob: prob / 2 }] })
+
+  it('draws the prompt muted and every generated token with its numbers', () => {
+    const segments = generatedSegments('ab', [token('c', 0.5), token('\n', 0.25)])
+    expect(segments.map((s) => s.text)).toEqual(['ab', 'c', '\n'])
+    expect(segments[0].info).toBeNull()
+    expect(segments[2].info?.title).toBe('newline ⏎')
+    expect(generatedSegments('', [token('c', 0.5)])).toHaveLength(1)
+    const info = generatedTokenInfo(token('c', 0.5))
+    expect(info.facts.map((f) => f.value)).toEqual(['50.0%', '100%', '0.69 nats'])
+    expect(info.actual).toBe('c')
+  })
+
+  it('colours scored tokens by their loss and leaves the first one muted', () => {
+    const segments = surpriseTextSegments('abc', [point('b', 0), point('c', 4)], 4)
+    expect(segments.map((s) => [s.text, s.background])).toEqual([['a', null], ['b', rgbCss(surpriseRgb(0, 4))], ['c', rgbCss(surpriseRgb(4, 4))]])
+    expect(segments[2].color).toBe('#ffffff')
+    const info = surprisePointInfo(point('c', Math.LN2))
+    expect(info.facts.map((f) => f.value)).toEqual(['0.693 nats', '1.00 bits', '50.0%'])
   })
 })
