@@ -101,10 +101,12 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
     await setField('new-run-name', 'e2e gpt');
     await expect.poll(async () => page.locator('[data-test="preview-params"]').textContent(), { timeout: 10_000 }).toMatch(/\d/);
     await setField('setting-n_embd', '33');
-    await page.locator('[data-test="preview-error"]').waitFor();
-    expect(await page.locator('[data-test="preview-error"]').textContent()).toContain('n_embd (33) must be divisible by n_head (2)');
+    // the host's validation message appears next to the field it names
+    await page.locator('[data-test="setting-error-n_embd"]').waitFor();
+    expect(await page.locator('[data-test="setting-error-n_embd"]').textContent()).toContain('n_embd (33) must be divisible by n_head (2)');
+    expect(await page.locator('[data-test="new-run-start"]').isDisabled()).toBe(true);
     await setField('setting-n_embd', '32');
-    await page.locator('[data-test="preview-error"]').waitFor({ state: 'detached' });
+    await page.locator('[data-test="setting-error-n_embd"]').waitFor({ state: 'detached' });
     await shot('02-new-run');
     await page.locator('[data-test="new-run-start"]').click();
     await page.waitForURL(/#\/runs\/\d+/);
