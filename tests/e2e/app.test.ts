@@ -94,6 +94,19 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
     await shot('01-welcome');
   });
 
+  it('uploads a text of the user\'s in the New-run view, previews it, and explains a file it cannot use', async () => {
+    await page.locator('[data-test="nav-new"]').click();
+    const upload = page.locator('[data-test="corpus-upload"]');
+    await upload.setInputFiles({ name: 'sonnet.txt', mimeType: 'text/plain', buffer: Buffer.from('Shall I compare thee to a summer\'s day?\n'.repeat(200)) });
+    await expect.poll(async () => page.locator('[data-test="corpus-stats"]').textContent(), { timeout: 10_000 }).toContain('8,000');
+    expect(await page.locator('[data-test="corpus-preview"]').textContent()).toContain('Shall I compare thee');
+    await upload.setInputFiles({ name: 'picture.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0, 1, 2, 3]) });
+    await page.locator('[data-test="corpus-error"]').waitFor();
+    expect(await page.locator('[data-test="corpus-error"]').textContent()).toMatch(/picture.png/);
+    await shot('02a-upload');
+    await page.locator('[data-test="corpus-tinyshakespeare"]').click();
+  });
+
   it('starts a small run from the New-run view and watches its loss chart grow, then stops it', async () => {
     await page.locator('[data-test="nav-new"]').click();
     await page.locator('[data-test="family-select"]').selectOption('gpt');
