@@ -2,6 +2,7 @@ import { checkFixtureCommand, usage as checkFixtureUsage } from './commands/chec
 import { resumeCommand, stopCommand, trainCommand, usage as trainUsage } from './commands/train';
 import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
 import { serveCommand, usage as serveUsage } from './commands/serve';
+import { benchCommand, usage as benchUsage } from './commands/bench';
 import { UsageError } from './args';
 
 // The headless host: every command of the lab that runs without a display.
@@ -18,6 +19,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
   compare: { run: compareCommand, usage: labUsage },
   kmeans: { run: kmeansCommand, usage: labUsage },
   serve: { run: serveCommand, usage: serveUsage },
+  bench: { run: benchCommand, usage: benchUsage },
 };
 
 const help = `NanoLab: train small language models (RNN, LSTM, GRU, GPT) from scratch.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkFixture, modelConfigFromFixture, modelFromFixture, type FieldCheck, type TorchFixture } from '../../src/main/engine/parity';
 import { countParameters } from '../../src/main/engine/models';
+import { CpuBackend } from '../../src/main/engine/backend/cpu';
 import { loadFixtures } from './helpers';
 
 // The engine against PyTorch 1.13's own numbers for every model family (tests/fixtures/torch).
@@ -107,4 +108,23 @@ describe('PyTorch parity', () => {
     expect(checks.get('logits')!.pass).toBe(false);
     expect(checks.get('grads.transformer.h.0.ln_1.weight')!.pass).toBe(false);
   });
+});
+
+describe('PyTorch parity on both CPU kernel sets', () => {
+  const wasm = new CpuBackend('float32', 'wasm');
+  const js = new CpuBackend('float32', 'js');
+
+  it('the default float32 backend runs its matrix products in WebAssembly', () => {
+    expect(new CpuBackend().name).toMatch(/^cpu-wasm-(relaxed|simd)$/);
+    expect(js.name).toBe('cpu');
+  });
+
+  for (const { file, fx } of fixtures) {
+    it(`${file}: every field passes with the wasm kernels and with the plain JS reference`, () => {
+      for (const backend of [wasm, js]) {
+        const failed = checkFixture(fx, backend).filter((c) => !c.pass).map((c) => `${c.field} (max rel ${c.maxRel})`);
+        expect(failed, backend.name).toEqual([]);
+      }
+    });
+  }
 });

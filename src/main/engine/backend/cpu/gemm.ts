@@ -92,11 +92,28 @@ export function transposeInto(
   }
 }
 
-/** Scratch arrays reused across calls, grown on demand. */
+/** C[M,N] (+)= op(A)·op(B), as `matmul` below takes it (without its scratch). */
+export type MatMul = (
+  M: number, N: number, K: number,
+  A: FloatArray, aOff: number, transA: boolean,
+  B: FloatArray, bOff: number, transB: boolean,
+  C: FloatArray, cOff: number,
+  accumulate: boolean,
+) => void;
+
+/**
+ * A backend's workspace: scratch arrays reused across calls (grown on demand), and the matrix
+ * multiply its kernels call (the JS one below, or the WebAssembly one that needs its operands in
+ * the wasm heap).
+ */
 export class Scratch {
   private buffers: FloatArray[] = [];
+  readonly matmul: MatMul;
 
-  constructor(private readonly make: (n: number) => FloatArray) {}
+  constructor(private readonly make: (n: number) => FloatArray, fast?: MatMul) {
+    this.matmul = fast ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
+      matmul(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate, this));
+  }
 
   get(slot: number, n: number): FloatArray {
     const have = this.buffers[slot];

@@ -3,15 +3,36 @@ import type {
 } from '../backend';
 import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
-import { gemmNT, matmul, Scratch } from './gemm';
+import { Scratch, type MatMul } from './gemm';
+import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
 import { gelu, geluGrad } from './math';
 import {
   gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
 } from './recurrent';
 
-// The reference backend: plain loops on typed arrays. It also runs in float64, which the
-// finite-difference gradient checks use so that rounding does not hide a wrong derivative.
+// The CPU backend: loops on typed arrays, with the matrix products in WebAssembly SIMD where the
+// runtime has it (float32 tensors then live in the shared wasm heap, see wasm/heap.ts). With
+// kernels 'js' it is the plain reference the fast kernels are tested against; it also runs in
+// float64 (always JS), which the finite-difference gradient checks use so that rounding does not
+// hide a wrong derivative.
+
+export type CpuKernels = 'auto' | 'wasm' | 'js';
+
+/** The heap's gemm behind the MatMul signature; arrays outside the heap take the JS kernel. */
+function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
+  return (M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) => {
+    if (M === 0 || N === 0) return;
+    if (K === 0 || !(heap.owns(A) && heap.owns(B) && heap.owns(C))) {
+      js(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate);
+      return;
+    }
+    heap.gemm.gemm(
+      transA, transB, M, N, K, A.byteOffset + 4 * aOff, transA ? M : K, B.byteOffset + 4 * bOff, transB ? K : N,
+      C.byteOffset + 4 * cOff, N, accumulate, heap.scratchPtr,
+    );
+  };
+}
 
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
@@ -45,15 +66,33 @@ export class CpuBackend implements Backend {
   private readonly arenas: Arena[] = [];
   private live = 0;
 
-  constructor(readonly dtype: Dtype = 'float32') {
-    this.name = dtype === 'float32' ? 'cpu' : 'cpu-float64';
-    this.make = dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
-    this.scratch = new Scratch(this.make);
+  /** The wasm heap the float32 tensors live in; null for the JS kernels. */
+  readonly heap: WasmHeap | null;
+
+  constructor(readonly dtype: Dtype = 'float32', kernels: CpuKernels = 'auto') {
+    const heap = dtype === 'float32' && kernels !== 'js' ? wasmHeap() : null;
+    if (kernels === 'wasm' && heap === null) {
+      throw new Error(dtype === 'float32'
+        ? 'the wasm CPU kernels need WebAssembly SIMD and SharedArrayBuffer (a cross-origin-isolated page), which this runtime lacks'
+        : 'the wasm CPU kernels are float32 only');
+    }
+    this.heap = heap;
+    this.name = dtype === 'float64' ? 'cpu-float64' : heap ? `cpu-wasm-${heap.gemm.variant}` : 'cpu';
+    this.make = heap ? (n) => heap.take(n) : dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
+    const js = new Scratch(this.make);
+    this.scratch = heap ? new Scratch(this.make, wasmMatMul(heap, js.matmul)) : js;
+  }
+
+  /** The matrix product this backend's kernels use (for benchmarks and kernel tests). */
+  get matmulKernel(): MatMul {
+    return this.scratch.matmul;
   }
 
   // ---- storage ---------------------------------------------------------------------------------
 
   private take(n: number): FloatArray {
+    // heap storage is shared by every backend on this thread: its free list is too
+    if (this.heap) return this.heap.take(n);
     const free = this.pool.get(n);
     const buf = free && free.length > 0 ? free.pop()! : null;
     if (buf) {
@@ -116,6 +155,10 @@ export class CpuBackend implements Backend {
   }
 
   private recycle(buf: FloatArray): void {
+    if (this.heap) {
+      this.heap.give(buf as Float32Array);
+      return;
+    }
     let free = this.pool.get(buf.length);
     if (!free) this.pool.set(buf.length, (free = []));
     free.push(buf);
@@ -239,7 +282,7 @@ export class CpuBackend implements Backend {
     const [N, K] = w.shape;
     const M = x.size / K;
     check(x.cols === K, () => `linear: input has ${x.cols} features, weight expects ${K}`);
-    gemmNT(M, N, K, x.data, 0, w.data, 0, y.data, 0, false);
+    this.scratch.matmul(M, N, K, x.data, 0, false, w.data, 0, true, y.data, 0, false);
     if (b) {
       const Y = y.data, Bv = b.data;
       for (let r = 0; r < M; r++) {
@@ -253,9 +296,9 @@ export class CpuBackend implements Backend {
     const [N, K] = w.shape;
     const M = x.size / K;
     // dx (M, K) += dy (M, N) · w (N, K)
-    if (dx) matmul(M, K, N, dy.data, 0, false, w.data, 0, false, dx.data, 0, true, this.scratch);
+    if (dx) this.scratch.matmul(M, K, N, dy.data, 0, false, w.data, 0, false, dx.data, 0, true);
     // dw (N, K) += dyᵀ (N, M) · x (M, K)
-    if (dw) matmul(N, K, M, dy.data, 0, true, x.data, 0, false, dw.data, 0, true, this.scratch);
+    if (dw) this.scratch.matmul(N, K, M, dy.data, 0, true, x.data, 0, false, dw.data, 0, true);
     if (db) {
       const D = dy.data, G = db.data;
       for (let r = 0; r < M; r++) {
@@ -447,7 +490,7 @@ export class CpuBackend implements Backend {
 
   rnnTanhForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, hs: Tensor): void {
     const [T, B, H] = hs.shape;
-    rnnTanhForward(gi.data, whh.data, bhh.data, h0.data, hs.data, T, B, H);
+    rnnTanhForward(gi.data, whh.data, bhh.data, h0.data, hs.data, T, B, H, this.scratch);
   }
 
   rnnTanhBackward(dhs: Tensor, hs: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void {
@@ -457,7 +500,7 @@ export class CpuBackend implements Backend {
 
   lstmForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, c0: Tensor, hs: Tensor, cs: Tensor, acts: Tensor): void {
     const [T, B, H] = hs.shape;
-    lstmForward(gi.data, whh.data, bhh.data, h0.data, c0.data, hs.data, cs.data, acts.data, T, B, H);
+    lstmForward(gi.data, whh.data, bhh.data, h0.data, c0.data, hs.data, cs.data, acts.data, T, B, H, this.scratch);
   }
 
   lstmBackward(

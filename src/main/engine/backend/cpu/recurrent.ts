@@ -1,5 +1,5 @@
 import type { FloatArray } from '../../tensor';
-import { gemmNT, matmul, transposeInto, type Scratch } from './gemm';
+import { transposeInto, type Scratch } from './gemm';
 
 // Recurrent layers over a whole sequence, time-major (the slice for step t is contiguous).
 // The input projection gi = x·W_ihᵀ + b_ih for every step is one matmul done by the caller, so the
@@ -35,8 +35,8 @@ function recurrentWeightGrads(
 ): void {
   if (dwhh) {
     // (B, G)ᵀ · (B, H) for step 0, then ((T−1)·B, G)ᵀ · ((T−1)·B, H) for the rest in one product
-    matmul(G, H, B, dG, 0, true, h0, 0, false, dwhh, 0, true, scratch);
-    if (T > 1) matmul(G, H, (T - 1) * B, dG, B * G, true, hs, 0, false, dwhh, 0, true, scratch);
+    scratch.matmul(G, H, B, dG, 0, true, h0, 0, false, dwhh, 0, true);
+    if (T > 1) scratch.matmul(G, H, (T - 1) * B, dG, B * G, true, hs, 0, false, dwhh, 0, true);
   }
   if (dbhh) {
     for (let r = 0; r < T * B; r++) {
@@ -54,15 +54,15 @@ function accumulateInto(dst: FloatArray, src: FloatArray, n: number): void {
 
 export function rnnTanhForward(
   gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray, hs: FloatArray,
-  T: number, B: number, H: number,
+  T: number, B: number, H: number, scratch: Scratch,
 ): void {
   const n = B * H;
   for (let t = 0; t < T; t++) {
     const off = t * n;
     for (let i = 0; i < n; i++) hs[off + i] = gi[off + i];
     addBiasRows(hs, off, B, bhh, H);
-    if (t === 0) gemmNT(B, H, H, h0, 0, whh, 0, hs, off, true);
-    else gemmNT(B, H, H, hs, off - n, whh, 0, hs, off, true);
+    if (t === 0) scratch.matmul(B, H, H, h0, 0, false, whh, 0, true, hs, off, true);
+    else scratch.matmul(B, H, H, hs, off - n, false, whh, 0, true, hs, off, true);
     for (let i = 0; i < n; i++) hs[off + i] = Math.tanh(hs[off + i]);
   }
 }
@@ -84,7 +84,7 @@ export function rnnTanhBackward(
       dG[off + i] = (dhs[off + i] + dhNext[i]) * (1 - h * h);
     }
     // dh_{t−1} = dG_t · W_hh
-    gemmNT(B, H, H, dG, off, whhT, 0, dhNext, 0, false);
+    scratch.matmul(B, H, H, dG, off, false, whhT, 0, true, dhNext, 0, false);
   }
   recurrentWeightGrads(dG, hs, h0, T, B, H, H, dwhh, dbhh, scratch);
   accumulateInto(dgi, dG, T * n);
@@ -95,7 +95,7 @@ export function rnnTanhBackward(
 export function lstmForward(
   gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray, c0: FloatArray,
   hs: FloatArray, cs: FloatArray, acts: FloatArray,
-  T: number, B: number, H: number,
+  T: number, B: number, H: number, scratch: Scratch,
 ): void {
   const G = 4 * H;
   const n = B * H;
@@ -105,8 +105,8 @@ export function lstmForward(
     // pre-activations: gi_t + b_hh + h_{t−1}·W_hhᵀ, built in place in acts
     for (let i = 0; i < B * G; i++) acts[gOff + i] = gi[gOff + i];
     addBiasRows(acts, gOff, B, bhh, G);
-    if (t === 0) gemmNT(B, G, H, h0, 0, whh, 0, acts, gOff, true);
-    else gemmNT(B, G, H, hs, off - n, whh, 0, acts, gOff, true);
+    if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, acts, gOff, true);
+    else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, acts, gOff, true);
     for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
@@ -161,7 +161,7 @@ export function lstmBackward(
         dG[a + 3 * H + k] = dh * tc * og * (1 - og);
       }
     }
-    gemmNT(B, H, G, dG, gOff, whhT, 0, dhNext, 0, false);
+    scratch.matmul(B, H, G, dG, gOff, false, whhT, 0, true, dhNext, 0, false);
   }
   recurrentWeightGrads(dG, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
   accumulateInto(dgi, dG, T * B * G);
@@ -182,8 +182,8 @@ export function gruForward(
     const off = t * n;
     // gh = h_{t−1}·W_hhᵀ + b_hh, (B, 3H)
     for (let b = 0; b < B; b++) for (let k = 0; k < G; k++) gh[b * G + k] = bhh[k];
-    if (t === 0) gemmNT(B, G, H, h0, 0, whh, 0, gh, 0, true);
-    else gemmNT(B, G, H, hs, off - n, whh, 0, gh, 0, true);
+    if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, gh, 0, true);
+    else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, gh, 0, true);
     for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const g = b * G;
@@ -240,7 +240,7 @@ export function gruBackward(
         dhNext[b * H + k] = dh * z;
       }
     }
-    gemmNT(B, H, G, dGh, gOff, whhT, 0, dhNext, 0, true);
+    scratch.matmul(B, H, G, dGh, gOff, false, whhT, 0, true, dhNext, 0, true);
   }
   recurrentWeightGrads(dGh, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
   accumulateInto(dgi, dGi, T * B * G);

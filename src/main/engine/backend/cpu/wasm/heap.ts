@@ -1,0 +1,84 @@
+import { createWasmGemm, relaxedSimdSupported, wasmSimdSupported, type WasmGemm } from './gemm-wasm';
+
+// Float32 tensor storage inside one shared WebAssembly.Memory, so the WebAssembly kernels read
+// and write tensors in place (nothing is copied per call) and worker threads can later share
+// them. One heap per thread of the process: every float32 CPU backend allocates from it, so any
+// two of their tensors may meet in one kernel. Storage is never returned to the memory; released
+// arrays wait in a free list by length, which a training step (the same shapes every step)
+// drains exactly, so the steady state allocates nothing.
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; shared memory reserves it only as address space
+
+export class WasmHeap {
+  readonly memory: WebAssembly.Memory;
+  readonly gemm: WasmGemm;
+  /** Packing space for gemm calls on this thread. */
+  readonly scratchPtr: number;
+  private top: number;
+  private readonly free = new Map<number, Float32Array[]>();
+
+  constructor() {
+    this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
+    this.gemm = createWasmGemm(this.memory, relaxedSimdSupported() ? 'relaxed' : 'simd');
+    this.top = 64; // pointer 0 stays unused: a zero pointer is a bug, not a tensor
+    const scratchBytes = this.gemm.scratchBytes(4096, 4096, 4096);
+    this.scratchPtr = this.reserve(scratchBytes);
+  }
+
+  private reserve(bytes: number): number {
+    const at = Math.ceil(this.top / 64) * 64; // cache-line aligned
+    const end = at + bytes;
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      // grow by at least a quarter so a growing model does not grow the memory every tensor
+      this.memory.grow(Math.min(MAX_PAGES - have / PAGE, Math.max(pages, Math.ceil(have / PAGE / 4))));
+    }
+    this.top = end;
+    return at;
+  }
+
+  /** A zeroed float32 array of n elements in the heap. */
+  take(n: number): Float32Array {
+    const list = this.free.get(n);
+    const reused = list && list.length > 0 ? list.pop()! : null;
+    if (reused) return reused.fill(0);
+    // a view on the current buffer: after a grow the old views stay valid, as the memory is shared
+    const at = this.reserve(4 * Math.max(n, 1));
+    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    heapBuffers.add(buffer);
+    return new Float32Array(buffer, at, n);
+  }
+
+  give(buf: Float32Array): void {
+    let list = this.free.get(buf.length);
+    if (!list) this.free.set(buf.length, (list = []));
+    list.push(buf);
+  }
+
+  /** Bytes handed out so far (tensors, free lists and scratch). */
+  get bytesReserved(): number {
+    return this.top;
+  }
+
+  /** Whether an array lives in this heap (so its byteOffset is a pointer the kernels can use). */
+  owns(a: ArrayBufferView): boolean {
+    return heapBuffers.has(a.buffer as SharedArrayBuffer);
+  }
+}
+
+/** Every buffer object the heaps' memories have had (a grow gives the memory a new one). */
+const heapBuffers = new WeakSet<SharedArrayBuffer>();
+let shared: WasmHeap | null | undefined;
+
+/**
+ * This thread's heap, or null where WebAssembly SIMD or shared memory is missing (a page that is
+ * not cross-origin isolated has no SharedArrayBuffer): the backend then runs its JS kernels.
+ */
+export function wasmHeap(): WasmHeap | null {
+  if (shared === undefined) {
+    shared = typeof SharedArrayBuffer !== 'undefined' && wasmSimdSupported() ? new WasmHeap() : null;
+  }
+  return shared;
+}
