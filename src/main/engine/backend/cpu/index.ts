@@ -6,7 +6,7 @@ import type { Rng } from '../../rng';
 import { Scratch, type MatMul } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
-import { gelu, geluGrad } from './math';
+import { gelu, gelu32, geluGrad, geluGrad32 } from './math';
 import {
   gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
 } from './recurrent';
@@ -230,7 +230,8 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) Y[i] = X[i] > 0 ? X[i] : 0;
         break;
       case 'gelu':
-        for (let i = 0; i < n; i++) Y[i] = gelu(X[i]);
+        if (this.dtype === 'float32') for (let i = 0; i < n; i++) Y[i] = gelu32(X[i]);
+        else for (let i = 0; i < n; i++) Y[i] = gelu(X[i]);
         break;
     }
   }
@@ -249,7 +250,8 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
         break;
       case 'gelu':
-        for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
+        if (this.dtype === 'float32') for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad32(X[i]);
+        else for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
         break;
     }
   }

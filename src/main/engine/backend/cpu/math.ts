@@ -55,3 +55,29 @@ export function gelu(x: number): number {
 export function geluGrad(x: number): number {
   return 0.5 * (1 + erf(x * INV_SQRT2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
 }
+
+/**
+ * erfc to float32 accuracy (fractional error < 1.2e-7, Numerical Recipes' Chebyshev fit): one exp
+ * instead of erf's series, for the float32 kernels; float64 keeps the exact erf above.
+ */
+function erfc32(z: number): number {
+  const t = 1 / (1 + 0.5 * z);
+  return t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+}
+
+/** Φ(x), the normal CDF, to float32 accuracy. */
+function normalCdf32(x: number): number {
+  const e = 0.5 * erfc32(Math.abs(x) * INV_SQRT2);
+  return x >= 0 ? 1 - e : e;
+}
+
+/** GELU for float32 tensors: x·Φ(x) with Φ accurate to float32 rounding. */
+export function gelu32(x: number): number {
+  return x * normalCdf32(x);
+}
+
+/** d/dx GELU for float32 tensors. */
+export function geluGrad32(x: number): number {
+  return normalCdf32(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+}
