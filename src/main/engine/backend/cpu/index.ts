@@ -6,6 +6,7 @@ import type { Rng } from '../../rng';
 import { Scratch, type MatMul } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
+import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
 import { gelu, gelu32, geluGrad, geluGrad32 } from './math';
 import {
   gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
@@ -392,13 +393,36 @@ export class CpuBackend implements Backend {
     }
   }
 
+  /** Whether every array lives in the wasm heap, so the wasm kernels may use them in place. */
+  private inHeap(...arrays: (Tensor | null)[]): WasmHeap | null {
+    const heap = this.heap;
+    return heap && arrays.every((t) => t === null || heap.owns(t.data)) ? heap : null;
+  }
+
   attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void {
     const [B, T, C3] = qkv.shape;
+    const heap = this.inHeap(qkv, y, probs, dropMask);
+    if (heap) {
+      attentionForwardGemm(
+        heap.gemm, heap.scratchPtr, qkv.data as Float32Array, B, T, C3 / 3, nHead, y.data as Float32Array, probs.data as Float32Array,
+        dropMask ? (dropMask.data as Float32Array) : null, this.scratch.get(8, T * T) as Float32Array,
+      );
+      return;
+    }
     attentionForward(qkv.data, B, T, C3 / 3, nHead, y.data, probs.data, dropMask ? dropMask.data : null);
   }
 
   attentionBackward(dy: Tensor, qkv: Tensor, probs: Tensor, dropMask: Tensor | null, nHead: number, dqkv: Tensor): void {
     const [B, T, C3] = qkv.shape;
+    const heap = this.inHeap(dy, qkv, probs, dropMask, dqkv);
+    if (heap) {
+      attentionBackwardGemm(
+        heap.gemm, heap.scratchPtr, dy.data as Float32Array, qkv.data as Float32Array, probs.data as Float32Array,
+        dropMask ? (dropMask.data as Float32Array) : null, B, T, C3 / 3, nHead, dqkv.data as Float32Array,
+        this.scratch.get(8, T * T) as Float32Array, this.scratch.get(9, T * T) as Float32Array,
+      );
+      return;
+    }
     attentionBackward(
       dy.data, qkv.data, probs.data, dropMask ? dropMask.data : null, B, T, C3 / 3, nHead, dqkv.data,
       this.scratch.get(2, T),
