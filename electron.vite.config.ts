@@ -11,8 +11,11 @@ export default defineConfig({
   main: {
     define,
     build: {
-      // the training worker is its own entry: jobs/job-host.ts starts out/main/worker.js
-      rolldownOptions: { input: { index: entry('./src/main/index.ts'), worker: entry('./src/main/jobs/worker.ts') } }
+      // the training worker and the gemm helper are their own entries (out/main/worker.js,
+      // out/main/gemm-helper.js), started by jobs/job-host.ts and jobs/gemm-threads.ts
+      rolldownOptions: {
+        input: { index: entry('./src/main/index.ts'), worker: entry('./src/main/jobs/worker.ts'), 'gemm-helper': entry('./src/main/jobs/gemm-helper.ts') }
+      }
     }
   },
   preload: {

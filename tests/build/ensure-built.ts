@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 // source is newer, so `npm test` on a fresh clone tests what the current sources build.
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const OUTPUTS = ['out/main/index.js', 'out/main/worker.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
+const OUTPUTS = ['out/main/index.js', 'out/main/worker.js', 'out/main/gemm-helper.js', 'out/preload/index.cjs', 'out/renderer/index.html'];
 
 function newest(dir: string): number {
   let t = 0;

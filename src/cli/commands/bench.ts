@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../../main/engine/backend/cpu';
 import { splitCorpus } from '../../main/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../main/engine/train';
+import { enableGemmThreads } from '../../main/jobs/gemm-threads';
 import { parse, parseInteger, UsageError } from '../args';
 import { BUNDLED_CORPUS } from './train';
 
@@ -100,8 +101,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const names = ((values.models as string | undefined) ?? 'gpt-tiny,lstm-small').split(',') as ModelName[];
   for (const n of names) if (!(n in MODELS)) throw new UsageError(`bench: unknown model "${n}": choose from ${Object.keys(MODELS).join(', ')}`);
   const text = readFileSync(BUNDLED_CORPUS, 'utf8');
-  const backendName = new CpuBackend().name;
-  console.log(`NanoLab backend ${backendName}, ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ${steps} steps × ${rounds} rounds per model`);
+  const threads = enableGemmThreads();
+  const backendName = `${new CpuBackend().name}, ${threads} thread${threads === 1 ? '' : 's'} for large products`;
+  console.log(`NanoLab backend ${backendName}; ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}); ${steps} steps × ${rounds} rounds per model`);
 
   const self0 = process.cpuUsage();
   const m0 = machineTicks();
@@ -143,7 +145,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const selfCores = (self.user + self.system) / 1e6 / wallS;
     machineLoad = {
       cores: cpus().length, busy_cores_during_bench: Number(busyCores.toFixed(2)),
-      note: `NanoLab used ${selfCores.toFixed(2)} cores on average (one thread), PyTorch up to 2 while it ran; a busy-core figure well above that means other processes took CPU and the numbers are noisy`,
+      note: `NanoLab's threads used ${selfCores.toFixed(2)} cores on average, PyTorch up to 2 while it ran; a busy-core figure well above that means other processes took CPU and the numbers are noisy`,
     };
   }
 

@@ -1,10 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { enableGemmThreads } from './gemm-threads';
 import { executeRun, type RunControl, type RunSpec } from './run-loop';
 
 // The training worker: one run per worker thread, steered by pause / resume / stop messages.
 
 if (!parentPort) throw new Error('jobs/worker.ts runs as a worker thread (see jobs/job-host.ts)');
 const port = parentPort;
+// large matrix products use every core (helper threads on this worker's wasm heap)
+enableGemmThreads();
 const control: RunControl = { paused: false, stopRequested: false };
 port.on('message', (message: { type: 'pause' | 'resume' | 'stop' }) => {
   if (message.type === 'pause') control.paused = true;

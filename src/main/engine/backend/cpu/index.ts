@@ -28,9 +28,9 @@ function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
       js(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate);
       return;
     }
-    heap.gemm.gemm(
+    heap.matmul(
       transA, transB, M, N, K, A.byteOffset + 4 * aOff, transA ? M : K, B.byteOffset + 4 * bOff, transB ? K : N,
-      C.byteOffset + 4 * cOff, N, accumulate, heap.scratchPtr,
+      C.byteOffset + 4 * cOff, N, accumulate,
     );
   };
 }

@@ -1,4 +1,5 @@
 import { createWasmGemm, relaxedSimdSupported, wasmSimdSupported, type WasmGemm } from './gemm-wasm';
+import { GemmPool, type GemmHelperInit } from './gemm-pool';
 
 // Float32 tensor storage inside one shared WebAssembly.Memory, so the WebAssembly kernels read
 // and write tensors in place (nothing is copied per call) and worker threads can later share
@@ -15,6 +16,8 @@ export class WasmHeap {
   readonly gemm: WasmGemm;
   /** Packing space for gemm calls on this thread. */
   readonly scratchPtr: number;
+  /** Helper threads for large products, once a host starts them (startGemmHelpers). */
+  private pool: GemmPool | null = null;
   private top: number;
   private readonly free = new Map<number, Float32Array[]>();
 
@@ -24,6 +27,38 @@ export class WasmHeap {
     this.top = 64; // pointer 0 stays unused: a zero pointer is a bug, not a tensor
     const scratchBytes = this.gemm.scratchBytes(4096, 4096, 4096);
     this.scratchPtr = this.reserve(scratchBytes);
+  }
+
+  /** C (+)= op(A)·op(B) on heap pointers, over every thread the host gave this heap. */
+  matmul(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number, accumulate: boolean,
+  ): void {
+    if (this.pool) this.pool.run(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, this.scratchPtr);
+    else this.gemm.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, this.scratchPtr);
+  }
+
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * Gives the heap `count` helper threads: `start` must run runGemmHelper(init) on a new thread
+   * (the host's worker). Returns the number of threads products now use.
+   */
+  startGemmHelpers(count: number, start: (init: GemmHelperInit) => void): number {
+    if (this.pool) throw new Error('the gemm helper threads are already started');
+    if (count < 1) return 1;
+    const controls: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const controlPtr = this.reserve(GemmPool.controlBytes());
+      new Int32Array(this.memory.buffer as unknown as SharedArrayBuffer, controlPtr, GemmPool.controlBytes() / 4).fill(0);
+      const scratchPtr = this.reserve(this.gemm.scratchBytes(4096, 4096, 4096));
+      start({ memory: this.memory, variant: this.gemm.variant, controlPtr, scratchPtr });
+      controls.push(controlPtr);
+    }
+    this.pool = new GemmPool(this.gemm, controls);
+    return this.pool.threads;
   }
 
   private reserve(bytes: number): number {
