@@ -7,7 +7,7 @@ import { Scratch, type MatMul } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
 import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
-import { gelu, gelu32, geluGrad, geluGrad32 } from './math';
+import { gelu, gelu32, geluGrad, geluGradFromOutput32 } from './math';
 import {
   gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
 } from './recurrent';
@@ -251,7 +251,7 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
         break;
       case 'gelu':
-        if (this.dtype === 'float32') for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad32(X[i]);
+        if (this.dtype === 'float32') for (let i = 0; i < n; i++) G[i] += D[i] * geluGradFromOutput32(X[i], Y[i]);
         else for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
         break;
     }

@@ -81,3 +81,12 @@ export function gelu32(x: number): number {
 export function geluGrad32(x: number): number {
   return normalCdf32(x) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
 }
+
+/**
+ * d/dx GELU given the forward's output y = x·Φ(x): Φ = y / x saves the erfc (one exp, not two),
+ * except near 0 where the division loses the digits the product rounded away.
+ */
+export function geluGradFromOutput32(x: number, y: number): number {
+  const cdf = Math.abs(x) > 1e-3 ? y / x : normalCdf32(x);
+  return cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+}
