@@ -182,3 +182,18 @@ describe('nanolab train', () => {
     expect(nanolab('frobnicate').code).toBe(2);
   });
 });
+
+describe('nanolab bench', () => {
+  it('measures NanoLab on both models and prints the JSON shape the issue names (PyTorch skipped here)', () => {
+    const r = nanolab('bench', '--steps', '1', '--rounds', '1', '--no-pytorch', '--no-matmul', '--json');
+    expect(r.code, r.err).toBe(0);
+    const last = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    expect(Object.keys(last).sort()).toEqual(['backend', 'machine_load', 'matmul', 'models']);
+    expect(last.models.map((m: { name: string }) => m.name)).toEqual(['gpt-tiny', 'lstm-small']);
+    for (const m of last.models) {
+      expect(m.nanolab_tokens_per_s).toBeGreaterThan(0);
+      expect(m).toMatchObject({ pytorch_tokens_per_s: null, tfjs_tokens_per_s: null, ratio_vs_pytorch: null });
+    }
+    expect(nanolab('bench', '--models', 'gpt-huge').err).toContain('bench: unknown model "gpt-huge"');
+  });
+});

@@ -13,7 +13,7 @@ import { BUNDLED_CORPUS } from './train';
 // the other and alternating (so a change in machine load hits both), and the ratio is printed.
 // Plus matrix-multiply GFLOP/s at the models' shapes. Speed is measured here, never asserted.
 
-export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small] [--no-pytorch] [--json]
+export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small] [--no-pytorch] [--no-matmul] [--json]
   Trains gpt-tiny (nanoGPT's CPU configuration: 4 layers, 4 heads, n_embd 128, context 64, batch 12)
   and lstm-small (2×256 LSTM, embedding 64, sequences of 64, batch 32) for N steps (default 20)
   with NanoLab, then with PyTorch (/usr/bin/python3 with python3-torch, OPENBLAS_NUM_THREADS=2
@@ -94,7 +94,8 @@ const SHAPES: { name: string; M: number; K: number; N: number; transA: boolean; 
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse('bench', argv, {
-    steps: { type: 'string' }, rounds: { type: 'string' }, models: { type: 'string' }, 'no-pytorch': { type: 'boolean' }, json: { type: 'boolean' },
+    steps: { type: 'string' }, rounds: { type: 'string' }, models: { type: 'string' }, 'no-pytorch': { type: 'boolean' }, 'no-matmul': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   const steps = parseInteger('steps', values.steps as string | undefined, 20, 1);
   const rounds = parseInteger('rounds', values.rounds as string | undefined, 2, 1);
@@ -130,7 +131,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
   const backend = new CpuBackend();
   const reference = new CpuBackend('float32', 'js');
-  const matmul = SHAPES.map((s) => ({
+  const matmul = values['no-matmul'] ? [] : SHAPES.map((s) => ({
     shape: s.name, m: s.M, k: s.K, n: s.N,
     gflops: Number(matmulGflops(backend, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
     js_reference_gflops: Number(matmulGflops(reference, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
