@@ -9,6 +9,13 @@ import type { WasmGemm } from './gemm-wasm';
 
 const ptr = (a: Float32Array, offset: number) => a.byteOffset + 4 * offset;
 
+/** The probabilities the values are mixed with: P, or P∘mask (in `masked`) under dropout. */
+function dropped(probs: Float32Array, mask: Float32Array | null, pOff: number, n: number, masked: Float32Array): [Float32Array, number] {
+  if (!mask) return [probs, pOff];
+  for (let k = 0; k < n; k++) masked[k] = probs[pOff + k] * mask[pOff + k];
+  return [masked, 0];
+}
+
 export function attentionForwardGemm(
   g: WasmGemm, scratchPtr: number,
   qkv: Float32Array, B: number, T: number, C: number, nHead: number,
@@ -40,12 +47,7 @@ export function attentionForwardGemm(
         for (let j = 0; j <= i; j++) probs[o + j] *= inv;
         for (let j = i + 1; j < T; j++) probs[o + j] = 0; // causal: no weight on the future
       }
-      let P = probs, at = pOff;
-      if (mask) {
-        for (let k = 0; k < T * T; k++) masked[k] = probs[pOff + k] * mask[pOff + k];
-        P = masked;
-        at = 0;
-      }
+      const [P, at] = dropped(probs, mask, pOff, T * T, masked);
       // (T, T) · (T, hd) -> y's columns of head h, (B, T, C)
       g.gemm(false, false, T, hd, T, ptr(P, at), T, ptr(qkv, base + 2 * C), C3, ptr(y, b * T * C + h * hd), C, false, scratchPtr);
     }
@@ -65,12 +67,7 @@ export function attentionBackwardGemm(
       const base = b * T * C3 + h * hd;
       const yBase = b * T * C + h * hd;
       const pOff = (b * nHead + h) * T * T;
-      let P = probs, at = pOff;
-      if (mask) {
-        for (let k = 0; k < T * T; k++) masked[k] = probs[pOff + k] * mask[pOff + k];
-        P = masked;
-        at = 0;
-      }
+      const [P, at] = dropped(probs, mask, pOff, T * T, masked);
       // dP' = dY · Vᵀ (T, T); dV += P'ᵀ · dY (T, hd)
       g.gemm(false, true, T, T, hd, ptr(dy, yBase), C, ptr(qkv, base + 2 * C), C3, ptr(ds, 0), T, false, scratchPtr);
       g.gemm(true, false, T, hd, T, ptr(P, at), T, ptr(dy, yBase), C, ptr(dqkv, base + 2 * C), C3, true, scratchPtr);
