@@ -221,8 +221,11 @@ export const methods = {
   'corpus.pick': { request: z.object({}), response: corpusInfo.nullable() },
   'sample.generate': {
     request: samplingSettings.extend({ requestId: z.string().min(1).max(64) }),
-    response: z.object({ text: z.string(), tokens: z.array(generatedToken) })
+    /** `stopped`: the request was cancelled (sample.cancel) and holds the tokens made until then. */
+    response: z.object({ text: z.string(), tokens: z.array(generatedToken), stopped: z.boolean() })
   },
+  /** Stops a running sample.generate after the token it is on; unknown or finished ids are ignored. */
+  'sample.cancel': { request: z.object({ requestId: z.string().min(1).max(64) }), response: z.object({}) },
   'sample.surprise': {
     request: z.object({ runId, checkpoint: checkpointKind, text: z.string().min(2).max(5000) }),
     response: z.array(z.object({ char: z.string(), loss: z.number(), top: z.array(z.object({ text: z.string(), prob: z.number() })) }))

@@ -104,6 +104,17 @@ describe('a run from start to analysis', () => {
     expect(sample.tokens[0].top).toHaveLength(5);
     const again = await api.call('sample.generate', { requestId: 'r2', runId: id, checkpoint: 'best', prompt: 'ROMEO:', length: 40, temperature: 0.8, topK: 0, topP: 1, seed: 3 });
     expect(again.text).toBe(sample.text);
+    expect(sample.stopped).toBe(false);
+
+    // a long sample stopped from another request keeps what it made so far
+    const long = api.call('sample.generate', { requestId: 'r3', runId: id, checkpoint: 'best', prompt: 'ROMEO:', length: 5000, temperature: 1, topK: 0, topP: 1, seed: 4 });
+    while (!events.some((e) => e.name === 'sample.tokens' && (e.payload as EventPayload<'sample.tokens'>).requestId === 'r3')) await new Promise((r) => setTimeout(r, 5));
+    await api.call('sample.cancel', { requestId: 'r3' });
+    const stopped = await long;
+    expect(stopped.stopped).toBe(true);
+    expect(stopped.tokens.length).toBeGreaterThan(0);
+    expect(stopped.tokens.length).toBeLessThan(5000);
+    await expect(api.call('sample.cancel', { requestId: 'finished-long-ago' })).resolves.toEqual({});
 
     const s = await api.call('sample.surprise', { runId: id, checkpoint: 'latest', text: 'ROMEO: hello' });
     expect(s).toHaveLength(11);

@@ -167,6 +167,16 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
     await page.locator('[data-test="surprise-toggle"]').click();
     await page.waitForTimeout(500);
     await shot('08-surprise');
+    await page.locator('[data-test="surprise-toggle"]').click();
+    // a long sample can be stopped; the text so far stays
+    await page.locator('[data-test="sample-length"]').fill('5000');
+    await page.locator('[data-test="sample-generate"]').click();
+    await waitForCount('[data-test="sample-output"]', 'data-tokens', 20);
+    await page.locator('[data-test="sample-stop"]').click();
+    await page.locator('[data-test="sample-stop"]').waitFor({ state: 'detached' });
+    const kept = await countOf('[data-test="sample-output"]', 'data-tokens');
+    expect(kept).toBeGreaterThanOrEqual(20);
+    expect(kept).toBeLessThan(5000);
   });
 
   it('runs k-means on the embeddings and steps through its iterations', async () => {

@@ -6,6 +6,7 @@ import { pca } from '../engine/analysis/pca';
 import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
 import type { Tokenizer } from '../engine/data/tokenizer';
 import { generate } from '../engine/generate';
+import type { GeneratedToken } from '../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
 import { PRESETS } from '../engine/presets';
 import { resolveTrainConfig, type Trainer } from '../engine/train';
@@ -58,6 +59,8 @@ export class LabApi {
   private readonly subscribers = new Set<Subscriber>();
   private readonly models = new Map<string, { trainer: Trainer; tokenizer: Tokenizer; path: string; step: number }>();
   private readonly handlers: Handlers;
+  /** sample.generate requests still running, and whether each has been asked to stop. */
+  private readonly generating = new Map<string, { stop: boolean }>();
 
   constructor(private readonly options: LabApiOptions) {
     mkdirSync(options.home, { recursive: true });
@@ -125,6 +128,28 @@ export class LabApi {
       this.emit('run.event', { runId: runId(), event });
       if (event.type === 'started') this.emit('runs.changed', {});
     };
+  }
+
+  /** Runs a generator, streaming its tokens as 'sample.tokens' events, until it ends or is stopped. */
+  private async stream(requestId: string, control: { stop: boolean }, tokensOf: Iterable<GeneratedToken>): Promise<Response<'sample.generate'>> {
+    const tokens: Response<'sample.generate'>['tokens'] = [];
+    let batch: typeof tokens = [];
+    let last = performance.now();
+    for (const t of tokensOf) {
+      const token = { text: t.text, id: t.id, prob: t.prob, sampledProb: t.sampledProb, top: t.top.map(({ text, prob }) => ({ text, prob })) };
+      tokens.push(token);
+      batch.push(token);
+      if (performance.now() - last > 50) {
+        // stream what is ready and let other requests (a cancel among them) and events through
+        this.emit('sample.tokens', { requestId, tokens: batch });
+        batch = [];
+        await new Promise((r) => setImmediate(r));
+        last = performance.now();
+        if (control.stop) break;
+      }
+    }
+    if (batch.length > 0) this.emit('sample.tokens', { requestId, tokens: batch });
+    return { text: tokens.map((t) => t.text).join(''), tokens, stopped: control.stop };
   }
 
   private model(runId: number, kind: 'best' | 'latest') {
@@ -303,24 +328,20 @@ export class LabApi {
         return picked === null ? null : this.corpora.add(picked.name, picked.bytes);
       },
       'sample.generate': async ({ requestId, runId, checkpoint, prompt, length, temperature, topK, topP, seed }) => {
+        if (this.generating.has(requestId)) throw new Error(`a sample with request id "${requestId}" is already running`);
         const { trainer, tokenizer } = this.model(runId, checkpoint);
-        const tokens: Response<'sample.generate'>['tokens'] = [];
-        let batch: typeof tokens = [];
-        let last = performance.now();
-        for (const t of generate(trainer.model, tokenizer, { prompt, length, temperature, topK, topP, seed })) {
-          const token = { text: t.text, id: t.id, prob: t.prob, sampledProb: t.sampledProb, top: t.top.map(({ text, prob }) => ({ text, prob })) };
-          tokens.push(token);
-          batch.push(token);
-          if (performance.now() - last > 50) {
-            // stream what is ready and let other requests and events through
-            this.emit('sample.tokens', { requestId, tokens: batch });
-            batch = [];
-            await new Promise((r) => setImmediate(r));
-            last = performance.now();
-          }
+        const control = { stop: false };
+        this.generating.set(requestId, control);
+        try {
+          return await this.stream(requestId, control, generate(trainer.model, tokenizer, { prompt, length, temperature, topK, topP, seed }));
+        } finally {
+          this.generating.delete(requestId);
         }
-        if (batch.length > 0) this.emit('sample.tokens', { requestId, tokens: batch });
-        return { text: tokens.map((t) => t.text).join(''), tokens };
+      },
+      'sample.cancel': ({ requestId }) => {
+        const control = this.generating.get(requestId);
+        if (control) control.stop = true;
+        return {};
       },
       'sample.surprise': ({ runId, checkpoint, text }) => {
         const { trainer, tokenizer } = this.model(runId, checkpoint);
