@@ -230,10 +230,15 @@ export class CpuBackend implements Backend {
       case 'relu':
         for (let i = 0; i < n; i++) Y[i] = X[i] > 0 ? X[i] : 0;
         break;
-      case 'gelu':
-        if (this.dtype === 'float32') for (let i = 0; i < n; i++) Y[i] = gelu32(X[i]);
+      case 'gelu': {
+        // four lanes at a time in wasm where the arrays are in the heap; the tail (and float64) in JS
+        const heap = this.inHeap(x, y);
+        const from = heap ? n & ~3 : 0;
+        if (heap) heap.elementwise.geluForward(X.byteOffset, Y.byteOffset, from);
+        if (this.dtype === 'float32') for (let i = from; i < n; i++) Y[i] = gelu32(X[i]);
         else for (let i = 0; i < n; i++) Y[i] = gelu(X[i]);
         break;
+      }
     }
   }
 
@@ -250,10 +255,14 @@ export class CpuBackend implements Backend {
       case 'relu':
         for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
         break;
-      case 'gelu':
-        if (this.dtype === 'float32') for (let i = 0; i < n; i++) G[i] += D[i] * geluGradFromOutput32(X[i], Y[i]);
+      case 'gelu': {
+        const heap = this.inHeap(x, dy, dx);
+        const from = heap ? n & ~3 : 0;
+        if (heap) heap.elementwise.geluBackward(X.byteOffset, D.byteOffset, G.byteOffset, from);
+        if (this.dtype === 'float32') for (let i = from; i < n; i++) G[i] += D[i] * geluGradFromOutput32(X[i], Y[i]);
         else for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
         break;
+      }
     }
   }
 

@@ -1,5 +1,6 @@
 import { createWasmGemm, relaxedSimdSupported, wasmSimdSupported, type WasmGemm } from './gemm-wasm';
 import { GemmPool, type GemmHelperInit } from './gemm-pool';
+import { createWasmElementwise, type WasmElementwise } from './elementwise-wasm';
 
 // Float32 tensor storage inside one shared WebAssembly.Memory, so the WebAssembly kernels read
 // and write tensors in place (nothing is copied per call) and worker threads can later share
@@ -14,6 +15,7 @@ const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; shared memory reserves it o
 export class WasmHeap {
   readonly memory: WebAssembly.Memory;
   readonly gemm: WasmGemm;
+  readonly elementwise: WasmElementwise;
   /** Packing space for gemm calls on this thread. */
   readonly scratchPtr: number;
   /** Helper threads for large products, once a host starts them (startGemmHelpers). */
@@ -24,6 +26,7 @@ export class WasmHeap {
   constructor() {
     this.memory = new WebAssembly.Memory({ initial: 256, maximum: MAX_PAGES, shared: true });
     this.gemm = createWasmGemm(this.memory, relaxedSimdSupported() ? 'relaxed' : 'simd');
+    this.elementwise = createWasmElementwise(this.memory);
     this.top = 64; // pointer 0 stays unused: a zero pointer is a bug, not a tensor
     const scratchBytes = this.gemm.scratchBytes(4096, 4096, 4096);
     this.scratchPtr = this.reserve(scratchBytes);
