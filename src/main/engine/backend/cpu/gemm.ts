@@ -109,6 +109,11 @@ export type MatMul = (
 export class Scratch {
   private buffers: FloatArray[] = [];
   readonly matmul: MatMul;
+  /**
+   * A faster LSTM step (gates and states at offsets of acts, c_prev, cs and hs) where the backend
+   * has one; it returns false when it cannot take these arrays, and the caller's loop runs.
+   */
+  lstmCell: ((acts: FloatArray, aOff: number, cPrev: FloatArray, cPrevOff: number, cs: FloatArray, hs: FloatArray, off: number, B: number, H: number) => boolean) | null = null;
 
   constructor(private readonly make: (n: number) => FloatArray, fast?: MatMul) {
     this.matmul = fast ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>

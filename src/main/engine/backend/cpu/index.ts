@@ -82,6 +82,14 @@ export class CpuBackend implements Backend {
     this.make = heap ? (n) => heap.take(n) : dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
     const js = new Scratch(this.make);
     this.scratch = heap ? new Scratch(this.make, wasmMatMul(heap, js.matmul)) : js;
+    if (heap) {
+      const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
+      this.scratch.lstmCell = (acts, aOff, cPrev, cPrevOff, cs, hs, off, B, H) => {
+        if (H % 4 !== 0 || ![acts, cPrev, cs, hs].every((a) => heap.owns(a))) return false;
+        heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
+        return true;
+      };
+    }
   }
 
   /** The matrix product this backend's kernels use (for benchmarks and kernel tests). */

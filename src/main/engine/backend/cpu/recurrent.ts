@@ -107,6 +107,7 @@ export function lstmForward(
     addBiasRows(acts, gOff, B, bhh, G);
     if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, acts, gOff, true);
     else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, acts, gOff, true);
+    if (scratch.lstmCell?.(acts, gOff, t === 0 ? c0 : cs, t === 0 ? 0 : off - n, cs, hs, off, B, H)) continue;
     for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
