@@ -13,7 +13,7 @@ import { resolveTrainConfig, type Trainer } from '../engine/train';
 import { resumeRun, startRun, type RunHandle } from '../jobs/job-host';
 import { databasePath } from '../jobs/lab-home';
 import type { RunEvent } from '../jobs/run-loop';
-import { checkpointFiles, loadRunModel } from '../jobs/run-model';
+import { checkpointFiles, chosenCheckpoint, loadRunModel } from '../jobs/run-model';
 import { writeCheckpointFolder } from '../store/checkpoint-files';
 import { RunStore } from '../store/run-store';
 import {
@@ -135,8 +135,8 @@ export class LabApi {
     const tokens: Response<'sample.generate'>['tokens'] = [];
     let batch: typeof tokens = [];
     let last = performance.now();
-    for (const t of tokensOf) {
-      const token = { text: t.text, id: t.id, prob: t.prob, sampledProb: t.sampledProb, top: t.top.map(({ text, prob }) => ({ text, prob })) };
+    // the contract's schemas keep only its fields (the engine's token ids among the top guesses go)
+    for (const token of tokensOf) {
       tokens.push(token);
       batch.push(token);
       if (performance.now() - last > 50) {
@@ -154,7 +154,7 @@ export class LabApi {
 
   private model(runId: number, kind: 'best' | 'latest') {
     const key = `${runId}:${kind}`;
-    const current = this.store.checkpoints(runId).find((c) => c.kind === kind) ?? this.store.checkpoints(runId).find((c) => c.kind === 'latest');
+    const current = chosenCheckpoint(this.store, runId, kind);
     const cached = this.models.get(key);
     if (cached && current && cached.path === current.path && cached.step === current.step) {
       this.models.delete(key);
@@ -345,7 +345,7 @@ export class LabApi {
       },
       'sample.surprise': ({ runId, checkpoint, text }) => {
         const { trainer, tokenizer } = this.model(runId, checkpoint);
-        return surprise(trainer.model, tokenizer, text).map((p) => ({ char: p.char, loss: p.loss, top: p.top.map(({ text: t, prob }) => ({ text: t, prob })) }));
+        return surprise(trainer.model, tokenizer, text);
       },
       'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
         const { trainer, tokenizer } = this.model(runId, checkpoint);

@@ -11,10 +11,15 @@ export interface StoredData {
   data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec };
 }
 
+/** Which checkpoint a read-side tool uses: the one asked for, or latest when no best was written yet. */
+export function chosenCheckpoint(store: RunStore, id: number, kind: 'best' | 'latest' = 'best') {
+  const all = store.checkpoints(id);
+  return all.find((x) => x.kind === kind) ?? all.find((x) => x.kind === 'latest') ?? null;
+}
+
 /** The files of a run's checkpoint (best by default; latest when no best was written yet). */
 export function checkpointFiles(store: RunStore, id: number, kind: 'best' | 'latest' = 'best'): { files: Record<string, Uint8Array>; path: string; step: number } {
-  const all = store.checkpoints(id);
-  const c = all.find((x) => x.kind === kind) ?? all.find((x) => x.kind === 'latest');
+  const c = chosenCheckpoint(store, id, kind);
   if (!c) throw new Error(`run ${id} has no checkpoint yet: one is written at every evaluation (eval_interval) and when a run stops`);
   return { files: readCheckpointFolder(c.path), path: c.path, step: c.step };
 }
