@@ -101,23 +101,24 @@ export type MatMul = (
   accumulate: boolean,
 ) => void;
 
+/** One LSTM step's gates and states from its pre-activations, at offsets of acts, c_prev, cs and hs. */
+export type LstmCell = (acts: FloatArray, aOff: number, cPrev: FloatArray, cPrevOff: number, cs: FloatArray, hs: FloatArray, off: number, B: number, H: number) => boolean;
+
 /**
- * A backend's workspace: scratch arrays reused across calls (grown on demand), and the matrix
+ * A backend's workspace: scratch arrays reused across calls (grown on demand), the matrix
  * multiply its kernels call (the JS one below, or the WebAssembly one that needs its operands in
- * the wasm heap).
+ * the wasm heap), and a faster LSTM step where the backend has one (it returns false when it
+ * cannot take the arrays, and the caller's loop runs).
  */
 export class Scratch {
   private buffers: FloatArray[] = [];
   readonly matmul: MatMul;
-  /**
-   * A faster LSTM step (gates and states at offsets of acts, c_prev, cs and hs) where the backend
-   * has one; it returns false when it cannot take these arrays, and the caller's loop runs.
-   */
-  lstmCell: ((acts: FloatArray, aOff: number, cPrev: FloatArray, cPrevOff: number, cs: FloatArray, hs: FloatArray, off: number, B: number, H: number) => boolean) | null = null;
+  readonly lstmCell: LstmCell | null;
 
-  constructor(private readonly make: (n: number) => FloatArray, fast?: MatMul) {
-    this.matmul = fast ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
+  constructor(private readonly make: (n: number) => FloatArray, fast: { matmul?: MatMul; lstmCell?: LstmCell } = {}) {
+    this.matmul = fast.matmul ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
       matmul(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate, this));
+    this.lstmCell = fast.lstmCell ?? null;
   }
 
   get(slot: number, n: number): FloatArray {

@@ -3,7 +3,7 @@ import type {
 } from '../backend';
 import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
-import { Scratch, type MatMul } from './gemm';
+import { Scratch, type LstmCell, type MatMul } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
 import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
@@ -32,6 +32,16 @@ function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
       transA, transB, M, N, K, A.byteOffset + 4 * aOff, transA ? M : K, B.byteOffset + 4 * bOff, transB ? K : N,
       C.byteOffset + 4 * cOff, N, accumulate,
     );
+  };
+}
+
+/** The heap's LSTM cell; false (the JS loop runs) for arrays outside the heap or H not a multiple of 4. */
+function wasmLstmCell(heap: WasmHeap): LstmCell {
+  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
+  return (acts, aOff, cPrev, cPrevOff, cs, hs, off, B, H) => {
+    if (H % 4 !== 0 || ![acts, cPrev, cs, hs].every((a) => heap.owns(a))) return false;
+    heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
+    return true;
   };
 }
 
@@ -81,15 +91,7 @@ export class CpuBackend implements Backend {
     this.name = dtype === 'float64' ? 'cpu-float64' : heap ? `cpu-wasm-${heap.gemm.variant}` : 'cpu';
     this.make = heap ? (n) => heap.take(n) : dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
     const js = new Scratch(this.make);
-    this.scratch = heap ? new Scratch(this.make, wasmMatMul(heap, js.matmul)) : js;
-    if (heap) {
-      const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
-      this.scratch.lstmCell = (acts, aOff, cPrev, cPrevOff, cs, hs, off, B, H) => {
-        if (H % 4 !== 0 || ![acts, cPrev, cs, hs].every((a) => heap.owns(a))) return false;
-        heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
-        return true;
-      };
-    }
+    this.scratch = heap ? new Scratch(this.make, { matmul: wasmMatMul(heap, js.matmul), lstmCell: wasmLstmCell(heap) }) : js;
   }
 
   /** The matrix product this backend's kernels use (for benchmarks and kernel tests). */
