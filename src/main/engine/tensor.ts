@@ -11,15 +11,22 @@ export class Tensor {
   /** Whether the autograd tape propagates gradients into this tensor. */
   requiresGrad = false;
 
+  /** Number of elements (the product of the shape). */
+  readonly size: number;
+
   constructor(
     readonly shape: readonly number[],
+    /**
+     * Host storage. A backend that keeps its storage elsewhere (a GPU texture) passes an empty
+     * array here and keeps its own handle; only that backend's kernels touch the storage.
+     */
     readonly data: FloatArray,
     /** Arena that frees this tensor at the end of a step; null for persistent tensors. */
     readonly arena: Arena | null,
-  ) {}
-
-  get size(): number {
-    return this.data.length;
+  ) {
+    let n = 1;
+    for (const d of shape) n *= d;
+    this.size = n;
   }
 
   /** Size of the last dimension (the feature dimension of row-major activations). */
@@ -29,7 +36,7 @@ export class Tensor {
 
   /** Number of rows when the tensor is read as a matrix of its last dimension. */
   get rows(): number {
-    return this.data.length / this.cols;
+    return this.size / this.cols;
   }
 }
 
