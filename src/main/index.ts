@@ -22,13 +22,40 @@ function openExternally(url: string): void {
 }
 
 function createMainWindow(): BrowserWindow {
+  const window = createAppWindow('', { title: APP_NAME, width: 1360, height: 880, show: false, autoHideMenuBar: true })
+  window.once('ready-to-show', () => window.show())
+  // the hidden GPU host is not a window the user can close: the app ends with its last visible one
+  window.on('closed', () => {
+    const visible = BrowserWindow.getAllWindows().filter((w) => w !== gpuHost && !w.isDestroyed())
+    if (visible.length === 0 && process.platform !== 'darwin') app.quit()
+  })
+  return window
+}
+
+/**
+ * The GPU host: a hidden window that is never throttled, whose page runs GPU runs in a dedicated
+ * Web Worker (gpu.js on WebGL2 through an OffscreenCanvas). It talks to the lab over the same IPC
+ * as any window: it claims 'gpu.job's and reports each run's events; the lab logs them.
+ */
+let gpuHost: BrowserWindow | null = null
+function ensureGpuHost(lab: LabApi): void {
+  if (gpuHost && !gpuHost.isDestroyed()) return
+  const window = createAppWindow('/gpu-host', { show: false, width: 400, height: 300, webPreferences: { backgroundThrottling: false } })
+  const session = `window-${window.webContents.id}`
+  // a crashed or closed host page hands its GPU runs to the CPU
+  window.webContents.on('render-process-gone', () => lab.sessionClosed(session))
+  window.webContents.on('destroyed', () => lab.sessionClosed(session))
+  window.on('closed', () => {
+    if (gpuHost === window) gpuHost = null
+  })
+  gpuHost = window
+}
+
+function createAppWindow(route: string, options: Electron.BrowserWindowConstructorOptions): BrowserWindow {
   const window = new BrowserWindow({
-    title: APP_NAME,
-    width: 1360,
-    height: 880,
-    show: false,
-    autoHideMenuBar: true,
+    ...options,
     webPreferences: {
+      ...options.webPreferences,
       preload: join(here, '../preload/index.cjs'),
       contextIsolation: true,
       nodeIntegration: false,
@@ -36,7 +63,6 @@ function createMainWindow(): BrowserWindow {
       webSecurity: true
     }
   })
-  window.once('ready-to-show', () => window.show())
 
   window.webContents.setWindowOpenHandler(({ url }) => {
     openExternally(url)
@@ -49,8 +75,8 @@ function createMainWindow(): BrowserWindow {
   })
 
   const devServer = process.env['ELECTRON_RENDERER_URL']
-  if (!app.isPackaged && devServer !== undefined) void window.loadURL(devServer)
-  else void window.loadFile(join(here, '../renderer/index.html'))
+  if (!app.isPackaged && devServer !== undefined) void window.loadURL(route ? `${devServer}#${route}` : devServer)
+  else void window.loadFile(join(here, '../renderer/index.html'), route ? { hash: route } : undefined)
   return window
 }
 
@@ -96,18 +122,20 @@ void app.whenReady().then(() => {
     // only the app's own pages may call the lab
     if (!isAppUrl(event.senderFrame?.url ?? '')) return { ok: false, error: 'refused: this page is not part of NanoLab' }
     try {
-      return { ok: true, result: await lab.dispatch(method, payload) }
+      return { ok: true, result: await lab.dispatch(method, payload, `window-${event.sender.id}`) }
     } catch (error) {
       if (error instanceof Error && error.constructor !== Error && error.name !== 'ContractError') console.error(error)
       return { ok: false, error: error instanceof Error ? error.message : String(error) }
     }
   })
   lab.subscribe((name, payload) => {
+    // a GPU run needs its host page: start it on the first job (it claims the job when it loads)
+    if (name === 'gpu.job') ensureGpuHost(lab)
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(IPC_EVENT, name, payload)
   })
   createMainWindow()
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) createMainWindow()
+    if (BrowserWindow.getAllWindows().filter((w) => w !== gpuHost).length === 0) createMainWindow()
   })
   let closing = false
   app.on('before-quit', (event) => {

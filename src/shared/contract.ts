@@ -83,9 +83,16 @@ export const runDraft = z.object({
   seed: z.number().int().min(0).max(2 ** 32 - 1),
   minutes: z.number().positive().max(24 * 60).nullable(),
   preset: z.string().nullable(),
-  tags: z.array(tag).max(20).optional()
+  tags: z.array(tag).max(20).optional(),
+  /**
+   * Where the run trains: the CPU worker, or the GPU (gpu.js in a page's Web Worker). 'auto' is
+   * resolved by the UI's calibration before the run starts; `calibration` keeps its numbers.
+   */
+  device: z.enum(['cpu', 'gpu']).default('cpu'),
+  calibration: z.object({ cpuTokensPerSec: z.number(), gpuTokensPerSec: z.number().nullable(), adapter: z.string().nullable() }).nullable().optional()
 })
-export type RunDraft = z.infer<typeof runDraft>
+/** A draft as callers write it (`device` may be left out: the CPU). */
+export type RunDraft = z.input<typeof runDraft>
 
 const preview = z.discriminatedUnion('ok', [
   z.object({
@@ -161,6 +168,16 @@ const kmeansOptions = z.object({
 // ---------------------------------------------------------------------------------------------
 // Requests: method name → payload schema and result schema
 
+/** Events a GPU executor reports: those of a CPU run, with `gpuFault` on an end the GPU caused. */
+const gpuRunEvent = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() }),
+  z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
+  z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
+  z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }), text: z.string() }),
+  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), gpuFault: z.boolean().optional() })
+])
+export type GpuRunEvent = z.infer<typeof gpuRunEvent>
+
 export const methods = {
   'app.info': {
     request: z.object({}),
@@ -192,7 +209,9 @@ export const methods = {
       /** Steps the run is set to train for (null with a time budget). */
       totalSteps: z.number().nullable(),
       timeBudgetMs: z.number().nullable(),
-      live: z.boolean()
+      live: z.boolean(),
+      /** The run's log, oldest first: devices, calibration, fallbacks and their reasons. */
+      log: z.array(z.object({ at: z.number(), step: z.number(), message: z.string() }))
     })
   },
   'runs.rename': { request: z.object({ id: runId, name: z.string().trim().min(1, 'a name cannot be empty').max(120) }), response: z.object({}) },
@@ -253,6 +272,41 @@ export const methods = {
       z.object({ applies: z.literal(false), reason: z.string() })
     ])
   },
+  /** CPU side of Auto's calibration: a few training steps of the draft's model in a worker. */
+  'runs.calibrate': {
+    request: z.object({ draft: runDraft, steps: z.number().int().min(1).max(50).default(5) }),
+    response: z.object({ tokensPerSec: z.number(), device: z.string() })
+  },
+  /**
+   * A page's GPU executor takes a GPU run that 'gpu.job' announced: the run's settings, its text
+   * and, when it resumes, its latest checkpoint (base64 per file). Only the first claim wins.
+   */
+  'gpu.claim': {
+    request: z.object({ runId, adapter: z.string().max(300) }),
+    response: z.discriminatedUnion('granted', [
+      z.object({
+        granted: z.literal(true),
+        settings: z.record(z.string(), z.unknown()),
+        text: z.string(),
+        textName: z.string(),
+        checkpoint: z.record(z.string(), z.string()).nullable()
+      }),
+      z.object({ granted: z.literal(false), reason: z.string() })
+    ])
+  },
+  /** GPU runs waiting for a page (a page that opens after 'gpu.job' was sent claims these). */
+  'gpu.pending': { request: z.object({}), response: z.array(runId) },
+  /** What the GPU executor's run did: the same events as a CPU run, and checkpoints as files. */
+  'gpu.report': {
+    request: z.object({
+      runId,
+      events: z.array(z.union([
+        gpuRunEvent,
+        z.object({ type: z.literal('checkpoint-files'), step: z.number(), valLoss: z.number().nullable(), best: z.boolean(), files: z.record(z.string(), z.string()) })
+      ])).max(1000)
+    }),
+    response: z.object({})
+  },
   /** Desktop only: a Save dialog picks the folder; browser mode downloads `exportUrl` instead. */
   'checkpoint.export': {
     request: z.object({ runId, checkpoint: checkpointKind }),
@@ -269,13 +323,15 @@ export const METHOD_NAMES = Object.keys(methods) as Method[]
 // Events the host pushes (never polled)
 
 const runEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable() }),
+  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() }),
   z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
   z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
   z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() }),
   z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind }),
   z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number() }),
-  z.object({ type: z.literal('status'), status })
+  z.object({ type: z.literal('status'), status }),
+  /** A line of the run's log: where it trains, and why it moved (a GPU fault, a lost page). */
+  z.object({ type: z.literal('log'), step: z.number(), message: z.string() })
 ])
 export type RunEventView = z.infer<typeof runEvent>
 
@@ -284,6 +340,10 @@ export const events = {
   'run.event': z.object({ runId, event: runEvent }),
   /** The list of runs changed (created, renamed, tagged, deleted, status). */
   'runs.changed': z.object({}),
+  /** A GPU run waits for a page's executor to claim it (gpu.claim). */
+  'gpu.job': z.object({ runId }),
+  /** Pause, resume or stop for the page executing a GPU run. */
+  'gpu.control': z.object({ runId, action: z.enum(['pause', 'resume', 'stop']) }),
   /** Tokens of a `sample.generate` request as they are produced. */
   'sample.tokens': z.object({ requestId: z.string(), tokens: z.array(generatedToken) })
 } as const

@@ -2,14 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import { LabApi } from '../../src/main/api/lab-api';
+import { LabApi, type LabApiOptions } from '../../src/main/api/lab-api';
 import type { EventName, EventPayload, RunDraft } from '../../src/shared/contract';
 
 export const BUNDLED = new URL('../../resources/tinyshakespeare.txt', import.meta.url).pathname;
 const opened: LabApi[] = [];
 
-export function openApi(home = mkdtempSync(join(tmpdir(), 'nanolab-api-'))) {
-  const api = new LabApi({ home, host: 'browser', bundledCorpus: BUNDLED, versions: { app: 'test', electron: '', chrome: '', node: process.versions.node } });
+export function openApi(home = mkdtempSync(join(tmpdir(), 'nanolab-api-')), extra: Partial<LabApiOptions> = {}) {
+  const api = new LabApi({ home, host: 'browser', bundledCorpus: BUNDLED, versions: { app: 'test', electron: '', chrome: '', node: process.versions.node }, ...extra });
   opened.push(api);
   const events: { name: EventName; payload: EventPayload<EventName> }[] = [];
   api.subscribe((name, payload) => events.push({ name, payload }));

@@ -13,11 +13,29 @@ describe('the experiment database', () => {
   it('migrates a new file to the current schema, in WAL mode, and refuses a newer one', () => {
     const path = fresh();
     const store = new RunStore(path);
-    expect(store.version).toBe(1);
+    expect(store.version).toBe(2);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.db.pragma('user_version = 99');
     store.close();
-    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (1)');
+    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (2)');
+  });
+
+  it('upgrades a version-1 lab (no run log) in place, keeping its runs', () => {
+    const path = fresh();
+    const old = new RunStore(path);
+    const id = old.createRun({ name: 'before the log', family: 'gpt', paramCount: 1, config: {} });
+    old.db.exec('DROP TABLE run_log');
+    old.db.pragma('user_version = 1');
+    old.close();
+    const store = new RunStore(path);
+    expect(store.version).toBe(2);
+    expect(store.getRun(id).name).toBe('before the log');
+    store.log(id, 0, 'training on the GPU');
+    store.log(id, 40, 'continued on the CPU');
+    expect(store.logLines(id).map((l) => [l.step, l.message])).toEqual([[0, 'training on the GPU'], [40, 'continued on the CPU']]);
+    store.deleteRun(id);
+    expect(store.logLines(id)).toEqual([]);
+    store.close();
   });
 
   it('lists, filters and sorts runs with their summary metrics', () => {

@@ -10,7 +10,10 @@ import type { GeneratedToken } from '../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
 import { PRESETS } from '../engine/presets';
 import { resolveTrainConfig, type Trainer } from '../engine/train';
-import { resumeRun, startRun, type RunHandle } from '../jobs/job-host';
+import {
+  attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig,
+} from '../jobs/job-host';
+import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { databasePath } from '../jobs/lab-home';
 import type { RunEvent } from '../jobs/run-loop';
 import { checkpointFiles, chosenCheckpoint, loadRunModel } from '../jobs/run-model';
@@ -42,9 +45,12 @@ export interface LabApiOptions {
   bundledCorpus: string;
   /** Desktop only: native dialogs, so the UI never names a path the user did not pick. */
   dialogs?: Dialogs;
+  /** How long a GPU run waits for a page, and how long a page may stay silent (tests shorten them). */
+  gpuTimeouts?: { claimTimeoutMs?: number; silenceTimeoutMs?: number };
 }
 
-type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>) => Promise<Response<M>> | Response<M>;
+/** `session`: who called (a socket, a window); a GPU run belongs to the page session that claimed it. */
+type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>, session: string) => Promise<Response<M>> | Response<M>;
 type Handlers = { [M in Method]: Handler<M> };
 type Subscriber = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
@@ -56,6 +62,12 @@ export class LabApi {
   readonly corpora: Corpora;
   private readonly drafts: DraftResolver;
   private readonly live = new Map<number, RunHandle>();
+  /** Live GPU runs (also in `live`), for their executor's claims and reports. */
+  private readonly gpuRuns = new Map<number, GpuRun>();
+  private readonly gpuLink: GpuLink = {
+    announce: (runId) => this.emit('gpu.job', { runId }),
+    control: (runId, action) => this.emit('gpu.control', { runId, action }),
+  };
   private readonly subscribers = new Set<Subscriber>();
   private readonly models = new Map<string, { trainer: Trainer; tokenizer: Tokenizer; path: string; step: number }>();
   private readonly handlers: Handlers;
@@ -72,16 +84,35 @@ export class LabApi {
   }
 
   /** Validates a request, runs its handler, validates the result. Errors carry a sentence for the user. */
-  async dispatch(method: unknown, payload: unknown): Promise<unknown> {
+  async dispatch(method: unknown, payload: unknown, session = 'local'): Promise<unknown> {
     if (!isMethod(method)) throw new ContractError(`"${String(method)}" is not a NanoLab method`);
     const request = parseRequest(method, payload);
-    const result = await (this.handlers[method] as (p: unknown) => unknown)(request);
+    const result = await (this.handlers[method] as (p: unknown, session: string) => unknown)(request, session);
     return parseResponse(method, result);
   }
 
   /** Typed call for in-process hosts and tests (same validation as dispatch). */
-  async call<M extends Method>(method: M, payload: Request<M>): Promise<Response<M>> {
-    return (await this.dispatch(method, payload)) as Response<M>;
+  async call<M extends Method>(method: M, payload: Request<M>, session = 'local'): Promise<Response<M>> {
+    return (await this.dispatch(method, payload, session)) as Response<M>;
+  }
+
+  /** A caller went away (a socket closed, a window was destroyed): GPU runs it trained move to the CPU. */
+  sessionClosed(session: string): void {
+    for (const run of this.gpuRuns.values()) run.sessionClosed(session);
+  }
+
+  /** Starts (or continues) training `runId` on the GPU of whichever page claims it. */
+  private startGpu(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
+    const run = new GpuRun({ home: this.options.home, store: this.store, runId, stored, resume, wallOffsetMs, recorder, link: this.gpuLink, ...this.options.gpuTimeouts });
+    this.gpuRuns.set(runId, run);
+    void run.done.then(() => this.gpuRuns.delete(runId));
+    return run;
+  }
+
+  private gpuRun(runId: number): GpuRun {
+    const run = this.gpuRuns.get(runId);
+    if (!run) throw new Error(`run ${runId} is not a live GPU run (its status: ${this.store.getRun(runId).status})`);
+    return run;
   }
 
   subscribe(subscriber: Subscriber): () => void {
@@ -226,7 +257,7 @@ export class LabApi {
         const timeBudgetMs = config.time_budget_ms ?? null;
         return {
           ...run, checkpoints: store.checkpoints(id), samples: store.samples(id), live: this.live.has(id),
-          totalSteps: timeBudgetMs === null ? config.train?.steps ?? null : null, timeBudgetMs,
+          totalSteps: timeBudgetMs === null ? config.train?.steps ?? null : null, timeBudgetMs, log: store.logLines(id),
         };
       },
       'runs.rename': ({ id, name }) => {
@@ -274,17 +305,22 @@ export class LabApi {
       'runs.start': (draft) => {
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
         const name = draft.name || (draft.preset ? PRESETS[draft.preset]?.[0]?.name : undefined) || `${draft.family} ${(countParameters(config.model) / 1000).toFixed(0)}k`;
-        let id = 0;
-        const handle = startRun({
+        const { runId, stored } = createRunRecord({
           home: options.home, store, name, config, dataPath: this.corpora.path(draft.corpusId), preset: draft.preset ?? undefined,
-          lowercase: draft.lowercase, tokenizer, timeBudgetMs, tags: draft.tags, onEvent: this.relay(() => id),
+          lowercase: draft.lowercase, tokenizer, timeBudgetMs, tags: draft.tags, device: draft.device, calibration: draft.calibration ?? null,
         });
-        id = handle.runId;
-        this.watch(handle);
+        const recorder = new RunRecorder(store, runId, this.relay(() => runId));
+        const c = draft.calibration;
+        if (c) {
+          recorder.log(0, `Auto chose the ${draft.device.toUpperCase()}: CPU ${c.cpuTokensPerSec.toFixed(0)} tokens/s, GPU ${c.gpuTokensPerSec === null ? 'unavailable' : `${c.gpuTokensPerSec.toFixed(0)} tokens/s`}${c.adapter ? ` (${c.adapter})` : ''}`);
+        }
+        this.watch(draft.device === 'gpu'
+          ? this.startGpu(runId, stored, false, 0, recorder)
+          : attachCpu(store, specOf(options.home, runId, stored, false), recorder));
         this.emit('runs.changed', {});
-        return { id };
+        return { id: runId };
       },
-      'runs.startPreset': ({ preset, steps }) => {
+      'runs.startPreset': ({ preset, steps }, session) => {
         const runs = PRESETS[preset];
         if (!runs) throw new Error(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
         const ids: number[] = [];
@@ -292,8 +328,8 @@ export class LabApi {
           const settings = steps === undefined ? p.settings : { ...p.settings, steps };
           const { id } = this.handlers['runs.start']({
             name: p.name, family: p.family, settings, corpusId: 'tinyshakespeare', lowercase: p.lowercase ?? false,
-            tokenizer: { kind: 'char' }, seed: 1337, minutes: null, preset, tags: runs.length > 1 ? [preset] : [],
-          }) as { id: number };
+            tokenizer: { kind: 'char' }, seed: 1337, minutes: null, preset, tags: runs.length > 1 ? [preset] : [], device: 'cpu',
+          }, session) as { id: number };
           ids.push(id);
         }
         return { ids };
@@ -314,10 +350,22 @@ export class LabApi {
       },
       'runs.continue': ({ id }) => {
         this.requireIdle(id, 'continue it');
-        let runId = 0;
-        this.watch(resumeRun(options.home, store, id, this.relay(() => runId)));
-        runId = id;
+        const { stored, wallOffsetMs } = prepareResume(store, id);
+        const recorder = new RunRecorder(store, id, this.relay(() => id));
+        this.watch(stored.device === 'gpu'
+          ? this.startGpu(id, stored, true, wallOffsetMs, recorder)
+          : attachCpu(store, specOf(options.home, id, stored, true, wallOffsetMs), recorder));
         this.emit('runs.changed', {});
+        return {};
+      },
+      'runs.calibrate': async ({ draft, steps }) => {
+        const { config, tokenizer } = this.drafts.resolve(draft);
+        return calibrateCpu(config, this.corpora.path(draft.corpusId), draft.lowercase, tokenizer, steps);
+      },
+      'gpu.pending': () => [...this.gpuRuns.values()].filter((r) => r.device === 'waiting').map((r) => r.runId),
+      'gpu.claim': ({ runId, adapter }, session) => this.gpuRun(runId).claim(session, adapter),
+      'gpu.report': ({ runId, events }, session) => {
+        this.gpuRun(runId).report(session, events);
         return {};
       },
       'corpus.list': () => this.corpora.list(),

@@ -148,19 +148,26 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     });
   });
 
+  let sessions = 0;
   const attach = (ws: WebSocket) => {
+    // each socket is a session: a GPU run belongs to the page that claimed it, and moves to the
+    // CPU when that page's socket closes
+    const session = `ws-${++sessions}`;
     const send = (frame: WireFrame) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
     };
     const unsubscribe = o.api.subscribe((name, payload) => send({ kind: 'event', name, payload }));
-    ws.on('close', unsubscribe);
+    ws.on('close', () => {
+      unsubscribe();
+      o.api.sessionClosed(session);
+    });
     ws.on('message', async (data) => {
       let id = 0;
       try {
         const frame = wireFrame.parse(JSON.parse(String(data)));
         if (frame.kind !== 'request') throw new ContractError(`expected a request frame, got "${frame.kind}"`);
         id = frame.id;
-        send({ kind: 'response', id, ok: true, result: await o.api.dispatch(frame.method, frame.payload) });
+        send({ kind: 'response', id, ok: true, result: await o.api.dispatch(frame.method, frame.payload, session) });
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         // a bug, not a refusal: keep its stack where the developer sees it

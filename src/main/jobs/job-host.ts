@@ -22,19 +22,30 @@ export interface StartRunOptions {
   checkpointInterval?: number;
   sampleInterval?: number;
   samplePrompt?: string;
+  device?: 'cpu' | 'gpu';
+  calibration?: StoredRunConfig['calibration'];
   onEvent?: (event: RunEvent) => void;
 }
 
 export type RunEnd = Extract<RunEvent, { type: 'end' }>;
 
-export class RunHandle {
+/** A live run as the host steers it, wherever it trains (a CPU worker thread, a page's GPU worker). */
+export interface RunHandle {
+  readonly runId: number;
+  readonly done: Promise<RunEnd>;
+  pause(): void;
+  resume(): void;
+  stop(): void;
+}
+
+class WorkerRunHandle implements RunHandle {
   constructor(readonly runId: number, private readonly worker: Worker, readonly done: Promise<RunEnd>) {}
   pause(): void { this.worker.postMessage({ type: 'pause' }); }
   resume(): void { this.worker.postMessage({ type: 'resume' }); }
   stop(): void { this.worker.postMessage({ type: 'stop' }); }
 }
 
-interface StoredRunConfig {
+export interface StoredRunConfig {
   train: TrainConfig;
   data: { path: string; lowercase: boolean; tokenizer?: TokenizerSpec };
   time_budget_ms: number | null;
@@ -42,76 +53,140 @@ interface StoredRunConfig {
   checkpoint_interval: number;
   sample_interval: number;
   sample_prompt: string;
+  /** Where the run was asked to train (absent: cpu), and Auto's calibration when it chose. */
+  device?: 'cpu' | 'gpu';
+  calibration?: { cpuTokensPerSec: number; gpuTokensPerSec: number | null; adapter: string | null } | null;
 }
 
-function spawnWorker(spec: RunSpec): Worker {
+function spawnWorker(data: unknown): Worker {
   // From source (CLI, tests) the worker is TypeScript and needs the same loader as its parent.
   const fromSource = import.meta.url.endsWith('.ts');
   const url = new URL(fromSource ? './worker-source.mjs' : './worker.js', import.meta.url);
-  return new Worker(url, { workerData: spec });
+  return new Worker(url, { workerData: data });
 }
 
-function attach(store: RunStore, runId: number, spec: RunSpec, onEvent?: (e: RunEvent) => void): RunHandle {
-  store.claim(runId);
-  store.setStatus(runId, 'running');
-  const writer = new MetricWriter(store, runId);
+/**
+ * Turns a run's events into database rows (metrics, samples, checkpoints) and passes them on. The
+ * end event is the caller's: a GPU run that fails may go on on the CPU instead of ending.
+ */
+export class RunRecorder {
+  private readonly writer: MetricWriter;
+
+  constructor(private readonly store: RunStore, readonly runId: number, private readonly onEvent?: (e: RunEvent) => void) {
+    this.writer = new MetricWriter(store, runId);
+  }
+
+  record(e: Exclude<RunEvent, RunEnd>): void {
+    const { store, runId, writer } = this;
+    const base = 'tokens' in e ? { step: e.step, tokens: e.tokens, wallMs: e.elapsedMs } : null;
+    switch (e.type) {
+      case 'step':
+        for (const [name, value] of [['train_loss', e.loss], ['lr', e.lr], ['grad_norm', e.gradNorm], ['tokens_per_sec', e.tokensPerSec]] as const) {
+          writer.push({ ...base!, name, value });
+        }
+        break;
+      case 'eval':
+        writer.push({ ...base!, name: 'eval_train_loss', value: e.trainLoss });
+        writer.push({ ...base!, name: 'val_loss', value: e.valLoss });
+        writer.push({ ...base!, name: 'val_bpc', value: e.valLoss / Math.LN2 });
+        break;
+      case 'sample':
+        store.addSample(runId, e);
+        break;
+      case 'checkpoint':
+        writer.flush();
+        store.addCheckpoint(runId, e);
+        break;
+    }
+    this.onEvent?.(e);
+  }
+
+  /** A line in the run's log, also passed on as a 'log' event. */
+  log(step: number, message: string): void {
+    this.store.log(this.runId, step, message);
+    this.onEvent?.({ type: 'log', step, message });
+  }
+
+  /** Writes pending metrics and the final status. */
+  end(e: RunEnd): void {
+    this.writer.close();
+    this.store.setStatus(this.runId, e.status, e.reason);
+    this.onEvent?.(e);
+  }
+
+  flush(): void {
+    this.writer.flush();
+  }
+}
+
+/** Runs a spec in a CPU worker thread; `done` resolves with its end event (already recorded unless `keepOpen`). */
+export function attachCpu(store: RunStore, spec: RunSpec, recorder: RunRecorder, keepOpen = false): RunHandle {
+  store.claim(spec.runId);
+  store.setStatus(spec.runId, 'running');
   const worker = spawnWorker(spec);
   let ended: RunEnd | null = null;
   const done = new Promise<RunEnd>((resolve) => {
     const finish = (end: RunEnd) => {
       if (ended) return;
       ended = end;
-      writer.close();
-      store.setStatus(runId, end.status, end.reason);
+      if (!keepOpen) recorder.end(end);
       resolve(end);
     };
     worker.on('message', (e: RunEvent) => {
-      const base = 'tokens' in e ? { step: e.step, tokens: e.tokens, wallMs: e.elapsedMs } : null;
-      switch (e.type) {
-        case 'step':
-          for (const [name, value] of [['train_loss', e.loss], ['lr', e.lr], ['grad_norm', e.gradNorm], ['tokens_per_sec', e.tokensPerSec]] as const) {
-            writer.push({ ...base!, name, value });
-          }
-          break;
-        case 'eval':
-          writer.push({ ...base!, name: 'eval_train_loss', value: e.trainLoss });
-          writer.push({ ...base!, name: 'val_loss', value: e.valLoss });
-          writer.push({ ...base!, name: 'val_bpc', value: e.valLoss / Math.LN2 });
-          break;
-        case 'sample':
-          store.addSample(runId, e);
-          break;
-        case 'checkpoint':
-          writer.flush();
-          store.addCheckpoint(runId, e);
-          break;
-        case 'end':
-          finish(e);
-          break;
-      }
-      onEvent?.(e);
+      if (e.type === 'end') finish(e);
+      else recorder.record(e);
     });
     worker.on('error', (error) => finish({ type: 'end', status: 'failed', reason: `the training worker crashed: ${error.message}`, step: 0 }));
     worker.on('exit', (code) => finish({ type: 'end', status: 'failed', reason: `the training worker exited (code ${code}) before the run ended`, step: 0 }));
   });
-  return new RunHandle(runId, worker, done);
+  return new WorkerRunHandle(spec.runId, worker, done);
 }
 
-export function startRun(o: StartRunOptions): RunHandle {
+/** Tokens per second of a few training steps of `config` on the CPU backend, in a worker thread. */
+export function calibrateCpu(config: TrainConfig, dataPath: string, lowercase: boolean, tokenizer: TokenizerSpec, steps: number): Promise<{ tokensPerSec: number; device: string }> {
+  const worker = spawnWorker({ calibrate: { config, dataPath, lowercase, tokenizer, steps } });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    worker.on('message', (m: { type: 'calibrated'; tokensPerSec: number; device: string } | { type: 'error'; message: string }) => {
+      settled = true;
+      if (m.type === 'calibrated') resolve({ tokensPerSec: m.tokensPerSec, device: m.device });
+      else reject(new Error(`CPU calibration failed: ${m.message}`));
+      void worker.terminate();
+    });
+    worker.on('error', (error) => {
+      settled = true;
+      reject(new Error(`CPU calibration failed: ${error.message}`));
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`CPU calibration worker exited (code ${code}) without a result`));
+    });
+  });
+}
+
+/** The run's database row, with its stored config; nothing trains yet. */
+export function createRunRecord(o: StartRunOptions): { runId: number; stored: StoredRunConfig } {
   const stored: StoredRunConfig = {
     train: o.config, data: { path: o.dataPath, lowercase: o.lowercase ?? false, tokenizer: o.tokenizer ?? { kind: 'char' } }, preset: o.preset ?? null,
     time_budget_ms: o.timeBudgetMs ?? null,
     checkpoint_interval: o.checkpointInterval ?? o.config.eval_interval,
     sample_interval: o.sampleInterval ?? o.config.eval_interval,
     sample_prompt: o.samplePrompt ?? '\n',
+    device: o.device ?? 'cpu',
+    calibration: o.calibration ?? null,
   };
   const runId = o.store.createRun({
     name: o.name, family: o.config.model.family, paramCount: countParameters(o.config.model), config: stored, tags: o.tags,
   });
-  return attach(o.store, runId, specOf(o.home, runId, stored, false), o.onEvent);
+  return { runId, stored };
 }
 
-function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0): RunSpec {
+/** Creates a run and trains it on the CPU worker. */
+export function startRun(o: StartRunOptions): RunHandle {
+  const { runId, stored } = createRunRecord(o);
+  return attachCpu(o.store, specOf(o.home, runId, stored, false), new RunRecorder(o.store, runId, o.onEvent));
+}
+
+export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0): RunSpec {
   return {
     home, runId, config: c.train, dataPath: c.data.path, checkpointInterval: c.checkpoint_interval,
     sampleInterval: c.sample_interval, samplePrompt: c.sample_prompt, resume,
@@ -119,8 +194,11 @@ function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean
   };
 }
 
-/** Continues a stopped, failed or interrupted run from its latest checkpoint. */
-export function resumeRun(home: string, store: RunStore, runId: number, onEvent?: (e: RunEvent) => void): RunHandle {
+/**
+ * Checks a run can continue and prepares it: metrics past its latest checkpoint are superseded.
+ * Returns its stored config and the training time already spent.
+ */
+export function prepareResume(store: RunStore, runId: number): { stored: StoredRunConfig; wallOffsetMs: number } {
   const run = store.getRun(runId);
   if (run.status === 'running' || run.status === 'paused') throw new Error(`run ${runId} is ${run.status}: it is still owned by a process`);
   const latest = store.checkpoints(runId).find((c) => c.kind === 'latest');
@@ -130,5 +208,11 @@ export function resumeRun(home: string, store: RunStore, runId: number, onEvent?
   const stored = run.config as StoredRunConfig;
   // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both
   const at = store.metricAt(runId, 'train_loss', latest.step);
-  return attach(store, runId, specOf(home, runId, stored, true, at?.wallMs ?? 0), onEvent);
+  return { stored, wallOffsetMs: at?.wallMs ?? 0 };
+}
+
+/** Continues a stopped, failed or interrupted run from its latest checkpoint, on the CPU worker. */
+export function resumeRun(home: string, store: RunStore, runId: number, onEvent?: (e: RunEvent) => void): RunHandle {
+  const { stored, wallOffsetMs } = prepareResume(store, runId);
+  return attachCpu(store, specOf(home, runId, stored, true, wallOffsetMs), new RunRecorder(store, runId, onEvent));
 }

@@ -56,6 +56,14 @@ const MIGRATIONS: string[] = [
      kind TEXT NOT NULL CHECK (kind IN ('latest','best')),
      created_at INTEGER NOT NULL
    );`,
+  // the run's log: where it trained and why it moved (a GPU fault, a lost page)
+  `CREATE TABLE run_log (
+     id INTEGER PRIMARY KEY,
+     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     message TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );`,
 ];
 
 export interface NewRun {
@@ -253,6 +261,14 @@ export class RunStore {
       this.db.prepare('INSERT INTO checkpoints (run_id, step, path, val_loss, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(runId, c.step, c.path, c.valLoss, c.kind, now);
     })();
+  }
+
+  log(runId: number, step: number, message: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO run_log (run_id, step, message, created_at) VALUES (?, ?, ?, ?)').run(runId, step, message, now);
+  }
+
+  logLines(runId: number): { at: number; step: number; message: string }[] {
+    return this.db.prepare('SELECT created_at AS at, step, message FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as { at: number; step: number; message: string }[];
   }
 
   checkpoints(runId: number): { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[] {

@@ -1,0 +1,169 @@
+import type { Backend } from '../engine/backend/backend';
+import { encodeCheckpoint, restoreTrainer } from '../engine/checkpoint/checkpoint';
+import { splitCorpus, type Corpus } from '../engine/data/corpus';
+import type { TokenizerSpec } from '../engine/data/tokenizer';
+import { generate } from '../engine/generate';
+import { Trainer, type TrainConfig } from '../engine/train';
+
+// One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
+// its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
+// it makes. The CPU worker thread (run-loop.ts, files on disk) and the GPU worker in a page
+// (renderer/src/gpu, files posted to the host) both run this loop, so a run trains the same way
+// on either. It yields to the event loop between steps, so pause, resume and stop messages are
+// seen within one step.
+
+export interface RunSettings {
+  runId: number;
+  config: TrainConfig;
+  /** Steps between checkpoints (latest; best when val loss improves). */
+  checkpointInterval: number;
+  /** Steps between samples from `samplePrompt`. */
+  sampleInterval: number;
+  samplePrompt: string;
+  /** Continue from the run's latest checkpoint. */
+  resume: boolean;
+  /** Train on lower-cased text. */
+  lowercase: boolean;
+  tokenizer: TokenizerSpec;
+  /** Stop after this much training time; the cosine horizon follows the measured speed. */
+  timeBudgetMs: number | null;
+  /** Training time already spent before this resume (the wall-time axis continues from it). */
+  wallOffsetMs: number;
+}
+
+export type RunEvent =
+  | { type: 'started'; step: number; totalSteps: number; vocabSize: number; resumedFrom: number | null; device?: string }
+  | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
+  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; trainLoss: number; valLoss: number }
+  | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
+  | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
+  | { type: 'end'; status: 'finished' | 'stopped' | 'failed'; reason: string | null; step: number }
+  /** Written by the host, not the loop: a line of the run's log (its device, a fallback and why). */
+  | { type: 'log'; step: number; message: string };
+
+export interface RunControl {
+  paused: boolean;
+  stopRequested: boolean;
+}
+
+/** What the host provides: the run's text, its latest checkpoint, and where checkpoints go. */
+export interface RunIO {
+  /** The corpus as text (before lower-casing); `name` is for messages. */
+  text: string;
+  textName: string;
+  /** The latest checkpoint's files (only read when resuming). */
+  readLatest(): Record<string, Uint8Array>;
+  /**
+   * Stores one checkpoint (the files of encodeCheckpoint) as the run's latest, and also as its
+   * best when `best`; emits the 'checkpoint' events itself (it knows where the files went).
+   */
+  saveCheckpoint(files: Record<string, Uint8Array>, step: number, valLoss: number | null, best: boolean): void;
+  /** The backend to train on (the CPU backend when absent). */
+  backend?: Backend;
+  /** A name for the device in the 'started' event ("cpu-wasm-relaxed", "gpu (SwiftShader)"). */
+  device?: string;
+  /** Called after each step, before anything else: a place for a host to notice a fault (a lost GPU). */
+  afterStep?(): void;
+}
+
+export function corpusOf(text: string, lowercase = false, tokenizer: TokenizerSpec = { kind: 'char' }): Corpus {
+  return splitCorpus(lowercase ? text.toLowerCase() : text, 0.1, 2, tokenizer);
+}
+
+/** Lets pending messages in (pause, stop) between steps, in a Node worker and in a Web Worker alike. */
+function yieldToEvents(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
+  return immediate ? new Promise((r) => immediate(r)) : new Promise((r) => setTimeout(r, 0));
+}
+
+/** Tokens per second of `steps` training steps after two warm-up steps (Auto's calibration). */
+export function calibrate(config: TrainConfig, text: string, lowercase: boolean, tokenizer: TokenizerSpec, steps: number, backend?: Backend): number {
+  const trainer = new Trainer({ ...config, steps: steps + 2 }, corpusOf(text, lowercase, tokenizer), backend);
+  try {
+    trainer.trainStep();
+    trainer.trainStep();
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) trainer.trainStep();
+    return (steps * config.batch_size * config.seq_len) / ((performance.now() - t0) / 1000);
+  } finally {
+    trainer.dispose();
+  }
+}
+
+export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
+  const corpus = corpusOf(io.text, spec.lowercase, spec.tokenizer);
+  let trainer: Trainer;
+  let resumedFrom: number | null = null;
+  if (spec.resume) {
+    const restored = restoreTrainer(io.readLatest(), corpus, io.backend);
+    if (restored.tokenizer.vocab.join('') !== corpus.tokenizer.vocab.join('')) {
+      restored.trainer.dispose();
+      throw new Error(`${io.textName} has changed since the run started (its characters differ): resume needs the same text`);
+    }
+    trainer = restored.trainer;
+    resumedFrom = trainer.step;
+  } else {
+    trainer = new Trainer(spec.config, corpus, io.backend);
+  }
+  const c = trainer.config;
+  // a prompt the text cannot spell (a newline in a one-line text) falls back to the text's first character
+  const samplePrompt = corpus.tokenizer.kind === 'word' || [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
+    ? spec.samplePrompt
+    : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
+  emit({ type: 'started', step: trainer.step, totalSteps: c.steps, vocabSize: corpus.tokenizer.vocabSize, resumedFrom, device: io.device ?? trainer.backend.name });
+  const t0 = performance.now() - spec.wallOffsetMs;
+  let bestVal = Infinity;
+  let lastGood: number | null = null;
+  const saveCheckpoint = (valLoss: number | null) => {
+    const best = valLoss !== null && valLoss < bestVal;
+    io.saveCheckpoint(encodeCheckpoint(trainer, corpus.tokenizer), trainer.step, valLoss, best);
+    if (best) bestVal = valLoss;
+    lastGood = trainer.step;
+  };
+  try {
+    while (trainer.step < c.steps) {
+      await yieldToEvents();
+      if (control.stopRequested) break;
+      if (control.paused) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      const s0 = performance.now();
+      const m = trainer.trainStep();
+      io.afterStep?.();
+      const elapsedMs = performance.now() - t0;
+      const outOfTime = spec.timeBudgetMs !== null && elapsedMs >= spec.timeBudgetMs;
+      if (spec.timeBudgetMs !== null && c.schedule.kind === 'cosine') {
+        // the horizon is the number of steps that fit in the budget at the speed measured so far
+        const fit = Math.floor((m.step * spec.timeBudgetMs) / elapsedMs);
+        c.schedule.lr_decay_iters = Math.max(c.schedule.warmup_iters, Math.min(c.steps, fit));
+      }
+      emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((performance.now() - s0) / 1000), elapsedMs });
+      const last = m.step === c.steps || outOfTime;
+      const evalNow = m.step % c.eval_interval === 0 || last;
+      let valLoss: number | null = null;
+      if (evalNow) {
+        const e = trainer.evaluateBoth();
+        valLoss = e.valLoss;
+        emit({ type: 'eval', step: m.step, tokens: m.tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
+      }
+      if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
+        const settings = { temperature: 0.8, length: 200, seed: 1 };
+        const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
+        emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
+      }
+      if (m.step % spec.checkpointInterval === 0 || last) {
+        if (valLoss === null) valLoss = trainer.evaluate('val');
+        saveCheckpoint(valLoss);
+      }
+      if (outOfTime) break;
+    }
+    if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(trainer.evaluate('val'));
+    emit({ type: 'end', status: control.stopRequested ? 'stopped' : 'finished', reason: control.stopRequested ? 'stopped by the user' : null, step: trainer.step });
+  } catch (error) {
+    // the last good checkpoint stays as it was: a diverged step never reaches the disk
+    emit({ type: 'end', status: 'failed', reason: (error as Error).message, step: trainer.step });
+  } finally {
+    trainer.dispose();
+  }
+}
