@@ -184,16 +184,30 @@ describe('nanolab train', () => {
 });
 
 describe('nanolab bench', () => {
-  it('measures NanoLab on both models and prints the JSON shape the issue names (PyTorch skipped here)', () => {
-    const r = nanolab('bench', '--steps', '1', '--rounds', '1', '--no-pytorch', '--no-matmul', '--json');
+  it('measures NanoLab on both models and the kernels, and prints the JSON shape the issue names (PyTorch and TF.js skipped here)', () => {
+    const r = nanolab('bench', '--steps', '1', '--rounds', '1', '--no-pytorch', '--no-tfjs', '--no-matmul', '--quick', '--json');
     expect(r.code, r.err).toBe(0);
     const last = JSON.parse(r.out.trim().split('\n').at(-1)!);
-    expect(Object.keys(last).sort()).toEqual(['backend', 'machine_load', 'matmul', 'models']);
+    expect(Object.keys(last).sort()).toEqual(['backend', 'kernels', 'machine_load', 'matmul', 'models']);
+    expect(Object.keys(last.machine_load).sort()).toEqual(['busy_cores_during_bench', 'cores', 'note', 'other_processes_cores']);
     expect(last.models.map((m: { name: string }) => m.name)).toEqual(['gpt-tiny', 'lstm-small']);
     for (const m of last.models) {
       expect(m.nanolab_tokens_per_s).toBeGreaterThan(0);
-      expect(m).toMatchObject({ pytorch_tokens_per_s: null, tfjs_tokens_per_s: null, ratio_vs_pytorch: null });
+      expect(m).toMatchObject({
+        pytorch_tokens_per_s: null, tfjs_tokens_per_s: null, tfjs_backend: 'wasm', tfjs_by_backend: { wasm: null },
+        ratio_vs_pytorch: null, ratio_vs_tfjs: null, note: 'TensorFlow.js skipped (--no-tfjs)',
+      });
     }
+    expect(last.kernels.map((k: { kernel: string; pass: string }) => `${k.kernel} ${k.pass}`)).toEqual([
+      'attention forward', 'attention backward', 'layer norm forward', 'layer norm backward', 'lstm forward', 'lstm backward',
+    ]);
+    for (const k of last.kernels) {
+      expect(k.nanolab_us).toBeGreaterThan(0);
+      expect(k.js_reference_rate).toBeGreaterThan(0);
+      expect(k.unit).toBe(k.kernel === 'layer norm' ? 'GB/s' : 'GFLOP/s');
+    }
+    expect(r.out).toMatch(/lstm backward \(T64 B32 H256\) +[\d,]+ +[\d.]+ +[\d,]+ +[\d.]+ GFLOP\/s/);
     expect(nanolab('bench', '--models', 'gpt-huge').err).toContain('bench: unknown model "gpt-huge"');
+    expect(nanolab('bench', '--tfjs-backends', 'webgl').err).toContain('bench: unknown TensorFlow.js backend "webgl"');
   });
 });
