@@ -298,9 +298,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const tfjsNotes = new Map<TfjsBackend, string | null>(tfjsBackends.map((b) => [b, tfjsNote]));
     for (let round = 0; round < rounds; round++) {
       const t0 = performance.now();
-      nano = Math.max(nano, nanolabTokensPerSec(name, text, steps));
+      const n = nanolabTokensPerSec(name, text, steps);
+      nano = Math.max(nano, n);
       nanolabMs += performance.now() - t0;
-      console.log(`  ${name} round ${round + 1}: NanoLab ${fmt(nano)} tok/s (best so far)`);
+      console.log(`  ${name} round ${round + 1}: NanoLab ${fmt(n)} tok/s`);
       if (!values['no-pytorch'] && (round === 0 || torch !== null)) {
         const p = pytorchTokensPerSec(name, steps);
         torchNote = p.note;
@@ -367,13 +368,13 @@ export async function benchCommand(argv: string[]): Promise<number> {
   }
   for (const m of models) if (m.note) console.log(`  ${m.name}: ${m.note}`);
   if (matmul.length) {
-    console.log('\nmatmul (M×K×N)                         NanoLab GFLOP/s   plain JS GFLOP/s');
-    for (const r of matmul) console.log(`${`${r.shape} ${r.m}×${r.k}×${r.n}`.padEnd(40)} ${String(r.gflops).padStart(14)}   ${String(r.js_reference_gflops).padStart(16)}`);
+    console.log(`\n${'matmul (M×K×N)'.padEnd(46)}NanoLab GFLOP/s   plain JS GFLOP/s`);
+    for (const r of matmul) console.log(`${`${r.shape} ${r.m}×${r.k}×${r.n}`.padEnd(46)}${String(r.gflops).padStart(15)}   ${String(r.js_reference_gflops).padStart(16)}`);
   }
   if (kernels.length) {
-    console.log('\nkernel (shape)                          NanoLab µs/call      rate   plain JS µs/call      rate');
+    console.log(`\n${'kernel (shape)'.padEnd(46)}NanoLab µs/call      rate   plain JS µs/call      rate`);
     for (const r of kernels) {
-      console.log(`${`${r.kernel} ${r.pass} (${r.shape})`.padEnd(40)}${fmt(r.nanolab_us).padStart(15)} ${String(r.nanolab_rate).padStart(9)}   ${fmt(r.js_reference_us).padStart(16)} ${String(r.js_reference_rate).padStart(9)} ${r.unit}`);
+      console.log(`${`${r.kernel} ${r.pass} (${r.shape})`.padEnd(46)}${fmt(r.nanolab_us).padStart(15)} ${String(r.nanolab_rate).padStart(9)}   ${fmt(r.js_reference_us).padStart(16)} ${String(r.js_reference_rate).padStart(9)} ${r.unit}`);
     }
     console.log('  attention counts the causal half of QKᵀ and P·V; the LSTM counts its recurrent products h·W_hhᵀ; layer norm counts the bytes of x, y, dy and dx');
   }
