@@ -177,6 +177,12 @@ const gpuRunEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), gpuFault: z.boolean().optional() })
 ])
 export type GpuRunEvent = z.infer<typeof gpuRunEvent>
+/** What a GPU executor reports: its run's events, and checkpoints as files (base64 per file). */
+const reportedEvent = z.union([
+  gpuRunEvent,
+  z.object({ type: z.literal('checkpoint-files'), step: z.number(), valLoss: z.number().nullable(), best: z.boolean(), files: z.record(z.string(), z.string()) })
+])
+export type ReportedEvent = z.infer<typeof reportedEvent>
 
 export const methods = {
   'app.info': {
@@ -272,10 +278,13 @@ export const methods = {
       z.object({ applies: z.literal(false), reason: z.string() })
     ])
   },
-  /** CPU side of Auto's calibration: a few training steps of the draft's model in a worker. */
+  /**
+   * CPU side of Auto's calibration: a few training steps of the draft's model in a worker. Also
+   * returns the resolved config and the start of the text, for the page to time its GPU the same way.
+   */
   'runs.calibrate': {
     request: z.object({ draft: runDraft, steps: z.number().int().min(1).max(50).default(5) }),
-    response: z.object({ tokensPerSec: z.number(), device: z.string() })
+    response: z.object({ tokensPerSec: z.number(), device: z.string(), config: z.record(z.string(), z.unknown()), tokenizer: z.record(z.string(), z.unknown()), text: z.string() })
   },
   /**
    * A page's GPU executor takes a GPU run that 'gpu.job' announced: the run's settings, its text
@@ -298,13 +307,7 @@ export const methods = {
   'gpu.pending': { request: z.object({}), response: z.array(runId) },
   /** What the GPU executor's run did: the same events as a CPU run, and checkpoints as files. */
   'gpu.report': {
-    request: z.object({
-      runId,
-      events: z.array(z.union([
-        gpuRunEvent,
-        z.object({ type: z.literal('checkpoint-files'), step: z.number(), valLoss: z.number().nullable(), best: z.boolean(), files: z.record(z.string(), z.string()) })
-      ])).max(1000)
-    }),
+    request: z.object({ runId, events: z.array(reportedEvent).max(1000) }),
     response: z.object({})
   },
   /** Desktop only: a Save dialog picks the folder; browser mode downloads `exportUrl` instead. */

@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attentionMaps, embeddingVectors, positionTable, surprise } from '../engine/analysis/inspect';
 import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/analysis/kmeans';
 import { pca } from '../engine/analysis/pca';
 import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
+import { decodeText } from '../engine/data/corpus';
 import type { Tokenizer } from '../engine/data/tokenizer';
 import { generate } from '../engine/generate';
 import type { GeneratedToken } from '../engine/sample';
@@ -360,7 +361,11 @@ export class LabApi {
       },
       'runs.calibrate': async ({ draft, steps }) => {
         const { config, tokenizer } = this.drafts.resolve(draft);
-        return calibrateCpu(config, this.corpora.path(draft.corpusId), draft.lowercase, tokenizer, steps);
+        const path = this.corpora.path(draft.corpusId);
+        const cpu = await calibrateCpu(config, path, draft.lowercase, tokenizer, steps);
+        // enough text for a few batches and the same characters, without shipping a large corpus
+        const text = decodeText(new Uint8Array(readFileSync(path)), path);
+        return { ...cpu, config: config as unknown as Record<string, unknown>, tokenizer: tokenizer as unknown as Record<string, unknown>, text: text.length > 400_000 ? text.slice(0, 400_000) : text };
       },
       'gpu.pending': () => [...this.gpuRuns.values()].filter((r) => r.device === 'waiting').map((r) => r.runId),
       'gpu.claim': ({ runId, adapter }, session) => this.gpuRun(runId).claim(session, adapter),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { decodeText } from '../engine/data/corpus';
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
-import type { GpuRunEvent } from '../../shared/contract';
+import type { ReportedEvent } from '../../shared/contract';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
 import { attachCpu, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
@@ -16,7 +16,7 @@ import type { RunSettings } from './run-core';
 // self-check, a lost context, a kernel error), the page goes away, or it stops reporting, the run
 // continues from its last checkpoint on the CPU worker, and the run's log says why: nothing is lost.
 
-export type ReportedEvent = GpuRunEvent | { type: 'checkpoint-files'; step: number; valLoss: number | null; best: boolean; files: Record<string, string> };
+export type { ReportedEvent } from '../../shared/contract';
 
 /** How the host reaches the pages: events to every subscriber (a window, a socket). */
 export interface GpuLink {

@@ -1,6 +1,6 @@
 import type { Backend } from '../engine/backend/backend';
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
-import type { ReportedEvent } from './gpu-host';
+import type { ReportedEvent } from '../../shared/contract';
 import { runTraining, type RunControl, type RunSettings } from './run-core';
 
 // The executing side of a GPU run, with no I/O and nothing of the browser: what a page's GPU

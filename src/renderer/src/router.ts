@@ -12,6 +12,8 @@ export const router = createRouter({
     { path: '/compare', name: 'compare', component: () => import('./views/CompareView.vue') },
     { path: '/sample', name: 'sample', component: () => import('./views/SampleView.vue') },
     { path: '/embeddings', name: 'embeddings', component: () => import('./views/EmbeddingsView.vue') },
-    { path: '/attention', name: 'attention', component: () => import('./views/AttentionView.vue') }
+    { path: '/attention', name: 'attention', component: () => import('./views/AttentionView.vue') },
+    // the desktop app's hidden window that trains GPU runs (App.vue starts its executor)
+    { path: '/gpu-host', name: 'gpu-host', component: () => import('./views/GpuHostView.vue') }
   ]
 })
