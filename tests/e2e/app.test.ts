@@ -1,24 +1,21 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../build/ensure-built';
+import { CHROMIUM, hasChromium, launchChromium, serveLab, setField as fillField, type Served } from './launch';
 
 // The app end to end, as a user drives it: `nanolab serve` (the real CLI, a temporary lab) and
 // Debian's Chromium through Playwright. Every step saves a screenshot in test-results/e2e/.
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(ROOT, 'test-results', 'e2e');
-const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`e2e: skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
 
-let server: ChildProcess;
+let served: Served;
 let browser: Browser;
 let page: Page;
 let url = '';
-const serverLog: string[] = [];
+let serverLog: string[] = [];
 
 async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
@@ -39,10 +36,8 @@ async function waitForCount(selector: string, attribute: string, atLeast: number
   }
 }
 
-async function setField(testId: string, value: string): Promise<void> {
-  const field = page.locator(`[data-test="${testId}"]`);
-  await field.fill(value);
-  await field.dispatchEvent('change');
+function setField(testId: string, value: string): Promise<void> {
+  return fillField(page, testId, value);
 }
 
 const TINY_GPT: Record<string, string> = { n_layer: '1', n_head: '2', n_embd: '32', block_size: '32', seq_len: '32', batch_size: '4', steps: '400', eval_interval: '20', eval_iters: '2' };
@@ -50,26 +45,10 @@ const TINY_GPT: Record<string, string> = { n_layer: '1', n_head: '2', n_embd: '3
 describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)', () => {
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    const home = mkdtempSync(join(tmpdir(), 'nanolab-e2e-'));
-    server = spawn(process.execPath, [join(ROOT, 'bin/nanolab.js'), 'serve', '--port', '0'], { env: { ...process.env, NANOLAB_HOME: home }, cwd: ROOT });
-    url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`nanolab serve printed no URL:\n${serverLog.join('')}`)), 30_000);
-      const read = (chunk: Buffer) => {
-        serverLog.push(String(chunk));
-        const m = /open (http:\/\/\S+)/.exec(serverLog.join(''));
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]);
-        }
-      };
-      server.stdout!.on('data', read);
-      server.stderr!.on('data', read);
-      server.on('exit', (code) => reject(new Error(`nanolab serve exited (${code}):\n${serverLog.join('')}`)));
-    });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    served = await serveLab();
+    url = served.url;
+    serverLog = served.log;
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.on('pageerror', (error) => serverLog.push(`page error: ${error.message}\n`));
@@ -77,8 +56,7 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
 
   afterAll(async () => {
     await browser?.close();
-    server?.kill('SIGINT');
-    await new Promise((r) => server?.once('exit', r));
+    await served?.stop();
   }, 60_000);
 
   it('refuses a page without the token', async () => {
