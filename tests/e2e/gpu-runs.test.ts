@@ -51,6 +51,12 @@ const endedRun = (id: number, timeoutMs = 240_000) =>
     return ['finished', 'stopped', 'failed'].includes(run.status) ? run : null;
   }, timeoutMs);
 
+/** The page's Web Storage (the Node typings have no DOM). */
+interface Storage {
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
 /** The run's train-loss steps, superseded points left out (what every chart and export shows). */
 const lossSteps = (id: number) => store.series(id, 'train_loss', 100_000).map((p) => p.step);
 const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
@@ -89,7 +95,7 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
     const id = await startGpuRun('e2e gpu context loss', 120, 20);
     // wait for a checkpoint the GPU wrote, then lose the context as a GPU reset would
     const at = await until('a GPU checkpoint at step 40', () => store.checkpoints(id).find((c) => c.kind === 'latest' && c.step >= 40), 240_000);
-    await page.evaluate(() => (window as unknown as { __nanolabGpu: { loseContext(): void } }).__nanolabGpu.loseContext());
+    await page.evaluate(() => (globalThis as unknown as { __nanolabGpu: { loseContext(): void } }).__nanolabGpu.loseContext());
     const run = await endedRun(id);
     expect(run.status).toBe('finished');
     const log = store.logLines(id).map((l) => l.message);
@@ -103,7 +109,7 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
   }, 400_000);
 
   it('trains on the CPU from the start when the GPU fails its kernel check', async () => {
-    await page.evaluate(() => localStorage.setItem('nanolab.gpuFaults', JSON.stringify({ failKernel: 'linearForward' })));
+    await page.evaluate(() => (globalThis as unknown as { localStorage: Storage }).localStorage.setItem('nanolab.gpuFaults', JSON.stringify({ failKernel: 'linearForward' })));
     try {
       const id = await startGpuRun('e2e gpu failed check', 30, 15);
       const run = await endedRun(id);
@@ -115,7 +121,7 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
       expect(lossSteps(id)).toEqual(range(30));
       await page.screenshot({ path: join(SHOTS, 'gpu-03-failed-check.png'), fullPage: true });
     } finally {
-      await page.evaluate(() => localStorage.removeItem('nanolab.gpuFaults'));
+      await page.evaluate(() => (globalThis as unknown as { localStorage: Storage }).localStorage.removeItem('nanolab.gpuFaults'));
     }
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   }, 300_000);
