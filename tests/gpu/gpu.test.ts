@@ -28,7 +28,8 @@ describe.skipIf(!hasChromium)('GPU backend (gpu.js, WebGL2 in a Chromium Web Wor
   }, 60_000);
 
   it('runs on WebGL2 in a dedicated worker and passes its own self-check', async () => {
-    const { adapter } = await harness.call<{ adapter: { renderer: string; maxTextureSize: number } }>('info');
+    const { adapter, bareContextSumSquares } = await harness.call<{ adapter: { renderer: string; maxTextureSize: number }; bareContextSumSquares: number }>('info');
+    expect(bareContextSumSquares).toBe(14);
     console.log(`gpu adapter: ${adapter.renderer}, MAX_TEXTURE_SIZE ${adapter.maxTextureSize}`);
     expect(adapter.maxTextureSize).toBeGreaterThanOrEqual(2048);
     const check = await harness.call<{ ok: boolean; kernels: KernelCheck[]; ms: number }>('selfCheck');

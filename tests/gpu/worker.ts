@@ -57,7 +57,11 @@ function train(fx: TorchFixture, be: Backend, steps: number): Trained {
 const commands: Record<string, (args: any) => unknown> = {
   info() {
     const be = backend();
-    return { adapter: be.adapter, kernels: KERNEL_NAMES.length };
+    // a host may also hand over a gpu.js instance without a context: gpu.js then makes its own
+    const bare = GpuBackend.create(new GPU({ mode: 'webgl2' }));
+    const sum = bare.scoped(() => bare.sumSquares(bare.fromArray([3], [1, 2, 3])));
+    bare.destroy();
+    return { adapter: be.adapter, kernels: KERNEL_NAMES.length, bareContextSumSquares: sum };
   },
 
   kernels({ sizes, names }: { sizes: number[]; names?: KernelName[] }) {

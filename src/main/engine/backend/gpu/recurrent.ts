@@ -3,25 +3,72 @@ import type { GpuJsTexture } from './gpujs';
 import { COLUMN_SUM_ACC, FILL, MATMUL, MATMUL_BIAS } from './programs';
 
 // Recurrent layers on the GPU, time-major: one kernel launch per time step and per quantity (the
-// gate pre-activations need h_{t−1}, so steps cannot run in parallel). Each step kernel renders
-// the whole sequence tensor, computing the slice of step t and passing the other elements
-// through; the state of the previous step is read from the same tensor (or from h0 / c0 at t = 0)
-// at an offset given as a uniform, so one compiled kernel serves every step.
+// gate pre-activations need h_{t−1}, so steps cannot run in parallel). Each step renders small
+// textures of its own (B rows); the sequence tensors are assembled from them once, after the loop
+// (concat), so a sequence costs O(T) work rather than O(T²). Offsets into the sequence inputs are
+// uniforms, so one compiled kernel serves every step.
 // As on the CPU, backward collects every step's gate gradients and forms dW_hh after the loop.
 
 const X = 'const x = this.thread.x;';
-/** Elements outside the step's slice [off, off + this.constants.N) keep their value. */
-const KEEP = (tensor: string, off: string) => `if (x < ${off} || x >= ${off} + this.constants.N) {
-  return ${tensor}[x];
-}`;
+
+/** Up to 8 textures of S floats each (the last may be shorter), end to end. */
+const CONCAT = program('concat8', ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'], `${X}
+const i = idiv(x, this.constants.S);
+const r = x - i * this.constants.S;
+if (i == 0) {
+  return t0[r];
+}
+if (i == 1) {
+  return t1[r];
+}
+if (i == 2) {
+  return t2[r];
+}
+if (i == 3) {
+  return t3[r];
+}
+if (i == 4) {
+  return t4[r];
+}
+if (i == 5) {
+  return t5[r];
+}
+if (i == 6) {
+  return t6[r];
+}
+return t7[r];`);
+
+/**
+ * The steps' textures end to end, 8 at a time (a kernel may sample 16 textures at least) and
+ * level by level. Takes ownership: the parts are deleted.
+ */
+function concat(d: GpuDevice, parts: GpuJsTexture[]): GpuJsTexture {
+  let level = parts;
+  while (level.length > 1) {
+    const next: GpuJsTexture[] = [];
+    for (let i = 0; i < level.length; i += 8) {
+      const group = level.slice(i, i + 8);
+      if (group.length === 1) {
+        next.push(group[0]);
+        continue;
+      }
+      const total = group.reduce((n, t) => n + t.output[0], 0);
+      const args = [...group, ...Array<GpuJsTexture>(8 - group.length).fill(group[0])];
+      next.push(d.run(CONCAT, total, args, { S: group[0].output[0] }));
+      release(...group);
+    }
+    level = next;
+  }
+  return level[0];
+}
 
 function release(...textures: GpuJsTexture[]): void {
   for (const t of textures) t.delete();
 }
 
-/** C (B, H) = A_t (B, G) · W_hh (G, H): the gradient flowing to h_{t−1}. */
-function backThroughWhh(d: GpuDevice, dG: GpuJsTexture, aOff: number, whh: GpuJsTexture, B: number, G: number, H: number): GpuJsTexture {
-  return d.run(MATMUL, B * H, [dG, whh, aOff, 0], { N: H, K: G, AR: G, AC: 1, BR: H, BC: 1 });
+/** C (B, H) = dG_t (B, G) · W_hh (G, H): the gradient flowing to h_{t−1}. */
+function backThroughWhh(d: GpuDevice, dG: GpuJsTexture, whh: GpuJsTexture, B: number, G: number, H: number): GpuJsTexture {
+  return d.run(MATMUL, B * H, [dG, whh, 0, 0], { N: H, K: G, AR: G, AC: 1, BR: H, BC: 1 });
 }
 
 /** dW_hh + Σ_t dG_tᵀ · h_{t−1} (h_{−1} = h0), dW_hh (G, H). */
@@ -54,14 +101,13 @@ function weightGrads(
 
 // ---- vanilla RNN (tanh) -----------------------------------------------------------------------------
 
-const RNN_STEP = program('rnnStep', ['hs', 'gi', 'bhh', 'prev', 'whh', 'off', 'prevOff'], `${X}
-${KEEP('hs', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.H);
-const k = q - b * this.constants.H;
-let s = gi[x] + bhh[k];
+/** h_t (B, H) = tanh(gi_t + b_hh + h_{t−1}·W_hhᵀ) */
+const RNN_STEP = program('rnnStep', ['gi', 'bhh', 'prev', 'whh', 'off'], `${X}
+const b = idiv(x, this.constants.H);
+const k = x - b * this.constants.H;
+let s = gi[off + x] + bhh[k];
 for (let m = 0; m < this.constants.H; m++) {
-  s += prev[prevOff + b * this.constants.H + m] * whh[k * this.constants.H + m];
+  s += prev[b * this.constants.H + m] * whh[k * this.constants.H + m];
 }
 return tanh_(s);`);
 
@@ -69,23 +115,34 @@ export function rnnTanhForward(
   d: GpuDevice, gi: GpuJsTexture, whh: GpuJsTexture, bhh: GpuJsTexture, h0: GpuJsTexture, T: number, B: number, H: number,
 ): GpuJsTexture {
   const N = B * H;
-  let hs = d.run(FILL, T * N, [0]);
-  for (let t = 0; t < T; t++) {
-    const next = d.run(RNN_STEP, T * N, [hs, gi, bhh, t === 0 ? h0 : hs, whh, t * N, t === 0 ? 0 : (t - 1) * N], { H, N });
-    hs.delete();
-    hs = next;
-  }
-  return hs;
+  const hs: GpuJsTexture[] = [];
+  for (let t = 0; t < T; t++) hs.push(d.run(RNN_STEP, N, [gi, bhh, t === 0 ? h0 : hs[t - 1], whh, t * N], { H }));
+  return concat(d, hs);
 }
 
-/** dG_t = (dhs_t + dh_next) ⊙ (1 − h_t²) */
-const RNN_BACK_STEP = program('rnnBackStep', ['dG', 'dhs', 'hs', 'dhNext', 'off'], `${X}
-${KEEP('dG', 'off')}
-const h = hs[x];
-return (dhs[x] + dhNext[x - off]) * (1 - h * h);`);
+/** dG_t (B, H) = (dhs_t + dh_next) ⊙ (1 − h_t²) */
+const RNN_BACK_STEP = program('rnnBackStep', ['dhs', 'hs', 'dhNext', 'off'], `${X}
+const h = hs[off + x];
+return (dhs[off + x] + dhNext[x]) * (1 - h * h);`);
 
 export interface RecurrentGrads extends WeightGrads {
   dgi: GpuJsTexture;
+}
+
+/**
+ * dgi + dG, dW_hh and db_hh from the gate gradients of every step, in time order (consumed). The
+ * GRU's input side differs from its hidden side (inputSteps); the other layers share one.
+ */
+function finish(
+  d: GpuDevice, steps: GpuJsTexture[], inputSteps: GpuJsTexture[] | null, hs: GpuJsTexture, h0: GpuJsTexture, dgi: GpuJsTexture,
+  dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number, G: number,
+): RecurrentGrads {
+  const dG = concat(d, steps);
+  const dGi = inputSteps ? concat(d, inputSteps) : dG;
+  const grads = { dgi: d.run(ADD_INTO, T * B * G, [dgi, dGi]), ...weightGrads(d, dG, hs, h0, dwhh, dbhh, T, B, H, G) };
+  dG.delete();
+  if (dGi !== dG) dGi.delete();
+  return grads;
 }
 
 export function rnnTanhBackward(
@@ -93,17 +150,15 @@ export function rnnTanhBackward(
   dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
 ): RecurrentGrads {
   const N = B * H;
-  let dG = d.run(FILL, T * N, [0]);
+  const dG: GpuJsTexture[] = new Array(T);
   let dhNext = d.run(FILL, N, [0]);
   for (let t = T - 1; t >= 0; t--) {
-    const next = d.run(RNN_BACK_STEP, T * N, [dG, dhs, hs, dhNext, t * N], { N });
-    release(dG, dhNext);
-    dG = next;
-    dhNext = backThroughWhh(d, dG, t * N, whh, B, H, H);
+    dG[t] = d.run(RNN_BACK_STEP, N, [dhs, hs, dhNext, t * N]);
+    dhNext.delete();
+    dhNext = backThroughWhh(d, dG[t], whh, B, H, H);
   }
-  const grads = { dgi: d.run(ADD_INTO, T * N, [dgi, dG]), ...weightGrads(d, dG, hs, h0, dwhh, dbhh, T, B, H, H) };
-  release(dG, dhNext);
-  return grads;
+  dhNext.delete();
+  return finish(d, dG, null, hs, h0, dgi, dwhh, dbhh, T, B, H, H);
 }
 
 const ADD_INTO = program('recurrentAddInto', ['a', 'b'], `${X}
@@ -111,15 +166,13 @@ return a[x] + b[x];`);
 
 // ---- LSTM (gates i, f, g, o) -------------------------------------------------------------------------
 
-/** Activated gates of step t: sigmoid for i, f, o and tanh for g. */
-const LSTM_GATES = program('lstmGates', ['acts', 'gi', 'bhh', 'prev', 'whh', 'off', 'prevOff'], `${X}
-${KEEP('acts', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.G);
-const g = q - b * this.constants.G;
-let s = gi[x] + bhh[g];
+/** Activated gates of step t (B, 4H): sigmoid for i, f, o and tanh for g. */
+const LSTM_GATES = program('lstmGates', ['gi', 'bhh', 'prev', 'whh', 'off'], `${X}
+const b = idiv(x, this.constants.G);
+const g = x - b * this.constants.G;
+let s = gi[off + x] + bhh[g];
 for (let m = 0; m < this.constants.H; m++) {
-  s += prev[prevOff + b * this.constants.H + m] * whh[g * this.constants.H + m];
+  s += prev[b * this.constants.H + m] * whh[g * this.constants.H + m];
 }
 if (idiv(g, this.constants.H) == 2) {
   return tanh_(s);
@@ -127,21 +180,17 @@ if (idiv(g, this.constants.H) == 2) {
 return sigm(s);`);
 
 /** c_t = f ⊙ c_{t−1} + i ⊙ g */
-const LSTM_CELL = program('lstmCell', ['cs', 'acts', 'prev', 'off', 'actsOff', 'prevOff'], `${X}
-${KEEP('cs', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.H);
-const k = q - b * this.constants.H;
-const a = actsOff + b * 4 * this.constants.H;
-return acts[a + this.constants.H + k] * prev[prevOff + q] + acts[a + k] * acts[a + 2 * this.constants.H + k];`);
+const LSTM_CELL = program('lstmCell', ['acts', 'prev'], `${X}
+const b = idiv(x, this.constants.H);
+const k = x - b * this.constants.H;
+const a = b * 4 * this.constants.H;
+return acts[a + this.constants.H + k] * prev[x] + acts[a + k] * acts[a + 2 * this.constants.H + k];`);
 
 /** h_t = o ⊙ tanh(c_t) */
-const LSTM_HIDDEN = program('lstmHidden', ['hs', 'acts', 'cs', 'off', 'actsOff'], `${X}
-${KEEP('hs', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.H);
-const k = q - b * this.constants.H;
-return acts[actsOff + b * 4 * this.constants.H + 3 * this.constants.H + k] * tanh_(cs[x]);`);
+const LSTM_HIDDEN = program('lstmHidden', ['acts', 'c'], `${X}
+const b = idiv(x, this.constants.H);
+const k = x - b * this.constants.H;
+return acts[b * 4 * this.constants.H + 3 * this.constants.H + k] * tanh_(c[x]);`);
 
 export interface LstmForward {
   hs: GpuJsTexture;
@@ -154,25 +203,16 @@ export function lstmForward(
   T: number, B: number, H: number,
 ): LstmForward {
   const N = B * H, G = 4 * H, NG = B * G;
-  let hs = d.run(FILL, T * N, [0]);
-  let cs = d.run(FILL, T * N, [0]);
-  let acts = d.run(FILL, T * NG, [0]);
+  const hs: GpuJsTexture[] = [], cs: GpuJsTexture[] = [], acts: GpuJsTexture[] = [];
   for (let t = 0; t < T; t++) {
-    const prevOff = t === 0 ? 0 : (t - 1) * N;
-    const a = d.run(LSTM_GATES, T * NG, [acts, gi, bhh, t === 0 ? h0 : hs, whh, t * NG, prevOff], { H, G, N: NG });
-    acts.delete();
-    acts = a;
-    const c = d.run(LSTM_CELL, T * N, [cs, acts, t === 0 ? c0 : cs, t * N, t * NG, prevOff], { H, N });
-    cs.delete();
-    cs = c;
-    const h = d.run(LSTM_HIDDEN, T * N, [hs, acts, cs, t * N, t * NG], { H, N });
-    hs.delete();
-    hs = h;
+    acts.push(d.run(LSTM_GATES, NG, [gi, bhh, t === 0 ? h0 : hs[t - 1], whh, t * NG], { H, G }));
+    cs.push(d.run(LSTM_CELL, N, [acts[t], t === 0 ? c0 : cs[t - 1]], { H }));
+    hs.push(d.run(LSTM_HIDDEN, N, [acts[t], cs[t]], { H }));
   }
-  return { hs, cs, acts };
+  return { hs: concat(d, hs), cs: concat(d, cs), acts: concat(d, acts) };
 }
 
-/** The cell-state gradient of step t, shared by the two kernels below. */
+/** The cell-state gradient of step t at q = b·H + k, shared by the two kernels below. */
 const LSTM_DC = `const b = idiv(q, this.constants.H);
 const k = q - b * this.constants.H;
 const a = actsOff + b * 4 * this.constants.H;
@@ -183,11 +223,9 @@ const tc = tanh_(cs[s]);
 const dc = dcNext[q] + dh * og * (1 - tc * tc);`;
 
 /** dG_t (B, 4H): the pre-activation gradients of the four gates. */
-const LSTM_BACK_GATES = program('lstmBackGates', ['dG', 'dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'cPrev', 'off', 'actsOff', 'prevOff'], `${X}
-${KEEP('dG', 'actsOff')}
-const r = x - actsOff;
-const bb = idiv(r, 4 * this.constants.H);
-const g = r - bb * 4 * this.constants.H;
+const LSTM_BACK_GATES = program('lstmBackGates', ['dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'cPrev', 'off', 'actsOff', 'prevOff'], `${X}
+const bb = idiv(x, 4 * this.constants.H);
+const g = x - bb * 4 * this.constants.H;
 const gate = idiv(g, this.constants.H);
 const q = bb * this.constants.H + (g - gate * this.constants.H);
 ${LSTM_DC}
@@ -217,30 +255,27 @@ export function lstmBackward(
   whh: GpuJsTexture, dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
 ): RecurrentGrads {
   const N = B * H, G = 4 * H, NG = B * G;
-  let dG = d.run(FILL, T * NG, [0]);
+  const dG: GpuJsTexture[] = new Array(T);
   let dhNext = d.run(FILL, N, [0]);
   let dcNext = d.run(FILL, N, [0]);
   for (let t = T - 1; t >= 0; t--) {
     const prevOff = t === 0 ? 0 : (t - 1) * N;
-    const g = d.run(LSTM_BACK_GATES, T * NG, [dG, dhs, dhNext, dcNext, cs, acts, t === 0 ? c0 : cs, t * N, t * NG, prevOff], { H, N: NG });
+    dG[t] = d.run(LSTM_BACK_GATES, NG, [dhs, dhNext, dcNext, cs, acts, t === 0 ? c0 : cs, t * N, t * NG, prevOff], { H });
     const dc = d.run(LSTM_BACK_CELL, N, [dhs, dhNext, dcNext, cs, acts, t * N, t * NG], { H });
-    release(dG, dhNext, dcNext);
-    dG = g;
+    release(dhNext, dcNext);
     dcNext = dc;
-    dhNext = backThroughWhh(d, dG, t * NG, whh, B, G, H);
+    dhNext = backThroughWhh(d, dG[t], whh, B, G, H);
   }
-  const grads = { dgi: d.run(ADD_INTO, T * NG, [dgi, dG]), ...weightGrads(d, dG, hs, h0, dwhh, dbhh, T, B, H, G) };
-  release(dG, dhNext, dcNext);
-  return grads;
+  release(dhNext, dcNext);
+  return finish(d, dG, null, hs, h0, dgi, dwhh, dbhh, T, B, H, G);
 }
 
 // ---- GRU (gates r, z, n; the reset gate multiplies W_hn·h + b_hn) ------------------------------------
 
-const GRU_GATES = program('gruGates', ['acts', 'gi', 'gh', 'off'], `${X}
-${KEEP('acts', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.G);
-const g = q - b * this.constants.G;
+/** Gates of step t (B, 3H) from gi_t and gh = h_{t−1}·W_hhᵀ + b_hh. */
+const GRU_GATES = program('gruGates', ['gi', 'gh', 'off'], `${X}
+const b = idiv(x, this.constants.G);
+const g = x - b * this.constants.G;
 const gate = idiv(g, this.constants.H);
 const k = g - gate * this.constants.H;
 const a = off + b * this.constants.G;
@@ -254,24 +289,20 @@ if (gate == 0) {
 }
 return tanh_(gi[a + 2 * this.constants.H + k] + r * gh[o + 2 * this.constants.H + k]);`);
 
-/** ghn_t = W_hn h_{t−1} + b_hn, saved for the backward pass. */
-const GRU_GHN = program('gruGhn', ['ghn', 'gh', 'off'], `${X}
-${KEEP('ghn', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.H);
-const k = q - b * this.constants.H;
+/** ghn_t (B, H) = W_hn h_{t−1} + b_hn, saved for the backward pass. */
+const GRU_GHN = program('gruGhn', ['gh'], `${X}
+const b = idiv(x, this.constants.H);
+const k = x - b * this.constants.H;
 return gh[b * 3 * this.constants.H + 2 * this.constants.H + k];`);
 
 /** h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} */
-const GRU_HIDDEN = program('gruHidden', ['hs', 'acts', 'prev', 'off', 'actsOff', 'prevOff'], `${X}
-${KEEP('hs', 'off')}
-const q = x - off;
-const b = idiv(q, this.constants.H);
-const k = q - b * this.constants.H;
-const a = actsOff + b * 3 * this.constants.H;
+const GRU_HIDDEN = program('gruHidden', ['acts', 'prev'], `${X}
+const b = idiv(x, this.constants.H);
+const k = x - b * this.constants.H;
+const a = b * 3 * this.constants.H;
 const z = acts[a + this.constants.H + k];
 const n = acts[a + 2 * this.constants.H + k];
-return (1 - z) * n + z * prev[prevOff + q];`);
+return (1 - z) * n + z * prev[x];`);
 
 export interface GruForward {
   hs: GpuJsTexture;
@@ -283,34 +314,26 @@ export function gruForward(
   d: GpuDevice, gi: GpuJsTexture, whh: GpuJsTexture, bhh: GpuJsTexture, h0: GpuJsTexture, T: number, B: number, H: number,
 ): GruForward {
   const N = B * H, G = 3 * H, NG = B * G;
-  let hs = d.run(FILL, T * N, [0]);
-  let acts = d.run(FILL, T * NG, [0]);
-  let ghn = d.run(FILL, T * N, [0]);
+  const hs: GpuJsTexture[] = [], acts: GpuJsTexture[] = [], ghn: GpuJsTexture[] = [];
   for (let t = 0; t < T; t++) {
-    const prevOff = t === 0 ? 0 : (t - 1) * N;
+    const prev = t === 0 ? h0 : hs[t - 1];
     // gh = h_{t−1}·W_hhᵀ + b_hh, (B, 3H)
-    const gh = d.run(MATMUL_BIAS, NG, [t === 0 ? h0 : hs, whh, bhh, prevOff, 0], { N: G, K: H, AR: H, AC: 1, BR: 1, BC: H });
-    const a = d.run(GRU_GATES, T * NG, [acts, gi, gh, t * NG], { H, G, N: NG });
-    const n = d.run(GRU_GHN, T * N, [ghn, gh, t * N], { H, N });
-    release(acts, ghn, gh);
-    acts = a;
-    ghn = n;
-    const h = d.run(GRU_HIDDEN, T * N, [hs, acts, t === 0 ? h0 : hs, t * N, t * NG, prevOff], { H, N });
-    hs.delete();
-    hs = h;
+    const gh = d.run(MATMUL_BIAS, NG, [prev, whh, bhh, 0, 0], { N: G, K: H, AR: H, AC: 1, BR: 1, BC: H });
+    acts.push(d.run(GRU_GATES, NG, [gi, gh, t * NG], { H, G }));
+    ghn.push(d.run(GRU_GHN, N, [gh], { H }));
+    gh.delete();
+    hs.push(d.run(GRU_HIDDEN, N, [acts[t], prev], { H }));
   }
-  return { hs, acts, ghn };
+  return { hs: concat(d, hs), acts: concat(d, acts), ghn: concat(d, ghn) };
 }
 
 /**
  * dGi_t (PART 0) or dGh_t (PART 1), (B, 3H): they differ in the n block, dan vs dan ⊙ r (the
  * reset gate multiplies the hidden side of n only).
  */
-const GRU_BACK_GATES = program('gruBackGates', ['dG', 'dhs', 'dhNext', 'acts', 'ghn', 'prev', 'off', 'actsOff', 'prevOff'], `${X}
-${KEEP('dG', 'actsOff')}
-const r0 = x - actsOff;
-const b = idiv(r0, this.constants.G);
-const g = r0 - b * this.constants.G;
+const GRU_BACK_GATES = program('gruBackGates', ['dhs', 'dhNext', 'acts', 'ghn', 'prev', 'off', 'actsOff', 'prevOff'], `${X}
+const b = idiv(x, this.constants.G);
+const g = x - b * this.constants.G;
 const gate = idiv(g, this.constants.H);
 const k = g - gate * this.constants.H;
 const q = b * this.constants.H + k;
@@ -335,35 +358,28 @@ return dan;`);
 const GRU_BACK_HIDDEN = program('gruBackHidden', ['dhs', 'dhNext', 'acts', 'dGh', 'whh', 'off', 'actsOff'], `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
-const a = actsOff + b * this.constants.G;
 const dh = dhs[off + x] + dhNext[x];
 let s = 0;
 for (let g = 0; g < this.constants.G; g++) {
-  s += dGh[a + g] * whh[g * this.constants.H + k];
+  s += dGh[b * this.constants.G + g] * whh[g * this.constants.H + k];
 }
-return dh * acts[a + this.constants.H + k] + s;`);
+return dh * acts[actsOff + b * this.constants.G + this.constants.H + k] + s;`);
 
 export function gruBackward(
   d: GpuDevice, dhs: GpuJsTexture, hs: GpuJsTexture, acts: GpuJsTexture, ghn: GpuJsTexture, h0: GpuJsTexture, whh: GpuJsTexture,
   dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
 ): RecurrentGrads {
   const N = B * H, G = 3 * H, NG = B * G;
-  let dGi = d.run(FILL, T * NG, [0]);
-  let dGh = d.run(FILL, T * NG, [0]);
+  const dGi: GpuJsTexture[] = new Array(T), dGh: GpuJsTexture[] = new Array(T);
   let dhNext = d.run(FILL, N, [0]);
   for (let t = T - 1; t >= 0; t--) {
-    const prevOff = t === 0 ? 0 : (t - 1) * N;
-    const args = [dhs, dhNext, acts, ghn, t === 0 ? h0 : hs, t * N, t * NG, prevOff];
-    const gi = d.run(GRU_BACK_GATES, T * NG, [dGi, ...args], { H, G, N: NG, PART: 0 });
-    const gh = d.run(GRU_BACK_GATES, T * NG, [dGh, ...args], { H, G, N: NG, PART: 1 });
-    release(dGi, dGh);
-    dGi = gi;
-    dGh = gh;
-    const dh = d.run(GRU_BACK_HIDDEN, N, [dhs, dhNext, acts, dGh, whh, t * N, t * NG], { H, G });
+    const args = [dhs, dhNext, acts, ghn, t === 0 ? h0 : hs, t * N, t * NG, t === 0 ? 0 : (t - 1) * N];
+    dGi[t] = d.run(GRU_BACK_GATES, NG, args, { H, G, PART: 0 });
+    dGh[t] = d.run(GRU_BACK_GATES, NG, args, { H, G, PART: 1 });
+    const dh = d.run(GRU_BACK_HIDDEN, N, [dhs, dhNext, acts, dGh[t], whh, t * N, t * NG], { H, G });
     dhNext.delete();
     dhNext = dh;
   }
-  const grads = { dgi: d.run(ADD_INTO, T * NG, [dgi, dGi]), ...weightGrads(d, dGh, hs, h0, dwhh, dbhh, T, B, H, G) };
-  release(dGi, dGh, dhNext);
-  return grads;
+  dhNext.delete();
+  return finish(d, dGh, dGi, hs, h0, dgi, dwhh, dbhh, T, B, H, G);
 }
