@@ -105,20 +105,69 @@ export type MatMul = (
 export type LstmCell = (acts: FloatArray, aOff: number, cPrev: FloatArray, cPrevOff: number, cs: FloatArray, hs: FloatArray, off: number, B: number, H: number) => boolean;
 
 /**
+ * One LSTM step's gate gradients into dG (at aOff, as acts) from dh = dhs + dhNext, updating dcNext
+ * to dc·f (see lstmBackward); false when it cannot take the arrays.
+ */
+export type LstmCellBackward = (
+  acts: FloatArray, aOff: number, cs: FloatArray, dhs: FloatArray, off: number, cPrev: FloatArray, cPrevOff: number,
+  dhNext: FloatArray, dcNext: FloatArray, dG: FloatArray, B: number, H: number,
+) => boolean;
+
+/** Row-wise adds the layers share (bias rows, bias gradients, sums); offsets count elements. */
+export interface RowAdds {
+  /** y[i] = a[i] + b[i] for i < n (y may be a or b). */
+  add(a: FloatArray, b: FloatArray, y: FloatArray, n: number): void;
+  /** y[r][k] = x[r][k] + bias[k] over rows × width, from offsets of x and y (y may be x). */
+  addRows(x: FloatArray, xOff: number, bias: FloatArray, y: FloatArray, yOff: number, rows: number, width: number): void;
+  /** dst[k] += Σ_r src[r][k] over rows × width from an offset of src, row after row. */
+  addRowSums(src: FloatArray, sOff: number, rows: number, width: number, dst: FloatArray): void;
+}
+
+export const jsRowAdds: RowAdds = {
+  add(a, b, y, n) {
+    for (let i = 0; i < n; i++) y[i] = a[i] + b[i];
+  },
+  addRows(x, xOff, bias, y, yOff, rows, width) {
+    for (let r = 0; r < rows; r++) {
+      const s = xOff + r * width, d = yOff + r * width;
+      for (let k = 0; k < width; k++) y[d + k] = x[s + k] + bias[k];
+    }
+  },
+  addRowSums(src, sOff, rows, width, dst) {
+    for (let r = 0; r < rows; r++) {
+      const o = sOff + r * width;
+      for (let k = 0; k < width; k++) dst[k] += src[o + k];
+    }
+  },
+};
+
+/** The kernels a backend may bring to Scratch in place of the JS ones. */
+export interface FastKernels {
+  matmul?: MatMul;
+  lstmCell?: LstmCell;
+  lstmCellBackward?: LstmCellBackward;
+  rows?: RowAdds;
+}
+
+/**
  * A backend's workspace: scratch arrays reused across calls (grown on demand), the matrix
- * multiply its kernels call (the JS one below, or the WebAssembly one that needs its operands in
- * the wasm heap), and a faster LSTM step where the backend has one (it returns false when it
- * cannot take the arrays, and the caller's loop runs).
+ * multiply and row-wise adds its kernels call (the JS ones here, or WebAssembly ones that need
+ * their operands in the wasm heap), and faster LSTM steps where the backend has them (they return
+ * false when they cannot take the arrays, and the caller's loop runs).
  */
 export class Scratch {
   private buffers: FloatArray[] = [];
   readonly matmul: MatMul;
+  readonly rows: RowAdds;
   readonly lstmCell: LstmCell | null;
+  readonly lstmCellBackward: LstmCellBackward | null;
 
-  constructor(private readonly make: (n: number) => FloatArray, fast: { matmul?: MatMul; lstmCell?: LstmCell } = {}) {
+  constructor(private readonly make: (n: number) => FloatArray, fast: FastKernels = {}) {
     this.matmul = fast.matmul ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
       matmul(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate, this));
+    this.rows = fast.rows ?? jsRowAdds;
     this.lstmCell = fast.lstmCell ?? null;
+    this.lstmCellBackward = fast.lstmCellBackward ?? null;
   }
 
   get(slot: number, n: number): FloatArray {

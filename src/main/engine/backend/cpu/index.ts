@@ -3,7 +3,7 @@ import type {
 } from '../backend';
 import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
-import { Scratch, type LstmCell, type MatMul } from './gemm';
+import { Scratch, jsRowAdds, type LstmCell, type LstmCellBackward, type MatMul, type RowAdds } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
 import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
@@ -42,6 +42,37 @@ function wasmLstmCell(heap: WasmHeap): LstmCell {
     if (H % 4 !== 0 || ![acts, cPrev, cs, hs].every((a) => heap.owns(a))) return false;
     heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
     return true;
+  };
+}
+
+/** The heap's LSTM cell backward, on the same terms as wasmLstmCell. */
+function wasmLstmCellBackward(heap: WasmHeap): LstmCellBackward {
+  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
+  return (acts, aOff, cs, dhs, off, cPrev, cPrevOff, dhNext, dcNext, dG, B, H) => {
+    if (H % 4 !== 0 || ![acts, cs, dhs, cPrev, dhNext, dcNext, dG].every((a) => heap.owns(a))) return false;
+    heap.elementwise.lstmCellBackward(
+      at(acts, aOff), at(cs, off), at(cPrev, cPrevOff), at(dhs, off), dhNext.byteOffset, dcNext.byteOffset, at(dG, aOff), B, H,
+    );
+    return true;
+  };
+}
+
+/** The heap's row-wise adds; arrays outside the heap take the JS loops (the results are the same bits). */
+function wasmRowAdds(heap: WasmHeap): RowAdds {
+  const k = heap.elementwise;
+  return {
+    add(a, b, y, n) {
+      if (heap.owns(a) && heap.owns(b) && heap.owns(y)) k.add(a.byteOffset, b.byteOffset, y.byteOffset, n);
+      else jsRowAdds.add(a, b, y, n);
+    },
+    addRows(x, xOff, bias, y, yOff, rows, width) {
+      if (heap.owns(x) && heap.owns(bias) && heap.owns(y)) k.addRows(x.byteOffset + 4 * xOff, bias.byteOffset, y.byteOffset + 4 * yOff, rows, width);
+      else jsRowAdds.addRows(x, xOff, bias, y, yOff, rows, width);
+    },
+    addRowSums(src, sOff, rows, width, dst) {
+      if (heap.owns(src) && heap.owns(dst)) k.addRowSums(src.byteOffset + 4 * sOff, dst.byteOffset, rows, width);
+      else jsRowAdds.addRowSums(src, sOff, rows, width, dst);
+    },
   };
 }
 
@@ -91,7 +122,11 @@ export class CpuBackend implements Backend {
     this.name = dtype === 'float64' ? 'cpu-float64' : heap ? `cpu-wasm-${heap.gemm.variant}` : 'cpu';
     this.make = heap ? (n) => heap.take(n) : dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
     const js = new Scratch(this.make);
-    this.scratch = heap ? new Scratch(this.make, { matmul: wasmMatMul(heap, js.matmul), lstmCell: wasmLstmCell(heap) }) : js;
+    this.scratch = heap
+      ? new Scratch(this.make, {
+        matmul: wasmMatMul(heap, js.matmul), lstmCell: wasmLstmCell(heap), lstmCellBackward: wasmLstmCellBackward(heap), rows: wasmRowAdds(heap),
+      })
+      : js;
   }
 
   /** The matrix product this backend's kernels use (for benchmarks and kernel tests). */
@@ -189,25 +224,23 @@ export class CpuBackend implements Backend {
   accumulate(dst: Tensor, src: Tensor): void {
     const d = dst.data, s = src.data;
     check(d.length === s.length, () => `accumulate: sizes differ (${d.length} vs ${s.length})`);
-    for (let i = 0; i < d.length; i++) d[i] += s[i];
+    this.scratch.rows.add(d, s, d, d.length);
   }
 
   addForward(a: Tensor, b: Tensor, y: Tensor): void {
-    const A = a.data, B = b.data, Y = y.data;
-    for (let i = 0; i < Y.length; i++) Y[i] = A[i] + B[i];
+    this.scratch.rows.add(a.data, b.data, y.data, y.data.length);
   }
 
   addRepeatForward(a: Tensor, b: Tensor, y: Tensor): void {
     const A = a.data, B = b.data, Y = y.data;
     const n = B.length;
     check(A.length % n === 0, () => `addRepeat: ${A.length} is not a multiple of ${n}`);
-    for (let o = 0; o < A.length; o += n) for (let j = 0; j < n; j++) Y[o + j] = A[o + j] + B[j];
+    this.scratch.rows.addRows(A, 0, B, Y, 0, A.length / n, n);
   }
 
   addRepeatBackward(dy: Tensor, db: Tensor): void {
     const D = dy.data, G = db.data;
-    const n = G.length;
-    for (let o = 0; o < D.length; o += n) for (let j = 0; j < n; j++) G[j] += D[o + j];
+    this.scratch.rows.addRowSums(D, 0, D.length / G.length, G.length, G);
   }
 
   mulForward(a: Tensor, b: Tensor, y: Tensor): void {
@@ -305,13 +338,7 @@ export class CpuBackend implements Backend {
     const M = x.size / K;
     check(x.cols === K, () => `linear: input has ${x.cols} features, weight expects ${K}`);
     this.scratch.matmul(M, N, K, x.data, 0, false, w.data, 0, true, y.data, 0, false);
-    if (b) {
-      const Y = y.data, Bv = b.data;
-      for (let r = 0; r < M; r++) {
-        const o = r * N;
-        for (let j = 0; j < N; j++) Y[o + j] += Bv[j];
-      }
-    }
+    if (b) this.scratch.rows.addRows(y.data, 0, b.data, y.data, 0, M, N);
   }
 
   linearBackward(dy: Tensor, x: Tensor, w: Tensor, dx: Tensor | null, dw: Tensor | null, db: Tensor | null): void {
@@ -321,13 +348,7 @@ export class CpuBackend implements Backend {
     if (dx) this.scratch.matmul(M, K, N, dy.data, 0, false, w.data, 0, false, dx.data, 0, true);
     // dw (N, K) += dyᵀ (N, M) · x (M, K)
     if (dw) this.scratch.matmul(N, K, M, dy.data, 0, true, x.data, 0, false, dw.data, 0, true);
-    if (db) {
-      const D = dy.data, G = db.data;
-      for (let r = 0; r < M; r++) {
-        const o = r * N;
-        for (let j = 0; j < N; j++) G[j] += D[o + j];
-      }
-    }
+    if (db) this.scratch.rows.addRowSums(dy.data, 0, M, N, db.data);
   }
 
   embeddingForward(w: Tensor, ids: Int32Array, y: Tensor): void {
@@ -352,6 +373,11 @@ export class CpuBackend implements Backend {
   layerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, rstd: Tensor): void {
     const C = x.cols, R = x.rows;
     const X = x.data, Y = y.data, g = gain.data, bv = bias.data, Mu = mean.data, Rs = rstd.data;
+    const heap = C % 4 === 0 ? this.inHeap(x, gain, bias, y, mean, rstd) : null;
+    if (heap) {
+      heap.elementwise.layerNormForward(X.byteOffset, g.byteOffset, bv.byteOffset, Y.byteOffset, Mu.byteOffset, Rs.byteOffset, R, C, eps);
+      return;
+    }
     for (let r = 0; r < R; r++) {
       const o = r * C;
       let m = 0;
@@ -376,6 +402,12 @@ export class CpuBackend implements Backend {
   ): void {
     const C = x.cols, R = x.rows;
     const D = dy.data, X = x.data, g = gain.data, Mu = mean.data, Rs = rstd.data;
+    const heap = C % 4 === 0 ? this.inHeap(dy, x, gain, mean, rstd, dx, dgain, dbias) : null;
+    if (heap) {
+      const ptr = (t: Tensor | null) => (t ? t.data.byteOffset : 0);
+      heap.elementwise.layerNormBackward(D.byteOffset, X.byteOffset, g.byteOffset, Mu.byteOffset, Rs.byteOffset, ptr(dx), ptr(dgain), ptr(dbias), R, C);
+      return;
+    }
     for (let r = 0; r < R; r++) {
       const o = r * C;
       const m = Mu[r], s = Rs[r];
@@ -606,7 +638,12 @@ export class CpuBackend implements Backend {
     const stepSize = h.lr / bc1;
     const decay = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
     const l2 = h.decoupled ? 0 : h.weightDecay;
-    for (let i = 0; i < P.length; i++) {
+    // four lanes at a time in wasm where the arrays are in the heap (float32 arithmetic, as
+    // PyTorch's); the tail in JS
+    const heap = this.inHeap(p, g, m, v);
+    const from = heap ? P.length & ~3 : 0;
+    if (heap) heap.elementwise.adamStep(P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2);
+    for (let i = from; i < P.length; i++) {
       if (h.decoupled) P[i] *= decay;
       const gi = l2 !== 0 ? Gr[i] + l2 * P[i] : Gr[i];
       Mm[i] = h.beta1 * Mm[i] + (1 - h.beta1) * gi;

@@ -19,14 +19,6 @@ function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
 
-/** rows[r][k] += bias[k] for rows×width at offset. */
-function addBiasRows(a: FloatArray, off: number, rows: number, bias: FloatArray, width: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = off + r * width;
-    for (let k = 0; k < width; k++) a[o + k] += bias[k];
-  }
-}
-
 /** dW_hh += Σ_t dG_tᵀ · h_{t−1} and db_hh += Σ_t Σ_b dG_t, with h_{−1} = h0. */
 function recurrentWeightGrads(
   dG: FloatArray, hs: FloatArray, h0: FloatArray,
@@ -38,16 +30,7 @@ function recurrentWeightGrads(
     scratch.matmul(G, H, B, dG, 0, true, h0, 0, false, dwhh, 0, true);
     if (T > 1) scratch.matmul(G, H, (T - 1) * B, dG, B * G, true, hs, 0, false, dwhh, 0, true);
   }
-  if (dbhh) {
-    for (let r = 0; r < T * B; r++) {
-      const o = r * G;
-      for (let k = 0; k < G; k++) dbhh[k] += dG[o + k];
-    }
-  }
-}
-
-function accumulateInto(dst: FloatArray, src: FloatArray, n: number): void {
-  for (let i = 0; i < n; i++) dst[i] += src[i];
+  if (dbhh) scratch.rows.addRowSums(dG, 0, T * B, G, dbhh);
 }
 
 // ---- vanilla RNN (tanh) -------------------------------------------------------------------------
@@ -59,8 +42,7 @@ export function rnnTanhForward(
   const n = B * H;
   for (let t = 0; t < T; t++) {
     const off = t * n;
-    for (let i = 0; i < n; i++) hs[off + i] = gi[off + i];
-    addBiasRows(hs, off, B, bhh, H);
+    scratch.rows.addRows(gi, off, bhh, hs, off, B, H);
     if (t === 0) scratch.matmul(B, H, H, h0, 0, false, whh, 0, true, hs, off, true);
     else scratch.matmul(B, H, H, hs, off - n, false, whh, 0, true, hs, off, true);
     for (let i = 0; i < n; i++) hs[off + i] = Math.tanh(hs[off + i]);
@@ -87,7 +69,7 @@ export function rnnTanhBackward(
     scratch.matmul(B, H, H, dG, off, false, whhT, 0, true, dhNext, 0, false);
   }
   recurrentWeightGrads(dG, hs, h0, T, B, H, H, dwhh, dbhh, scratch);
-  accumulateInto(dgi, dG, T * n);
+  scratch.rows.add(dgi, dG, dgi, T * n);
 }
 
 // ---- LSTM (gates i, f, g, o) --------------------------------------------------------------------
@@ -103,8 +85,7 @@ export function lstmForward(
     const gOff = t * B * G;
     const off = t * n;
     // pre-activations: gi_t + b_hh + h_{t−1}·W_hhᵀ, built in place in acts
-    for (let i = 0; i < B * G; i++) acts[gOff + i] = gi[gOff + i];
-    addBiasRows(acts, gOff, B, bhh, G);
+    scratch.rows.addRows(gi, gOff, bhh, acts, gOff, B, G);
     if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, acts, gOff, true);
     else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, acts, gOff, true);
     if (scratch.lstmCell?.(acts, gOff, t === 0 ? c0 : cs, t === 0 ? 0 : off - n, cs, hs, off, B, H)) continue;
@@ -145,7 +126,8 @@ export function lstmBackward(
   for (let t = T - 1; t >= 0; t--) {
     const gOff = t * B * G;
     const off = t * n;
-    for (let b = 0; b < B; b++) {
+    const fast = scratch.lstmCellBackward?.(acts, gOff, cs, dhs, off, t === 0 ? c0 : cs, t === 0 ? 0 : off - n, dhNext, dcNext, dG, B, H);
+    for (let b = 0; b < B && !fast; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
       const cPrev = t === 0 ? c0 : cs;
@@ -165,7 +147,7 @@ export function lstmBackward(
     scratch.matmul(B, H, G, dG, gOff, false, whhT, 0, true, dhNext, 0, false);
   }
   recurrentWeightGrads(dG, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
-  accumulateInto(dgi, dG, T * B * G);
+  scratch.rows.add(dgi, dG, dgi, T * B * G);
 }
 
 // ---- GRU (gates r, z, n; the reset gate multiplies W_hn·h + b_hn) -------------------------------
@@ -244,5 +226,5 @@ export function gruBackward(
     scratch.matmul(B, H, G, dGh, gOff, false, whhT, 0, true, dhNext, 0, true);
   }
   recurrentWeightGrads(dGh, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
-  accumulateInto(dgi, dGi, T * B * G);
+  scratch.rows.add(dgi, dGi, dgi, T * B * G);
 }

@@ -1,14 +1,55 @@
 import { ELEMENTWISE_WASM } from './elementwise-wasm.generated';
 
-// Loader for elementwise.wat: vectorised GELU (forward, and backward accumulating into dx) and
-// the LSTM cell on
-// float32 arrays in the shared heap. Pointers are byte offsets; n must be a multiple of 4.
+// Loader for elementwise.wat: vectorised kernels on float32 arrays in the shared heap: GELU
+// (forward, and backward accumulating into dx), the LSTM cell forward and backward, AdamW, layer
+// norm, and row-wise adds. Pointers are byte offsets; 0 stands for an array a kernel may go
+// without. Sizes must be multiples of 4 where a kernel says so (the caller runs the tail).
 
 export interface WasmElementwise {
   geluForward(xPtr: number, yPtr: number, n: number): void;
   geluBackward(xPtr: number, dyPtr: number, dxPtr: number, n: number): void;
   /** One LSTM step's gates and states from its pre-activations (see lstm_cell); H % 4 === 0. */
   lstmCell(actsPtr: number, cPrevPtr: number, csPtr: number, hsPtr: number, B: number, H: number): void;
+  /** One LSTM step's gate gradients, updating dcNext (see lstm_cell_backward); H % 4 === 0. */
+  lstmCellBackward(
+    actsPtr: number, csPtr: number, cPrevPtr: number, dhsPtr: number, dhNextPtr: number, dcNextPtr: number,
+    dGPtr: number, B: number, H: number,
+  ): void;
+  /** y = a + b over n floats, any n. */
+  add(aPtr: number, bPtr: number, yPtr: number, n: number): void;
+  /** y[r][k] = x[r][k] + bias[k], any width. */
+  addRows(xPtr: number, biasPtr: number, yPtr: number, rows: number, width: number): void;
+  /** dst[k] += Σ_r src[r][k], row by row, any width. */
+  addRowSums(srcPtr: number, dstPtr: number, rows: number, width: number): void;
+  /** One AdamW (or Adam with L2) update of n floats; n % 4 === 0. */
+  adamStep(
+    pPtr: number, gPtr: number, mPtr: number, vPtr: number, n: number,
+    beta1: number, beta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
+  ): void;
+  layerNormForward(
+    xPtr: number, gainPtr: number, biasPtr: number, yPtr: number, meanPtr: number, rstdPtr: number,
+    R: number, C: number, eps: number,
+  ): void;
+  layerNormBackward(
+    dyPtr: number, xPtr: number, gainPtr: number, meanPtr: number, rstdPtr: number,
+    dxPtr: number, dgainPtr: number, dbiasPtr: number, R: number, C: number,
+  ): void;
+}
+
+interface Exports {
+  gelu_forward(x: number, y: number, n: number): void;
+  gelu_backward(x: number, dy: number, dx: number, n: number): void;
+  lstm_cell(acts: number, cPrev: number, cs: number, hs: number, B: number, H: number): void;
+  lstm_cell_backward(acts: number, cs: number, cPrev: number, dhs: number, dhNext: number, dcNext: number, dG: number, B: number, H: number): void;
+  add(a: number, b: number, y: number, n: number): void;
+  add_rows(x: number, bias: number, y: number, rows: number, width: number): void;
+  add_row_sums(src: number, dst: number, rows: number, width: number): void;
+  adam_step(
+    p: number, g: number, m: number, v: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number,
+    oneMinusBeta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
+  ): void;
+  layer_norm_forward(x: number, gain: number, bias: number, y: number, mean: number, rstd: number, R: number, C: number, eps: number): void;
+  layer_norm_backward(dy: number, x: number, gain: number, mean: number, rstd: number, dx: number, dgain: number, dbias: number, R: number, C: number): void;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -20,26 +61,41 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     compiled = new WebAssembly.Module(bytes);
   }
-  const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as {
-    gelu_forward(x: number, y: number, n: number): void;
-    gelu_backward(x: number, dy: number, dx: number, n: number): void;
-    lstm_cell(acts: number, cPrev: number, cs: number, hs: number, B: number, H: number): void;
-  };
-  const check = (n: number) => {
-    if (n % 4 !== 0) throw new RangeError(`wasm elementwise: n (${n}) must be a multiple of 4`);
+  const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
+  const check = (what: string, n: number) => {
+    if (n % 4 !== 0) throw new RangeError(`wasm elementwise: ${what} (${n}) must be a multiple of 4`);
   };
   return {
     geluForward(xPtr, yPtr, n) {
-      check(n);
+      check('n', n);
       e.gelu_forward(xPtr, yPtr, n);
     },
     geluBackward(xPtr, dyPtr, dxPtr, n) {
-      check(n);
+      check('n', n);
       e.gelu_backward(xPtr, dyPtr, dxPtr, n);
     },
     lstmCell(actsPtr, cPrevPtr, csPtr, hsPtr, B, H) {
-      check(H);
+      check('H', H);
       e.lstm_cell(actsPtr, cPrevPtr, csPtr, hsPtr, B, H);
+    },
+    lstmCellBackward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H) {
+      check('H', H);
+      e.lstm_cell_backward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H);
+    },
+    add: e.add,
+    addRows: e.add_rows,
+    addRowSums: e.add_row_sums,
+    adamStep(pPtr, gPtr, mPtr, vPtr, n, beta1, beta2, stepSize, bc2Sqrt, eps, decay, l2) {
+      check('n', n);
+      e.adam_step(pPtr, gPtr, mPtr, vPtr, n, beta1, 1 - beta1, beta2, 1 - beta2, stepSize, bc2Sqrt, eps, decay, l2);
+    },
+    layerNormForward(xPtr, gainPtr, biasPtr, yPtr, meanPtr, rstdPtr, R, C, eps) {
+      check('C', C);
+      e.layer_norm_forward(xPtr, gainPtr, biasPtr, yPtr, meanPtr, rstdPtr, R, C, eps);
+    },
+    layerNormBackward(dyPtr, xPtr, gainPtr, meanPtr, rstdPtr, dxPtr, dgainPtr, dbiasPtr, R, C) {
+      check('C', C);
+      e.layer_norm_backward(dyPtr, xPtr, gainPtr, meanPtr, rstdPtr, dxPtr, dgainPtr, dbiasPtr, R, C);
     },
   };
 }

@@ -2,7 +2,8 @@
 ;; GELU with the exact (erf) form: Φ(x) from Numerical Recipes' erfc fit (fractional error
 ;; < 1.2e-7) and exp from Cephes' expf (range reduction by ln 2, degree-6 polynomial, the power of
 ;; two added to the exponent bits): the same formulas as gelu32 in ../math.ts, vectorised.
-;; Pointers are byte offsets; n counts floats and must be a multiple of 4 (the caller does the tail).
+;; Pointers are byte offsets; n counts floats and must be a multiple of 4 (the caller does the tail)
+;; unless a kernel says it takes any n. A pointer of 0 means "no such array" (0 is never a tensor).
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
@@ -128,5 +129,277 @@
             (local.set $k (i32.add (local.get $k) (i32.const 4)))
             (br $next)))
         (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $rows))))
+
+  ;; One LSTM step backward (the gate loop of lstmBackward), B rows, H a multiple of 4. acts and dG
+  ;; point at the step's (B, 4H) gates, cs, dhs and cPrev at its (B, H) states; dhNext and dcNext
+  ;; (B, H) carry dh_{t+1}·W_hh and dc_{t+1} in, and dcNext carries dc_t·f out.
+  (func (export "lstm_cell_backward") (param $acts i32) (param $cs i32) (param $cPrev i32) (param $dhs i32)
+    (param $dhNext i32) (param $dcNext i32) (param $dG i32) (param $B i32) (param $H i32)
+    (local $b i32) (local $k i32) (local $a i32) (local $s i32) (local $h4 i32)
+    (local $ig v128) (local $fg v128) (local $gg v128) (local $og v128)
+    (local $dh v128) (local $tc v128) (local $dc v128) (local $one v128)
+    (local.set $h4 (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $k (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $k) (local.get $H)))
+            ;; byte offsets of gate i at (b, k) in a (B, 4H) block and of (b, k) in a (B, H) block
+            (local.set $a (i32.shl (i32.add (i32.mul (local.get $b) (i32.shl (local.get $H) (i32.const 2))) (local.get $k)) (i32.const 2)))
+            (local.set $s (i32.shl (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $k)) (i32.const 2)))
+            (local.set $ig (v128.load (i32.add (local.get $acts) (local.get $a))))
+            (local.set $fg (v128.load (i32.add (i32.add (local.get $acts) (local.get $a)) (local.get $h4))))
+            (local.set $gg (v128.load (i32.add (i32.add (local.get $acts) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1)))))
+            (local.set $og (v128.load (i32.add (i32.add (local.get $acts) (local.get $a)) (i32.mul (local.get $h4) (i32.const 3)))))
+            (local.set $dh (f32x4.add (v128.load (i32.add (local.get $dhs) (local.get $s))) (v128.load (i32.add (local.get $dhNext) (local.get $s)))))
+            (local.set $tc (call $tanh4 (v128.load (i32.add (local.get $cs) (local.get $s)))))
+            ;; dc = dc_{t+1} + dh·o·(1 − tanh²c)
+            (local.set $dc (f32x4.add (v128.load (i32.add (local.get $dcNext) (local.get $s)))
+              (f32x4.mul (f32x4.mul (local.get $dh) (local.get $og))
+                (f32x4.sub (local.get $one) (f32x4.mul (local.get $tc) (local.get $tc))))))
+            (v128.store (i32.add (local.get $dcNext) (local.get $s)) (f32x4.mul (local.get $dc) (local.get $fg)))
+            ;; di·σ', df·σ', dg·tanh', do·σ'
+            (v128.store (i32.add (local.get $dG) (local.get $a))
+              (f32x4.mul (f32x4.mul (f32x4.mul (local.get $dc) (local.get $gg)) (local.get $ig)) (f32x4.sub (local.get $one) (local.get $ig))))
+            (v128.store (i32.add (i32.add (local.get $dG) (local.get $a)) (local.get $h4))
+              (f32x4.mul (f32x4.mul (f32x4.mul (local.get $dc) (v128.load (i32.add (local.get $cPrev) (local.get $s)))) (local.get $fg))
+                (f32x4.sub (local.get $one) (local.get $fg))))
+            (v128.store (i32.add (i32.add (local.get $dG) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1)))
+              (f32x4.mul (f32x4.mul (local.get $dc) (local.get $ig)) (f32x4.sub (local.get $one) (f32x4.mul (local.get $gg) (local.get $gg)))))
+            (v128.store (i32.add (i32.add (local.get $dG) (local.get $a)) (i32.mul (local.get $h4) (i32.const 3)))
+              (f32x4.mul (f32x4.mul (f32x4.mul (local.get $dh) (local.get $tc)) (local.get $og)) (f32x4.sub (local.get $one) (local.get $og))))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $next)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $rows))))
+
+  ;; y[i] = a[i] + b[i], any n (the last n mod 4 one at a time); y may be a or b
+  (func $add (export "add") (param $a i32) (param $b i32) (param $y i32) (param $n i32)
+    (local $at i32) (local $end i32)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end (i32.and (local.get $n) (i32.const -16)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $at) (local.get $end)))
+        (v128.store (i32.add (local.get $y) (local.get $at))
+          (f32x4.add (v128.load (i32.add (local.get $a) (local.get $at))) (v128.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $at) (local.get $n)))
+        (f32.store (i32.add (local.get $y) (local.get $at))
+          (f32.add (f32.load (i32.add (local.get $a) (local.get $at))) (f32.load (i32.add (local.get $b) (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (br $tail))))
+
+  ;; y[r][k] = x[r][k] + bias[k] for rows × width, any width (y may be x)
+  (func (export "add_rows") (param $x i32) (param $bias i32) (param $y i32) (param $rows i32) (param $width i32)
+    (local $r i32) (local $stride i32)
+    (local.set $stride (i32.shl (local.get $width) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (call $add (local.get $x) (local.get $bias) (local.get $y) (local.get $width))
+        (local.set $x (i32.add (local.get $x) (local.get $stride)))
+        (local.set $y (i32.add (local.get $y) (local.get $stride)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next))))
+
+  ;; dst[k] += Σ_r src[r][k] over rows × width, any width, row by row in order (as the JS loop)
+  (func (export "add_row_sums") (param $src i32) (param $dst i32) (param $rows i32) (param $width i32)
+    (local $r i32) (local $stride i32)
+    (local.set $stride (i32.shl (local.get $width) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (call $add (local.get $dst) (local.get $src) (local.get $dst) (local.get $width))
+        (local.set $src (i32.add (local.get $src) (local.get $stride)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next))))
+
+  ;; AdamW / Adam with L2 over n floats (a multiple of 4), as torch.optim.AdamW's single-tensor
+  ;; step: p ← p·decay; g' = g + l2·p; m ← β1·m + (1−β1)·g'; v ← β2·v + (1−β2)·g'²;
+  ;; p ← p − stepSize·m / (√v / √(1−β2ᵗ) + eps). decay is 1 without decoupled decay, l2 0 with it.
+  (func (export "adam_step") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $n i32)
+    (param $beta1 f32) (param $oneMinusBeta1 f32) (param $beta2 f32) (param $oneMinusBeta2 f32)
+    (param $stepSize f32) (param $bc2Sqrt f32) (param $eps f32) (param $decay f32) (param $l2 f32)
+    (local $at i32) (local $end i32)
+    (local $B1 v128) (local $A1 v128) (local $B2 v128) (local $A2 v128) (local $SS v128) (local $BC2 v128)
+    (local $EPS v128) (local $DECAY v128) (local $L2 v128)
+    (local $pv v128) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local.set $B1 (f32x4.splat (local.get $beta1)))
+    (local.set $A1 (f32x4.splat (local.get $oneMinusBeta1)))
+    (local.set $B2 (f32x4.splat (local.get $beta2)))
+    (local.set $A2 (f32x4.splat (local.get $oneMinusBeta2)))
+    (local.set $SS (f32x4.splat (local.get $stepSize)))
+    (local.set $BC2 (f32x4.splat (local.get $bc2Sqrt)))
+    (local.set $EPS (f32x4.splat (local.get $eps)))
+    (local.set $DECAY (f32x4.splat (local.get $decay)))
+    (local.set $L2 (f32x4.splat (local.get $l2)))
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $pv (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $at))) (local.get $DECAY)))
+        (local.set $gv (v128.load (i32.add (local.get $g) (local.get $at))))
+        ;; a branch, not + 0·p, so that an infinite p does not turn the gradient into NaN
+        (if (f32.ne (local.get $l2) (f32.const 0))
+          (then (local.set $gv (f32x4.add (local.get $gv) (f32x4.mul (local.get $L2) (local.get $pv))))))
+        (local.set $mv (f32x4.add (f32x4.mul (local.get $B1) (v128.load (i32.add (local.get $m) (local.get $at))))
+          (f32x4.mul (local.get $A1) (local.get $gv))))
+        (local.set $vv (f32x4.add (f32x4.mul (local.get $B2) (v128.load (i32.add (local.get $v) (local.get $at))))
+          (f32x4.mul (f32x4.mul (local.get $A2) (local.get $gv)) (local.get $gv))))
+        (v128.store (i32.add (local.get $m) (local.get $at)) (local.get $mv))
+        (v128.store (i32.add (local.get $v) (local.get $at)) (local.get $vv))
+        (v128.store (i32.add (local.get $p) (local.get $at))
+          (f32x4.sub (local.get $pv)
+            (f32x4.div (f32x4.mul (local.get $SS) (local.get $mv))
+              (f32x4.add (f32x4.div (f32x4.sqrt (local.get $vv)) (local.get $BC2)) (local.get $EPS)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $next))))
+
+  ;; lane 0 + lane 1 + lane 2 + lane 3, in that order
+  (func $hsum (param $v v128) (result f32)
+    (f32.add (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32x4.extract_lane 2 (local.get $v))) (f32x4.extract_lane 3 (local.get $v))))
+
+  ;; the low and high float pairs of four floats, as doubles
+  (func $low2 (param $v v128) (result v128)
+    (f64x2.promote_low_f32x4 (local.get $v)))
+  (func $high2 (param $v v128) (result v128)
+    (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v))))
+
+  ;; Layer norm over R rows of C (a multiple of 4): y = (x − mean)·rstd·gain + bias, with the mean
+  ;; and rstd = 1/√(biased variance + eps) of each row saved for the backward. In double precision
+  ;; as the JS kernel (only the output is rounded to float32), so that a row with a large mean loses
+  ;; nothing to cancellation; each row's sums run in four lanes then across them, a fixed order.
+  (func (export "layer_norm_forward") (param $x i32) (param $gain i32) (param $bias i32) (param $y i32)
+    (param $mean i32) (param $rstd i32) (param $R i32) (param $C i32) (param $eps f64)
+    (local $r i32) (local $c i32) (local $end i32) (local $v v128) (local $g v128) (local $b v128)
+    (local $acc0 v128) (local $acc1 v128) (local $d v128) (local $lo v128) (local $hi v128)
+    (local $m f64) (local $s f64) (local $M v128) (local $S v128)
+    (local.set $end (i32.shl (local.get $C) (i32.const 2)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $acc0 (v128.const f64x2 0 0))
+        (local.set $acc1 (v128.const f64x2 0 0))
+        (local.set $c (i32.const 0))
+        (block $sum_done
+          (loop $sum
+            (br_if $sum_done (i32.ge_u (local.get $c) (local.get $end)))
+            (local.set $v (v128.load (i32.add (local.get $x) (local.get $c))))
+            (local.set $acc0 (f64x2.add (local.get $acc0) (call $low2 (local.get $v))))
+            (local.set $acc1 (f64x2.add (local.get $acc1) (call $high2 (local.get $v))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $sum)))
+        (local.set $m (f64.div (call $hsum2 (local.get $acc0) (local.get $acc1)) (f64.convert_i32_u (local.get $C))))
+        (local.set $M (f64x2.splat (local.get $m)))
+        (local.set $acc0 (v128.const f64x2 0 0))
+        (local.set $acc1 (v128.const f64x2 0 0))
+        (local.set $c (i32.const 0))
+        (block $var_done
+          (loop $var
+            (br_if $var_done (i32.ge_u (local.get $c) (local.get $end)))
+            (local.set $v (v128.load (i32.add (local.get $x) (local.get $c))))
+            (local.set $d (f64x2.sub (call $low2 (local.get $v)) (local.get $M)))
+            (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (local.get $d) (local.get $d))))
+            (local.set $d (f64x2.sub (call $high2 (local.get $v)) (local.get $M)))
+            (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (local.get $d) (local.get $d))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $var)))
+        (local.set $s (f64.div (f64.const 1)
+          (f64.sqrt (f64.add (f64.div (call $hsum2 (local.get $acc0) (local.get $acc1)) (f64.convert_i32_u (local.get $C))) (local.get $eps)))))
+        (local.set $S (f64x2.splat (local.get $s)))
+        (local.set $c (i32.const 0))
+        (block $out_done
+          (loop $out
+            (br_if $out_done (i32.ge_u (local.get $c) (local.get $end)))
+            (local.set $v (v128.load (i32.add (local.get $x) (local.get $c))))
+            (local.set $g (v128.load (i32.add (local.get $gain) (local.get $c))))
+            (local.set $b (v128.load (i32.add (local.get $bias) (local.get $c))))
+            (local.set $lo (f64x2.add (f64x2.mul (f64x2.mul (f64x2.sub (call $low2 (local.get $v)) (local.get $M)) (local.get $S)) (call $low2 (local.get $g)))
+              (call $low2 (local.get $b))))
+            (local.set $hi (f64x2.add (f64x2.mul (f64x2.mul (f64x2.sub (call $high2 (local.get $v)) (local.get $M)) (local.get $S)) (call $high2 (local.get $g)))
+              (call $high2 (local.get $b))))
+            (v128.store (i32.add (local.get $y) (local.get $c))
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (local.get $lo)) (f32x4.demote_f64x2_zero (local.get $hi))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $out)))
+        (f32.store (i32.add (local.get $mean) (i32.shl (local.get $r) (i32.const 2))) (f32.demote_f64 (local.get $m)))
+        (f32.store (i32.add (local.get $rstd) (i32.shl (local.get $r) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+        (local.set $x (i32.add (local.get $x) (local.get $end)))
+        (local.set $y (i32.add (local.get $y) (local.get $end)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+
+  ;; acc0 lane 0 + acc0 lane 1 + acc1 lane 0 + acc1 lane 1, in that order
+  (func $hsum2 (param $acc0 v128) (param $acc1 v128) (result f64)
+    (f64.add (f64.add (f64.add (f64x2.extract_lane 0 (local.get $acc0)) (f64x2.extract_lane 1 (local.get $acc0)))
+      (f64x2.extract_lane 0 (local.get $acc1))) (f64x2.extract_lane 1 (local.get $acc1))))
+
+  ;; Layer norm backward over R rows of C (a multiple of 4), accumulating: with n = (x − mean)·rstd
+  ;; and dn = dy·gain, dx += (dn − mean(dn) − n·mean(dn·n))·rstd, dgain += dy·n, dbias += dy.
+  ;; dx, dgain or dbias may be 0 (not wanted).
+  (func (export "layer_norm_backward") (param $dy i32) (param $x i32) (param $gain i32) (param $mean i32) (param $rstd i32)
+    (param $dx i32) (param $dgain i32) (param $dbias i32) (param $R i32) (param $C i32)
+    (local $r i32) (local $c i32) (local $end i32) (local $acc1 v128) (local $acc2 v128)
+    (local $M v128) (local $S v128) (local $norm v128) (local $dyv v128) (local $dn v128)
+    (local $DM v128) (local $DNM v128) (local $count f32)
+    (local.set $end (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $count (f32.convert_i32_u (local.get $C)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        (local.set $M (v128.load32_splat (i32.add (local.get $mean) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $S (v128.load32_splat (i32.add (local.get $rstd) (i32.shl (local.get $r) (i32.const 2)))))
+        (local.set $acc1 (v128.const f32x4 0 0 0 0))
+        (local.set $acc2 (v128.const f32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (block $sum_done
+          (loop $sum
+            (br_if $sum_done (i32.ge_u (local.get $c) (local.get $end)))
+            (local.set $norm (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $c))) (local.get $M)) (local.get $S)))
+            (local.set $dn (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $c))) (v128.load (i32.add (local.get $gain) (local.get $c)))))
+            (local.set $acc1 (f32x4.add (local.get $acc1) (local.get $dn)))
+            (local.set $acc2 (f32x4.add (local.get $acc2) (f32x4.mul (local.get $dn) (local.get $norm))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $sum)))
+        (local.set $DM (f32x4.splat (f32.div (call $hsum (local.get $acc1)) (local.get $count))))
+        (local.set $DNM (f32x4.splat (f32.div (call $hsum (local.get $acc2)) (local.get $count))))
+        (local.set $c (i32.const 0))
+        (block $out_done
+          (loop $out
+            (br_if $out_done (i32.ge_u (local.get $c) (local.get $end)))
+            (local.set $norm (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $c))) (local.get $M)) (local.get $S)))
+            (local.set $dyv (v128.load (i32.add (local.get $dy) (local.get $c))))
+            (if (local.get $dx)
+              (then
+                (v128.store (i32.add (local.get $dx) (local.get $c))
+                  (f32x4.add (v128.load (i32.add (local.get $dx) (local.get $c)))
+                    (f32x4.mul
+                      (f32x4.sub (f32x4.sub (f32x4.mul (local.get $dyv) (v128.load (i32.add (local.get $gain) (local.get $c)))) (local.get $DM))
+                        (f32x4.mul (local.get $norm) (local.get $DNM)))
+                      (local.get $S))))))
+            (if (local.get $dgain)
+              (then
+                (v128.store (i32.add (local.get $dgain) (local.get $c))
+                  (f32x4.add (v128.load (i32.add (local.get $dgain) (local.get $c))) (f32x4.mul (local.get $dyv) (local.get $norm))))))
+            (if (local.get $dbias)
+              (then
+                (v128.store (i32.add (local.get $dbias) (local.get $c))
+                  (f32x4.add (v128.load (i32.add (local.get $dbias) (local.get $c))) (local.get $dyv)))))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $out)))
+        (local.set $x (i32.add (local.get $x) (local.get $end)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $end)))
+        (if (local.get $dx) (then (local.set $dx (i32.add (local.get $dx) (local.get $end)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
 )
