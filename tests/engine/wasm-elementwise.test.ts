@@ -234,3 +234,29 @@ describe('wasm row-wise adds', () => {
     });
   }
 });
+
+describe('wasm sum of squares, scale and zeroing', () => {
+  for (const n of SIZES) {
+    it(`n ${n}: Σx² in double precision (no float32 overflow at 1e30) and x·s rounded once, as the JS loops`, () => {
+      const go = (backend: CpuBackend) => backend.scoped(() => {
+        const x = backend.fromArray([n], spread(n, 6, 1e27));
+        const sum = backend.sumSquares(x);
+        backend.scale(x, 1 / 3);
+        return { sum, scaled: Array.from(backend.read(x)) };
+      });
+      const fast = go(wasm), ref = go(js);
+      expect(Math.abs(fast.sum - ref.sum)).toBeLessThanOrEqual(1e-14 * ref.sum);
+      expect(Number.isFinite(fast.sum)).toBe(true);
+      expect(fast.scaled).toEqual(ref.scaled);
+    });
+  }
+
+  it('hands out zeroed storage when it reuses a released array', () => {
+    const t = wasm.allocPersistent([67]);
+    wasm.fill(t, 7);
+    wasm.dispose(t);
+    const again = wasm.allocPersistent([67]);
+    expect(Array.from(wasm.read(again))).toEqual(new Array(67).fill(0));
+    wasm.dispose(again);
+  });
+});

@@ -299,9 +299,9 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
         break;
       case 'gelu': {
-        const heap = this.inHeap(x, dy, dx);
+        const heap = this.inHeap(x, y, dy, dx);
         const from = heap ? n & ~3 : 0;
-        if (heap) heap.elementwise.geluBackward(X.byteOffset, D.byteOffset, G.byteOffset, from);
+        if (heap) heap.elementwise.geluBackward(X.byteOffset, Y.byteOffset, D.byteOffset, G.byteOffset, from);
         if (this.dtype === 'float32') for (let i = from; i < n; i++) G[i] += D[i] * geluGradFromOutput32(X[i], Y[i]);
         else for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
         break;
@@ -611,6 +611,8 @@ export class CpuBackend implements Backend {
 
   sumSquares(t: Tensor): number {
     const X = t.data;
+    const heap = this.inHeap(t);
+    if (heap) return heap.elementwise.sumSquares(X.byteOffset, X.length);
     let s = 0;
     for (let i = 0; i < X.length; i++) s += X[i] * X[i];
     return s;
@@ -618,6 +620,11 @@ export class CpuBackend implements Backend {
 
   scale(t: Tensor, s: number): void {
     const X = t.data;
+    const heap = this.inHeap(t);
+    if (heap) {
+      heap.elementwise.scale(X.byteOffset, X.length, s);
+      return;
+    }
     for (let i = 0; i < X.length; i++) X[i] *= s;
   }
 

@@ -2,12 +2,13 @@ import { ELEMENTWISE_WASM } from './elementwise-wasm.generated';
 
 // Loader for elementwise.wat: vectorised kernels on float32 arrays in the shared heap: GELU
 // (forward, and backward accumulating into dx), the LSTM cell forward and backward, AdamW, layer
-// norm, and row-wise adds. Pointers are byte offsets; 0 stands for an array a kernel may go
+// norm, row-wise adds, and the zeroing, sum of squares and scaling of whole arrays. Pointers are byte offsets; 0 stands for an array a kernel may go
 // without. Sizes must be multiples of 4 where a kernel says so (the caller runs the tail).
 
 export interface WasmElementwise {
   geluForward(xPtr: number, yPtr: number, n: number): void;
-  geluBackward(xPtr: number, dyPtr: number, dxPtr: number, n: number): void;
+  /** dx += dy·GELU'(x), given the forward's output y. */
+  geluBackward(xPtr: number, yPtr: number, dyPtr: number, dxPtr: number, n: number): void;
   /** One LSTM step's gates and states from its pre-activations (see lstm_cell); H % 4 === 0. */
   lstmCell(actsPtr: number, cPrevPtr: number, csPtr: number, hsPtr: number, B: number, H: number): void;
   /** One LSTM step's gate gradients, updating dcNext (see lstm_cell_backward); H % 4 === 0. */
@@ -30,6 +31,12 @@ export interface WasmElementwise {
     xPtr: number, gainPtr: number, biasPtr: number, yPtr: number, meanPtr: number, rstdPtr: number,
     R: number, C: number, eps: number,
   ): void;
+  /** Zeroes n floats from ptr, any n. */
+  zero(ptr: number, n: number): void;
+  /** Σ x², in double precision, any n. */
+  sumSquares(xPtr: number, n: number): number;
+  /** x ← x·s, the product rounded once, any n. */
+  scale(xPtr: number, n: number, s: number): void;
   layerNormBackward(
     dyPtr: number, xPtr: number, gainPtr: number, meanPtr: number, rstdPtr: number,
     dxPtr: number, dgainPtr: number, dbiasPtr: number, R: number, C: number,
@@ -38,7 +45,7 @@ export interface WasmElementwise {
 
 interface Exports {
   gelu_forward(x: number, y: number, n: number): void;
-  gelu_backward(x: number, dy: number, dx: number, n: number): void;
+  gelu_backward(x: number, y: number, dy: number, dx: number, n: number): void;
   lstm_cell(acts: number, cPrev: number, cs: number, hs: number, B: number, H: number): void;
   lstm_cell_backward(acts: number, cs: number, cPrev: number, dhs: number, dhNext: number, dcNext: number, dG: number, B: number, H: number): void;
   add(a: number, b: number, y: number, n: number): void;
@@ -49,6 +56,9 @@ interface Exports {
     oneMinusBeta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
   ): void;
   layer_norm_forward(x: number, gain: number, bias: number, y: number, mean: number, rstd: number, R: number, C: number, eps: number): void;
+  zero(at: number, bytes: number): void;
+  sum_squares(x: number, n: number): number;
+  scale(x: number, n: number, s: number): void;
   layer_norm_backward(dy: number, x: number, gain: number, mean: number, rstd: number, dx: number, dgain: number, dbias: number, R: number, C: number): void;
 }
 
@@ -70,9 +80,9 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
       check('n', n);
       e.gelu_forward(xPtr, yPtr, n);
     },
-    geluBackward(xPtr, dyPtr, dxPtr, n) {
+    geluBackward(xPtr, yPtr, dyPtr, dxPtr, n) {
       check('n', n);
-      e.gelu_backward(xPtr, dyPtr, dxPtr, n);
+      e.gelu_backward(xPtr, yPtr, dyPtr, dxPtr, n);
     },
     lstmCell(actsPtr, cPrevPtr, csPtr, hsPtr, B, H) {
       check('H', H);
@@ -83,6 +93,9 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
       e.lstm_cell_backward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H);
     },
     add: e.add,
+    zero: (ptr, n) => e.zero(ptr, 4 * n),
+    sumSquares: e.sum_squares,
+    scale: e.scale,
     addRows: e.add_rows,
     addRowSums: e.add_row_sums,
     adamStep(pPtr, gPtr, mPtr, vPtr, n, beta1, beta2, stepSize, bc2Sqrt, eps, decay, l2) {

@@ -59,20 +59,25 @@
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $next))))
 
-  ;; dx[i] += dy[i]·(Φ(x) + x·φ(x))
-  (func (export "gelu_backward") (param $x i32) (param $dy i32) (param $dx i32) (param $n i32)
-    (local $i i32) (local $v v128) (local $g v128) (local $at i32)
+  ;; dx[i] += dy[i]·(Φ(x) + x·φ(x)), with Φ(x) = y/x from the forward's output (one exp, not two)
+  ;; except where |x| ≤ 1e-3 and the division would lose the digits the product rounded away
+  (func (export "gelu_backward") (param $x i32) (param $y i32) (param $dy i32) (param $dx i32) (param $n i32)
+    (local $i i32) (local $v v128) (local $cdf v128) (local $small v128) (local $at i32)
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $at (i32.shl (local.get $i) (i32.const 2)))
         (local.set $v (v128.load (i32.add (local.get $x) (local.get $at))))
-        (local.set $g (f32x4.add (call $cdf4 (local.get $v))
-          (f32x4.mul (f32x4.mul (local.get $v) (v128.const f32x4 0.3989422804014327 0.3989422804014327 0.3989422804014327 0.3989422804014327))
-            (call $exp4 (f32x4.mul (f32x4.mul (local.get $v) (local.get $v)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5))))))
+        (local.set $cdf (f32x4.div (v128.load (i32.add (local.get $y) (local.get $at))) (local.get $v)))
+        (local.set $small (f32x4.le (f32x4.abs (local.get $v)) (v128.const f32x4 1e-3 1e-3 1e-3 1e-3)))
+        (if (v128.any_true (local.get $small))
+          (then (local.set $cdf (v128.bitselect (call $cdf4 (local.get $v)) (local.get $cdf) (local.get $small)))))
         (v128.store (i32.add (local.get $dx) (local.get $at))
           (f32x4.add (v128.load (i32.add (local.get $dx) (local.get $at)))
-            (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at))) (local.get $g))))
+            (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $at)))
+              (f32x4.add (local.get $cdf)
+                (f32x4.mul (f32x4.mul (local.get $v) (v128.const f32x4 0.3989422804014327 0.3989422804014327 0.3989422804014327 0.3989422804014327))
+                  (call $exp4 (f32x4.mul (f32x4.mul (local.get $v) (local.get $v)) (v128.const f32x4 -0.5 -0.5 -0.5 -0.5))))))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $next))))
 
@@ -402,4 +407,59 @@
         (if (local.get $dx) (then (local.set $dx (i32.add (local.get $dx) (local.get $end)))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
+
+  ;; bytes zero bytes from at (memory.fill: a memset, where a typed array's fill on shared memory is not)
+  (func (export "zero") (param $at i32) (param $bytes i32)
+    (memory.fill (local.get $at) (i32.const 0) (local.get $bytes)))
+
+  ;; Σ x[i]² over n floats, any n, in double precision (each square is exact) as the JS loop;
+  ;; four lanes, then across them
+  (func (export "sum_squares") (param $x i32) (param $n i32) (result f64)
+    (local $at i32) (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $acc0 v128) (local $acc1 v128)
+    (local $s f64) (local $f f64)
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end (i32.and (local.get $n) (i32.const -16)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $at))))
+        (local.set $lo (call $low2 (local.get $v)))
+        (local.set $hi (call $high2 (local.get $v)))
+        (local.set $acc0 (f64x2.add (local.get $acc0) (f64x2.mul (local.get $lo) (local.get $lo))))
+        (local.set $acc1 (f64x2.add (local.get $acc1) (f64x2.mul (local.get $hi) (local.get $hi))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $vec)))
+    (local.set $s (call $hsum2 (local.get $acc0) (local.get $acc1)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $at) (local.get $n)))
+        (local.set $f (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $at)))))
+        (local.set $s (f64.add (local.get $s) (f64.mul (local.get $f) (local.get $f))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (br $tail)))
+    (local.get $s))
+
+  ;; x[i] ← x[i]·s over n floats, any n, the product in double and rounded once (as the JS loop)
+  (func (export "scale") (param $x i32) (param $n i32) (param $s f64)
+    (local $at i32) (local $end i32) (local $v v128) (local $S v128)
+    (local.set $S (f64x2.splat (local.get $s)))
+    (local.set $n (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end (i32.and (local.get $n) (i32.const -16)))
+    (block $vec_done
+      (loop $vec
+        (br_if $vec_done (i32.ge_u (local.get $at) (local.get $end)))
+        (local.set $v (v128.load (i32.add (local.get $x) (local.get $at))))
+        (v128.store (i32.add (local.get $x) (local.get $at))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero (f64x2.mul (call $low2 (local.get $v)) (local.get $S)))
+            (f32x4.demote_f64x2_zero (f64x2.mul (call $high2 (local.get $v)) (local.get $S)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $vec)))
+    (block $tail_done
+      (loop $tail
+        (br_if $tail_done (i32.ge_u (local.get $at) (local.get $n)))
+        (f32.store (i32.add (local.get $x) (local.get $at))
+          (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $at)))) (local.get $s))))
+        (local.set $at (i32.add (local.get $at) (i32.const 4)))
+        (br $tail))))
 )

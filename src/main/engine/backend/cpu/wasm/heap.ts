@@ -81,7 +81,10 @@ export class WasmHeap {
   take(n: number): Float32Array {
     const list = this.free.get(n);
     const reused = list && list.length > 0 ? list.pop()! : null;
-    if (reused) return reused.fill(0);
+    if (reused) {
+      this.elementwise.zero(reused.byteOffset, n);
+      return reused;
+    }
     // a view on the current buffer: after a grow the old views stay valid, as the memory is shared
     const at = this.reserve(4 * Math.max(n, 1));
     const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
