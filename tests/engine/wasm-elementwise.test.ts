@@ -260,3 +260,51 @@ describe('wasm sum of squares, scale and zeroing', () => {
     wasm.dispose(again);
   });
 });
+
+describe('wasm softmax and cross-entropy', () => {
+  const rowsOf = (R: number, C: number, scale: number) => Array.from({ length: R * C }, (_, i) => Math.fround(scale * Math.sin(i * 0.91 + 0.3)));
+  for (const C of [1, 3, 4, 17, 65, 127]) {
+    for (const scale of [1, 30, 1e4]) {
+      it(`C ${C}, logits ×${scale}: probabilities and the mean loss match the JS loop`, () => {
+        const R = 5;
+        const targets = Int32Array.from({ length: R }, (_, r) => (r === 2 ? -1 : (r * 7) % C));
+        const go = (backend: CpuBackend) => backend.scoped(() => {
+          const x = backend.fromArray([R, C], rowsOf(R, C, scale));
+          const y = backend.alloc([R, C]), probs = backend.alloc([R, C]);
+          backend.softmaxForward(x, y);
+          const { loss, count } = backend.crossEntropyForward(x, targets, -1, probs);
+          return { y: Array.from(backend.read(y)), probs: Array.from(backend.read(probs)), loss, count };
+        });
+        const fast = go(wasm), ref = go(js);
+        // float32 rounds x − max (JS subtracts in double): e^{x−max} is off by up to |x − max|·2⁻²⁴
+        // relative, on top of a few ulp; probabilities below 1e-30 are compared absolutely
+        const xs = rowsOf(R, C, scale);
+        const rowMax = (i: number) => Math.max(...xs.slice(i - (i % C), i - (i % C) + C));
+        for (let i = 0; i < ref.y.length; i++) {
+          const rel = 5e-7 + 2 ** -24 * (rowMax(i) - xs[i]);
+          expect(Math.abs(fast.y[i] - ref.y[i]), `y[${i}]`).toBeLessThanOrEqual(rel * Math.max(ref.y[i], 1e-30));
+          expect(fast.probs[i]).toBe(fast.y[i]);
+        }
+        expect(fast.count).toBe(ref.count);
+        expect(Math.abs(fast.loss - ref.loss)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref.loss)));
+      });
+    }
+  }
+
+  it('gives a −∞ logit no mass, and computes e^d within 3 ulp of Math.exp from 0 down to −80', () => {
+    const C = 1001;
+    // x = [0, d1, d2, …]: y_i / y_0 = e^{d_i}, the row's normalisation cancelling
+    const ds = Array.from({ length: C }, (_, i) => (i === 0 ? 0 : Math.fround(-80 * (i / (C - 1)) ** 1.5)));
+    const y = wasm.scoped(() => {
+      const x = wasm.fromArray([2, C], [...ds, ...ds.map((d, i) => (i === 5 ? -Infinity : d))]);
+      const out = wasm.alloc([2, C]);
+      wasm.softmaxForward(x, out);
+      return Array.from(wasm.read(out));
+    });
+    for (let i = 1; i < C; i++) {
+      const want = Math.exp(ds[i]);
+      expect(Math.abs(y[i] / y[0] - want), `e^${ds[i]}`).toBeLessThanOrEqual(3 * 2 ** -23 * want);
+    }
+    expect(y[C + 5]).toBe(0);
+  });
+});

@@ -95,6 +95,9 @@ function softmaxRow(X: FloatArray, Y: FloatArray, o: number, n: number): number 
   return max + Math.log(sum);
 }
 
+/** Scratch slot of the softmax rows' max and sum (slots 0–9 belong to matmul, recurrent and attention). */
+const S_SOFTMAX_STATS = 10;
+
 function check(cond: boolean, message: () => string): void {
   if (!cond) throw new Error(message());
 }
@@ -431,7 +434,20 @@ export class CpuBackend implements Backend {
 
   softmaxForward(x: Tensor, y: Tensor): void {
     const C = x.cols, R = x.rows;
+    if (this.softmaxRowsWasm(x, y)) return;
     for (let r = 0; r < R; r++) softmaxRow(x.data, y.data, r * C, C);
+  }
+
+  /**
+   * Softmax of every row of x into y in wasm, leaving each row's max and Σe^{x−max} in the returned
+   * array (two floats a row); null where the arrays are outside the heap.
+   */
+  private softmaxRowsWasm(x: Tensor, y: Tensor): FloatArray | null {
+    const heap = this.inHeap(x, y);
+    if (!heap) return null;
+    const stats = this.scratch.get(S_SOFTMAX_STATS, 2 * x.rows);
+    heap.elementwise.softmaxRows(x.data.byteOffset, y.data.byteOffset, stats.byteOffset, x.rows, x.cols);
+    return stats;
   }
 
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
@@ -538,9 +554,10 @@ export class CpuBackend implements Backend {
     const X = logits.data, P = probs.data;
     let total = 0;
     let count = 0;
+    const stats = this.softmaxRowsWasm(logits, probs);
     for (let r = 0; r < N; r++) {
       const o = r * V;
-      const logSumExp = softmaxRow(X, P, o, V);
+      const logSumExp = stats ? stats[2 * r] + Math.log(stats[2 * r + 1]) : softmaxRow(X, P, o, V);
       const t = targets[r];
       if (t === ignoreIndex) continue;
       check(t >= 0 && t < V, () => `cross-entropy: target id ${t} at row ${r} is outside the vocabulary [0, ${V})`);

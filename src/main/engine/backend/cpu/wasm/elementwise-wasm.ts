@@ -2,7 +2,7 @@ import { ELEMENTWISE_WASM } from './elementwise-wasm.generated';
 
 // Loader for elementwise.wat: vectorised kernels on float32 arrays in the shared heap: GELU
 // (forward, and backward accumulating into dx), the LSTM cell forward and backward, AdamW, layer
-// norm, row-wise adds, and the zeroing, sum of squares and scaling of whole arrays. Pointers are byte offsets; 0 stands for an array a kernel may go
+// norm, softmax rows, row-wise adds, and the zeroing, sum of squares and scaling of whole arrays. Pointers are byte offsets; 0 stands for an array a kernel may go
 // without. Sizes must be multiples of 4 where a kernel says so (the caller runs the tail).
 
 export interface WasmElementwise {
@@ -31,6 +31,8 @@ export interface WasmElementwise {
     xPtr: number, gainPtr: number, biasPtr: number, yPtr: number, meanPtr: number, rstdPtr: number,
     R: number, C: number, eps: number,
   ): void;
+  /** Softmax of R rows of C, any C, with each row's max and Σe^{x−max} into stats (2R floats). */
+  softmaxRows(xPtr: number, yPtr: number, statsPtr: number, R: number, C: number): void;
   /** Zeroes n floats from ptr, any n. */
   zero(ptr: number, n: number): void;
   /** Σ x², in double precision, any n. */
@@ -56,6 +58,7 @@ interface Exports {
     oneMinusBeta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
   ): void;
   layer_norm_forward(x: number, gain: number, bias: number, y: number, mean: number, rstd: number, R: number, C: number, eps: number): void;
+  softmax_rows(x: number, y: number, stats: number, R: number, C: number): void;
   zero(at: number, bytes: number): void;
   sum_squares(x: number, n: number): number;
   scale(x: number, n: number, s: number): void;
@@ -93,6 +96,7 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
       e.lstm_cell_backward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H);
     },
     add: e.add,
+    softmaxRows: e.softmax_rows,
     zero: (ptr, n) => e.zero(ptr, 4 * n),
     sumSquares: e.sum_squares,
     scale: e.scale,

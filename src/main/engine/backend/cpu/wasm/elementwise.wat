@@ -462,4 +462,82 @@
           (f32.demote_f64 (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $x) (local.get $at)))) (local.get $s))))
         (local.set $at (i32.add (local.get $at) (i32.const 4)))
         (br $tail))))
+
+  ;; e^d per lane for d ≤ 0, and exactly 0 below −87.3 (where exp4 clamps): a −∞ logit gets no mass
+  (func $expNonPositive4 (param $d v128) (result v128)
+    (v128.and (call $exp4 (local.get $d)) (f32x4.ge (local.get $d) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))))
+
+  ;; Softmax of R rows of C, any C (the last C mod 4 of a row one lane at a time): y = e^{x − max}/Σ,
+  ;; and each row's max and Σ into stats (two floats a row) for the caller's logsumexp.
+  (func (export "softmax_rows") (param $x i32) (param $y i32) (param $stats i32) (param $R i32) (param $C i32)
+    (local $r i32) (local $at i32) (local $end i32) (local $bytes i32)
+    (local $mv v128) (local $acc v128) (local $e v128) (local $M v128) (local $I v128)
+    (local $m f32) (local $sum f32) (local $es f32) (local $inv f32)
+    (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $end (i32.and (local.get $bytes) (i32.const -16)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $R)))
+        ;; the row's max
+        (local.set $mv (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $at (i32.const 0))
+        (block $max_done
+          (loop $max
+            (br_if $max_done (i32.ge_u (local.get $at) (local.get $end)))
+            (local.set $mv (f32x4.max (local.get $mv) (v128.load (i32.add (local.get $x) (local.get $at)))))
+            (local.set $at (i32.add (local.get $at) (i32.const 16)))
+            (br $max)))
+        (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mv)) (f32x4.extract_lane 1 (local.get $mv)))
+          (f32.max (f32x4.extract_lane 2 (local.get $mv)) (f32x4.extract_lane 3 (local.get $mv)))))
+        (block $max_tail_done
+          (loop $max_tail
+            (br_if $max_tail_done (i32.ge_u (local.get $at) (local.get $bytes)))
+            (local.set $m (f32.max (local.get $m) (f32.load (i32.add (local.get $x) (local.get $at)))))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (br $max_tail)))
+        (local.set $M (f32x4.splat (local.get $m)))
+        ;; e^{x − max} and its sum
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $at (i32.const 0))
+        (block $exp_done
+          (loop $exp
+            (br_if $exp_done (i32.ge_u (local.get $at) (local.get $end)))
+            (local.set $e (call $expNonPositive4 (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $at))) (local.get $M))))
+            (v128.store (i32.add (local.get $y) (local.get $at)) (local.get $e))
+            (local.set $acc (f32x4.add (local.get $acc) (local.get $e)))
+            (local.set $at (i32.add (local.get $at) (i32.const 16)))
+            (br $exp)))
+        (local.set $sum (call $hsum (local.get $acc)))
+        (block $exp_tail_done
+          (loop $exp_tail
+            (br_if $exp_tail_done (i32.ge_u (local.get $at) (local.get $bytes)))
+            (local.set $es (f32x4.extract_lane 0 (call $expNonPositive4
+              (f32x4.splat (f32.sub (f32.load (i32.add (local.get $x) (local.get $at))) (local.get $m))))))
+            (f32.store (i32.add (local.get $y) (local.get $at)) (local.get $es))
+            (local.set $sum (f32.add (local.get $sum) (local.get $es)))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (br $exp_tail)))
+        ;; normalise
+        (local.set $inv (f32.div (f32.const 1) (local.get $sum)))
+        (local.set $I (f32x4.splat (local.get $inv)))
+        (local.set $at (i32.const 0))
+        (block $norm_done
+          (loop $norm
+            (br_if $norm_done (i32.ge_u (local.get $at) (local.get $end)))
+            (v128.store (i32.add (local.get $y) (local.get $at)) (f32x4.mul (v128.load (i32.add (local.get $y) (local.get $at))) (local.get $I)))
+            (local.set $at (i32.add (local.get $at) (i32.const 16)))
+            (br $norm)))
+        (block $norm_tail_done
+          (loop $norm_tail
+            (br_if $norm_tail_done (i32.ge_u (local.get $at) (local.get $bytes)))
+            (f32.store (i32.add (local.get $y) (local.get $at)) (f32.mul (f32.load (i32.add (local.get $y) (local.get $at))) (local.get $inv)))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (br $norm_tail)))
+        (f32.store (local.get $stats) (local.get $m))
+        (f32.store offset=4 (local.get $stats) (local.get $sum))
+        (local.set $stats (i32.add (local.get $stats) (i32.const 8)))
+        (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+        (local.set $y (i32.add (local.get $y) (local.get $bytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
 )
