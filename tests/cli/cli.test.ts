@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,4 +210,19 @@ describe('nanolab bench', () => {
     expect(nanolab('bench', '--models', 'gpt-huge').err).toContain('bench: unknown model "gpt-huge"');
     expect(nanolab('bench', '--tfjs-backends', 'webgl').err).toContain('bench: unknown TensorFlow.js backend "webgl"');
   });
+
+  it.skipIf(!existsSync('/usr/bin/chromium'))('--gpu times a model on the page\'s GPU (Chromium, gpu.js) and on the CPU, and prints both', () => {
+    const r = nanolab('bench', '--gpu', '--models', 'gpt-micro', '--gpu-steps', '1', '--json');
+    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+    const { gpu } = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    expect(gpu.adapter).toMatch(/\w/);
+    expect(gpu.models).toHaveLength(1);
+    expect(gpu.models[0]).toMatchObject({ name: 'gpt-micro', tokens_per_step: 128, error: null });
+    expect(gpu.models[0].cpu_tokens_per_s).toBeGreaterThan(0);
+    expect(gpu.models[0].gpu_tokens_per_s).toBeGreaterThan(0);
+    expect(gpu.models[0].gpu_vs_cpu).toBeCloseTo(gpu.models[0].gpu_tokens_per_s / gpu.models[0].cpu_tokens_per_s, 6);
+    expect(r.out).toMatch(/gpt-micro +[\d,]+ +[\d,]+ +[\d,]+ +[\d.]+×/);
+    expect(nanolab('bench', '--gpu', '--models', 'gpt-huge').err).toContain('bench --gpu: unknown model "gpt-huge"');
+    expect(nanolab('bench', '--gpu', '--models', 'gpt-micro', '--chromium', '/nowhere/chromium').err).toContain('bench --gpu: no Chromium at /nowhere/chromium');
+  }, 180_000);
 });

@@ -10,6 +10,7 @@ import { resolveTrainConfig, Trainer } from '../../main/engine/train';
 import { enableGemmThreads } from '../../main/jobs/gemm-threads';
 import { parse, parseInteger, UsageError } from '../args';
 import { BUNDLED_CORPUS } from './train';
+import { DEFAULT_BROWSER_ARGS, DEFAULT_CHROMIUM, gpuBench } from './bench-gpu';
 
 // The CPU benchmark: NanoLab, PyTorch and TensorFlow.js train the same two models on the same
 // machine, one after the other and alternating (so a change in machine load hits all of them), and
@@ -18,6 +19,7 @@ import { BUNDLED_CORPUS } from './train';
 
 export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small] [--tfjs-steps N] [--tfjs-backends wasm,cpu]
               [--no-pytorch] [--no-tfjs] [--no-matmul] [--no-kernels] [--quick] [--json]
+       nanolab bench --gpu [--gpu-steps N] [--models …,gpt-shakespeare] [--chromium PATH] [--browser-args "…"] [--json]
   Trains gpt-tiny (nanoGPT's CPU configuration: 4 layers, 4 heads, n_embd 128, context 64, batch 12)
   and lstm-small (2×256 LSTM, embedding 64, sequences of 64, batch 32) for N steps (default 20)
   with NanoLab, then with PyTorch (/usr/bin/python3 with python3-torch, OPENBLAS_NUM_THREADS=2
@@ -26,7 +28,15 @@ export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,
   R rounds (default 2; the best round counts). Prints tokens/s, the ratios NanoLab/PyTorch and
   NanoLab/TF.js, matmul GFLOP/s, the attention, layer-norm and LSTM kernels (fast and plain-JS
   backend) and the CPU other processes used. --quick times each kernel once, without warm-up (rough
-  numbers, for tests).`;
+  numbers, for tests).
+  --gpu: GPU vs CPU instead. The GPU side runs where GPU runs do, in a browser page's Web Worker
+  (gpu.js, WebGL2): the bench serves the built app on a temporary lab and opens it in Chromium
+  (/usr/bin/chromium, headless; --browser-args replaces the flags, e.g. to pick a real GPU), and
+  times gpt-tiny, lstm-small and gpt-shakespeare (nanoGPT's Shakespeare model: 6 layers, 6 heads,
+  n_embd 384, context 256; batch 8 here) for --gpu-steps steps each (default 3) after 2 warm-up
+  steps, with the calibration Auto uses; the CPU side times the same configs in this process.
+  gpt-micro (1 layer, n_embd 32) checks the path in seconds.
+  Without a GPU, Chromium's WebGL2 is SwiftShader (on the CPU): slow, as expected.`;
 
 const PYTHON = '/usr/bin/python3';
 const TORCH_SCRIPT = fileURLToPath(new URL('../../../bench/torch_train.py', import.meta.url));
@@ -39,6 +49,38 @@ const MODELS = {
   'lstm-small': { family: 'lstm' as const, settings: { hidden_size: 256, num_layers: 2, embedding_dim: 64, seq_len: 64, batch_size: 32, batching: 'random', lr: 1e-3, weight_decay: 0.01, grad_clip: 1 } },
 };
 type ModelName = keyof typeof MODELS;
+
+/** bench --gpu's larger model: nanoGPT's Shakespeare configuration (with a batch a software GPU survives). */
+const GPU_MODELS = {
+  ...MODELS,
+  'gpt-shakespeare': { family: 'gpt' as const, settings: { n_layer: 6, n_head: 6, n_embd: 384, block_size: 256, seq_len: 256, batch_size: 8, batching: 'random', lr: 1e-3, dropout: 0, schedule: 'constant' } },
+  /** A smoke model (1 layer, n_embd 32): checks the GPU path in seconds, even on a software GPU. */
+  'gpt-micro': { family: 'gpt' as const, settings: { n_layer: 1, n_head: 2, n_embd: 32, block_size: 32, seq_len: 32, batch_size: 4, batching: 'random', lr: 1e-3, schedule: 'constant' } },
+};
+type GpuModelName = keyof typeof GPU_MODELS;
+
+async function gpuCommand(values: Record<string, unknown>): Promise<number> {
+  const steps = parseInteger('gpu-steps', values['gpu-steps'] as string | undefined, 3, 1);
+  const names = ((values.models as string | undefined) ?? 'gpt-tiny,lstm-small,gpt-shakespeare').split(',') as GpuModelName[];
+  for (const n of names) if (!(n in GPU_MODELS)) throw new UsageError(`bench --gpu: unknown model "${n}": choose from ${Object.keys(GPU_MODELS).join(', ')}`);
+  const browserArgs = values['browser-args'] === undefined ? DEFAULT_BROWSER_ARGS : String(values['browser-args']).split(/\s+/).filter(Boolean);
+  const threads = enableGemmThreads();
+  console.log(`GPU vs CPU: ${steps} timed steps per model; CPU ${new CpuBackend().name} with ${threads} thread${threads === 1 ? '' : 's'}`);
+  const result = await gpuBench({
+    models: names.map((name) => ({ name, family: GPU_MODELS[name].family, settings: GPU_MODELS[name].settings, steps })),
+    text: readFileSync(BUNDLED_CORPUS, 'utf8'), bundledCorpus: BUNDLED_CORPUS,
+    chromium: (values.chromium as string | undefined) ?? DEFAULT_CHROMIUM, browserArgs, log: (line) => console.log(line),
+  });
+  console.log(`\n${'model'.padEnd(18)}${'parameters'.padStart(12)}${'CPU tok/s'.padStart(12)}${'GPU tok/s'.padStart(12)}${'GPU/CPU'.padStart(10)}`);
+  for (const r of result.models) {
+    console.log(`${r.name.padEnd(18)}${fmt(r.params).padStart(12)}${fmt(r.cpu_tokens_per_s).padStart(12)}${fmt(r.gpu_tokens_per_s).padStart(12)}${(r.gpu_vs_cpu === null ? '-' : `${r.gpu_vs_cpu.toFixed(2)}×`).padStart(10)}`);
+  }
+  if (result.adapter && /swiftshader|llvmpipe|software/i.test(result.adapter)) {
+    console.log('\nthe GPU is a software renderer (WebGL on the CPU): these numbers test the path, not a GPU\'s speed');
+  }
+  if (values.json) console.log(JSON.stringify({ gpu: result }));
+  return result.models.every((r) => r.gpu_tokens_per_s !== null) ? 0 : 1;
+}
 
 /** Busy and total CPU time of the whole machine (jiffies), from /proc/stat; null off Linux. */
 function machineTicks(): { busy: number; total: number } | null {
@@ -272,7 +314,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'tfjs-steps': { type: 'string' }, 'tfjs-backends': { type: 'string' },
     'no-pytorch': { type: 'boolean' }, 'no-tfjs': { type: 'boolean' }, 'no-matmul': { type: 'boolean' }, 'no-kernels': { type: 'boolean' },
     quick: { type: 'boolean' }, json: { type: 'boolean' },
+    gpu: { type: 'boolean' }, 'gpu-steps': { type: 'string' }, chromium: { type: 'string' }, 'browser-args': { type: 'string' },
   });
+  if (values.gpu) return gpuCommand(values);
   const steps = parseInteger('steps', values.steps as string | undefined, 20, 1);
   const rounds = parseInteger('rounds', values.rounds as string | undefined, 2, 1);
   const tfjsSteps = parseInteger('tfjs-steps', values['tfjs-steps'] as string | undefined, 2, 1);

@@ -151,9 +151,15 @@ export function startGpuExecutor(api: NanoLabApi): void {
   api.on('gpu.job', ({ runId }) => void take(api, runId).catch(fail))
   api.on('gpu.control', ({ runId, action }) => workers.get(runId)?.postMessage({ type: 'control', action } satisfies ToWorker))
   void api.invoke('gpu.pending', {}).then((ids) => Promise.all(ids.map((id) => take(api, id)))).catch(fail)
-  // e2e hook: a GPU reset in every training worker of this page
+  // hooks for the e2e tests (a GPU reset in every training worker of this page) and for
+  // `nanolab bench --gpu` (the GPU side of its table, timed by the same calibration as Auto)
   ;(window as unknown as { __nanolabGpu?: unknown }).__nanolabGpu = {
     loseContext: () => workers.forEach((w) => w.postMessage({ type: 'lose-context' } satisfies ToWorker)),
-    running: () => [...workers.keys()]
+    running: () => [...workers.keys()],
+    probe: async () => {
+      await probeGpu()
+      return { ...gpuState.probe }
+    },
+    calibrate: calibrateGpu
   }
 }
