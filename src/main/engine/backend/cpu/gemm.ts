@@ -113,6 +113,25 @@ export type LstmCellBackward = (
   dhNext: FloatArray, dcNext: FloatArray, dG: FloatArray, B: number, H: number,
 ) => boolean;
 
+/** One GRU step's gates and state at offsets of gi and acts (aOff), gh (0), h_prev, and ghn and hs (off). */
+export type GruCell = (
+  gi: FloatArray, acts: FloatArray, aOff: number, gh: FloatArray, hPrev: FloatArray, hPrevOff: number,
+  ghn: FloatArray, hs: FloatArray, off: number, B: number, H: number,
+) => boolean;
+
+/** One GRU step's gate gradients into dGi and dGh (at aOff), updating dhNext to dh·z (see gruBackward). */
+export type GruCellBackward = (
+  acts: FloatArray, aOff: number, ghn: FloatArray, dhs: FloatArray, off: number, hPrev: FloatArray, hPrevOff: number,
+  dhNext: FloatArray, dGi: FloatArray, dGh: FloatArray, B: number, H: number,
+) => boolean;
+
+/** y[yOff + i] = tanh(x[xOff + i]) for i < n (y may be x). */
+export type Tanh = (x: FloatArray, xOff: number, y: FloatArray, yOff: number, n: number) => void;
+
+export const jsTanh: Tanh = (x, xOff, y, yOff, n) => {
+  for (let i = 0; i < n; i++) y[yOff + i] = Math.tanh(x[xOff + i]);
+};
+
 /** Row-wise adds the layers share (bias rows, bias gradients, sums); offsets count elements. */
 export interface RowAdds {
   /** y[i] = a[i] + b[i] for i < n (y may be a or b). */
@@ -146,13 +165,16 @@ export interface FastKernels {
   matmul?: MatMul;
   lstmCell?: LstmCell;
   lstmCellBackward?: LstmCellBackward;
+  gruCell?: GruCell;
+  gruCellBackward?: GruCellBackward;
+  tanh?: Tanh;
   rows?: RowAdds;
 }
 
 /**
  * A backend's workspace: scratch arrays reused across calls (grown on demand), the matrix
- * multiply and row-wise adds its kernels call (the JS ones here, or WebAssembly ones that need
- * their operands in the wasm heap), and faster LSTM steps where the backend has them (they return
+ * multiply, row-wise adds and tanh its kernels call (the JS ones here, or WebAssembly ones that need
+ * their operands in the wasm heap), and faster LSTM and GRU steps where the backend has them (they return
  * false when they cannot take the arrays, and the caller's loop runs).
  */
 export class Scratch {
@@ -161,6 +183,9 @@ export class Scratch {
   readonly rows: RowAdds;
   readonly lstmCell: LstmCell | null;
   readonly lstmCellBackward: LstmCellBackward | null;
+  readonly gruCell: GruCell | null;
+  readonly gruCellBackward: GruCellBackward | null;
+  readonly tanh: Tanh;
 
   constructor(private readonly make: (n: number) => FloatArray, fast: FastKernels = {}) {
     this.matmul = fast.matmul ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
@@ -168,6 +193,9 @@ export class Scratch {
     this.rows = fast.rows ?? jsRowAdds;
     this.lstmCell = fast.lstmCell ?? null;
     this.lstmCellBackward = fast.lstmCellBackward ?? null;
+    this.gruCell = fast.gruCell ?? null;
+    this.gruCellBackward = fast.gruCellBackward ?? null;
+    this.tanh = fast.tanh ?? jsTanh;
   }
 
   get(slot: number, n: number): FloatArray {

@@ -3,7 +3,9 @@ import type {
 } from '../backend';
 import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
-import { Scratch, jsRowAdds, type LstmCell, type LstmCellBackward, type MatMul, type RowAdds } from './gemm';
+import {
+  Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmCell, type LstmCellBackward, type MatMul, type RowAdds, type Tanh,
+} from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { attentionBackward, attentionForward } from './attention';
 import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
@@ -39,7 +41,7 @@ function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
 function wasmLstmCell(heap: WasmHeap): LstmCell {
   const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
   return (acts, aOff, cPrev, cPrevOff, cs, hs, off, B, H) => {
-    if (H % 4 !== 0 || ![acts, cPrev, cs, hs].every((a) => heap.owns(a))) return false;
+    if (H % 4 !== 0 || !(heap.owns(acts) && heap.owns(cPrev) && heap.owns(cs) && heap.owns(hs))) return false;
     heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
     return true;
   };
@@ -49,11 +51,49 @@ function wasmLstmCell(heap: WasmHeap): LstmCell {
 function wasmLstmCellBackward(heap: WasmHeap): LstmCellBackward {
   const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
   return (acts, aOff, cs, dhs, off, cPrev, cPrevOff, dhNext, dcNext, dG, B, H) => {
-    if (H % 4 !== 0 || ![acts, cs, dhs, cPrev, dhNext, dcNext, dG].every((a) => heap.owns(a))) return false;
+    const owned = heap.owns(acts) && heap.owns(cs) && heap.owns(dhs) && heap.owns(cPrev) && heap.owns(dhNext) && heap.owns(dcNext) && heap.owns(dG);
+    if (H % 4 !== 0 || !owned) return false;
     heap.elementwise.lstmCellBackward(
       at(acts, aOff), at(cs, off), at(cPrev, cPrevOff), at(dhs, off), dhNext.byteOffset, dcNext.byteOffset, at(dG, aOff), B, H,
     );
     return true;
+  };
+}
+
+/** The heap's GRU cell, on the same terms as wasmLstmCell. */
+function wasmGruCell(heap: WasmHeap): GruCell {
+  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
+  return (gi, acts, aOff, gh, hPrev, hPrevOff, ghn, hs, off, B, H) => {
+    const owned = heap.owns(gi) && heap.owns(acts) && heap.owns(gh) && heap.owns(hPrev) && heap.owns(ghn) && heap.owns(hs);
+    if (H % 4 !== 0 || !owned) return false;
+    heap.elementwise.gruCell(at(gi, aOff), gh.byteOffset, at(hPrev, hPrevOff), at(acts, aOff), at(ghn, off), at(hs, off), B, H);
+    return true;
+  };
+}
+
+/** The heap's GRU cell backward, on the same terms as wasmLstmCell. */
+function wasmGruCellBackward(heap: WasmHeap): GruCellBackward {
+  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
+  return (acts, aOff, ghn, dhs, off, hPrev, hPrevOff, dhNext, dGi, dGh, B, H) => {
+    const owned = heap.owns(acts) && heap.owns(ghn) && heap.owns(dhs) && heap.owns(hPrev) && heap.owns(dhNext) && heap.owns(dGi) && heap.owns(dGh);
+    if (H % 4 !== 0 || !owned) return false;
+    heap.elementwise.gruCellBackward(
+      at(acts, aOff), at(ghn, off), at(hPrev, hPrevOff), at(dhs, off), dhNext.byteOffset, at(dGi, aOff), at(dGh, aOff), B, H,
+    );
+    return true;
+  };
+}
+
+/** The heap's tanh, four lanes at a time; the tail, and arrays outside the heap, in JS. */
+function wasmTanh(heap: WasmHeap): Tanh {
+  return (x, xOff, y, yOff, n) => {
+    if (!(heap.owns(x) && heap.owns(y))) {
+      jsTanh(x, xOff, y, yOff, n);
+      return;
+    }
+    const from = n & ~3;
+    heap.elementwise.tanhForward(x.byteOffset + 4 * xOff, y.byteOffset + 4 * yOff, from);
+    jsTanh(x, xOff + from, y, yOff + from, n - from);
   };
 }
 
@@ -127,7 +167,13 @@ export class CpuBackend implements Backend {
     const js = new Scratch(this.make);
     this.scratch = heap
       ? new Scratch(this.make, {
-        matmul: wasmMatMul(heap, js.matmul), lstmCell: wasmLstmCell(heap), lstmCellBackward: wasmLstmCellBackward(heap), rows: wasmRowAdds(heap),
+        matmul: wasmMatMul(heap, js.matmul),
+        lstmCell: wasmLstmCell(heap),
+        lstmCellBackward: wasmLstmCellBackward(heap),
+        gruCell: wasmGruCell(heap),
+        gruCellBackward: wasmGruCellBackward(heap),
+        tanh: wasmTanh(heap),
+        rows: wasmRowAdds(heap),
       })
       : js;
   }
@@ -268,7 +314,7 @@ export class CpuBackend implements Backend {
     const n = X.length;
     switch (kind) {
       case 'tanh':
-        for (let i = 0; i < n; i++) Y[i] = Math.tanh(X[i]);
+        this.scratch.tanh(X, 0, Y, 0, n);
         break;
       case 'sigmoid':
         for (let i = 0; i < n; i++) Y[i] = sigmoid(X[i]);

@@ -45,7 +45,7 @@ export function rnnTanhForward(
     scratch.rows.addRows(gi, off, bhh, hs, off, B, H);
     if (t === 0) scratch.matmul(B, H, H, h0, 0, false, whh, 0, true, hs, off, true);
     else scratch.matmul(B, H, H, hs, off - n, false, whh, 0, true, hs, off, true);
-    for (let i = 0; i < n; i++) hs[off + i] = Math.tanh(hs[off + i]);
+    scratch.tanh(hs, off, hs, off, n);
   }
 }
 
@@ -167,6 +167,7 @@ export function gruForward(
     for (let b = 0; b < B; b++) for (let k = 0; k < G; k++) gh[b * G + k] = bhh[k];
     if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, gh, 0, true);
     else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, gh, 0, true);
+    if (scratch.gruCell?.(gi, acts, gOff, gh, t === 0 ? h0 : hs, t === 0 ? 0 : off - n, ghn, hs, off, B, H)) continue;
     for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const g = b * G;
@@ -203,7 +204,8 @@ export function gruBackward(
   for (let t = T - 1; t >= 0; t--) {
     const gOff = t * B * G;
     const off = t * n;
-    for (let b = 0; b < B; b++) {
+    const fast = scratch.gruCellBackward?.(acts, gOff, ghn, dhs, off, t === 0 ? h0 : hs, t === 0 ? 0 : off - n, dhNext, dGi, dGh, B, H);
+    for (let b = 0; b < B && !fast; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
       const hPrev = t === 0 ? h0 : hs;

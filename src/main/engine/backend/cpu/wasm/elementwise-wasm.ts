@@ -1,7 +1,7 @@
 import { ELEMENTWISE_WASM } from './elementwise-wasm.generated';
 
 // Loader for elementwise.wat: vectorised kernels on float32 arrays in the shared heap: GELU
-// (forward, and backward accumulating into dx), the LSTM cell forward and backward, AdamW, layer
+// (forward, and backward accumulating into dx), the LSTM and GRU cells forward and backward, tanh, AdamW, layer
 // norm, softmax rows, row-wise adds, and the zeroing, sum of squares and scaling of whole arrays. Pointers are byte offsets; 0 stands for an array a kernel may go
 // without. Sizes must be multiples of 4 where a kernel says so (the caller runs the tail).
 
@@ -16,6 +16,15 @@ export interface WasmElementwise {
     actsPtr: number, csPtr: number, cPrevPtr: number, dhsPtr: number, dhNextPtr: number, dcNextPtr: number,
     dGPtr: number, B: number, H: number,
   ): void;
+  /** One GRU step's gates and state (see gru_cell); H % 4 === 0. */
+  gruCell(giPtr: number, ghPtr: number, hPrevPtr: number, actsPtr: number, ghnPtr: number, hsPtr: number, B: number, H: number): void;
+  /** One GRU step's gate gradients, updating dhNext to dh·z (see gru_cell_backward); H % 4 === 0. */
+  gruCellBackward(
+    actsPtr: number, ghnPtr: number, hPrevPtr: number, dhsPtr: number, dhNextPtr: number, dGiPtr: number, dGhPtr: number,
+    B: number, H: number,
+  ): void;
+  /** y = tanh(x); n % 4 === 0. */
+  tanhForward(xPtr: number, yPtr: number, n: number): void;
   /** y = a + b over n floats, any n. */
   add(aPtr: number, bPtr: number, yPtr: number, n: number): void;
   /** y[r][k] = x[r][k] + bias[k], any width. */
@@ -50,6 +59,9 @@ interface Exports {
   gelu_backward(x: number, y: number, dy: number, dx: number, n: number): void;
   lstm_cell(acts: number, cPrev: number, cs: number, hs: number, B: number, H: number): void;
   lstm_cell_backward(acts: number, cs: number, cPrev: number, dhs: number, dhNext: number, dcNext: number, dG: number, B: number, H: number): void;
+  gru_cell(gi: number, gh: number, hPrev: number, acts: number, ghn: number, hs: number, B: number, H: number): void;
+  gru_cell_backward(acts: number, ghn: number, hPrev: number, dhs: number, dhNext: number, dGi: number, dGh: number, B: number, H: number): void;
+  tanh_forward(x: number, y: number, n: number): void;
   add(a: number, b: number, y: number, n: number): void;
   add_rows(x: number, bias: number, y: number, rows: number, width: number): void;
   add_row_sums(src: number, dst: number, rows: number, width: number): void;
@@ -94,6 +106,18 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
     lstmCellBackward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H) {
       check('H', H);
       e.lstm_cell_backward(actsPtr, csPtr, cPrevPtr, dhsPtr, dhNextPtr, dcNextPtr, dGPtr, B, H);
+    },
+    gruCell(giPtr, ghPtr, hPrevPtr, actsPtr, ghnPtr, hsPtr, B, H) {
+      check('H', H);
+      e.gru_cell(giPtr, ghPtr, hPrevPtr, actsPtr, ghnPtr, hsPtr, B, H);
+    },
+    gruCellBackward(actsPtr, ghnPtr, hPrevPtr, dhsPtr, dhNextPtr, dGiPtr, dGhPtr, B, H) {
+      check('H', H);
+      e.gru_cell_backward(actsPtr, ghnPtr, hPrevPtr, dhsPtr, dhNextPtr, dGiPtr, dGhPtr, B, H);
+    },
+    tanhForward(xPtr, yPtr, n) {
+      check('n', n);
+      e.tanh_forward(xPtr, yPtr, n);
     },
     add: e.add,
     softmaxRows: e.softmax_rows,

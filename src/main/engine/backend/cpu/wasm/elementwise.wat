@@ -540,4 +540,97 @@
         (local.set $y (i32.add (local.get $y) (local.get $bytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
+
+  ;; One GRU time step (the gate loop of gruForward), B rows, H a multiple of 4: gi and acts point at
+  ;; the step's (B, 3H) input projections and gates r|z|n, gh at h_{t−1}·W_hhᵀ + b_hh (B, 3H), ghn
+  ;; (saved W_hn·h + b_hn), hs and hPrev at (B, H) states.
+  ;; r = σ(gi_r + gh_r), z = σ(gi_z + gh_z), n = tanh(gi_n + r·gh_n), h = (1 − z)·n + z·h_prev.
+  (func (export "gru_cell") (param $gi i32) (param $gh i32) (param $hPrev i32) (param $acts i32) (param $ghn i32)
+    (param $hs i32) (param $B i32) (param $H i32)
+    (local $b i32) (local $k i32) (local $a i32) (local $s i32) (local $h4 i32)
+    (local $r v128) (local $z v128) (local $hn v128) (local $nn v128)
+    (local.set $h4 (i32.shl (local.get $H) (i32.const 2)))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $k (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $k) (local.get $H)))
+            ;; byte offsets of gate r at (b, k) in a (B, 3H) block and of (b, k) in a (B, H) block
+            (local.set $a (i32.shl (i32.add (i32.mul (local.get $b) (i32.mul (local.get $H) (i32.const 3))) (local.get $k)) (i32.const 2)))
+            (local.set $s (i32.shl (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $k)) (i32.const 2)))
+            (local.set $r (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $gi) (local.get $a))) (v128.load (i32.add (local.get $gh) (local.get $a))))))
+            (local.set $z (call $sigmoid4 (f32x4.add
+              (v128.load (i32.add (i32.add (local.get $gi) (local.get $a)) (local.get $h4)))
+              (v128.load (i32.add (i32.add (local.get $gh) (local.get $a)) (local.get $h4))))))
+            (local.set $hn (v128.load (i32.add (i32.add (local.get $gh) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1)))))
+            (local.set $nn (call $tanh4 (f32x4.add
+              (v128.load (i32.add (i32.add (local.get $gi) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1))))
+              (f32x4.mul (local.get $r) (local.get $hn)))))
+            (v128.store (i32.add (local.get $acts) (local.get $a)) (local.get $r))
+            (v128.store (i32.add (i32.add (local.get $acts) (local.get $a)) (local.get $h4)) (local.get $z))
+            (v128.store (i32.add (i32.add (local.get $acts) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1))) (local.get $nn))
+            (v128.store (i32.add (local.get $ghn) (local.get $s)) (local.get $hn))
+            (v128.store (i32.add (local.get $hs) (local.get $s))
+              (f32x4.add (f32x4.mul (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $z)) (local.get $nn))
+                (f32x4.mul (local.get $z) (v128.load (i32.add (local.get $hPrev) (local.get $s))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $next)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $rows))))
+
+  ;; One GRU step backward (the gate loop of gruBackward), same layout as gru_cell; dGi and dGh
+  ;; (B, 3H) receive the gate gradients for the input and hidden projections, dhNext (B, H) carries
+  ;; dh_{t+1}·W_hh in and dh·z out (the caller adds dG_h·W_hh).
+  (func (export "gru_cell_backward") (param $acts i32) (param $ghn i32) (param $hPrev i32) (param $dhs i32)
+    (param $dhNext i32) (param $dGi i32) (param $dGh i32) (param $B i32) (param $H i32)
+    (local $b i32) (local $k i32) (local $a i32) (local $s i32) (local $h4 i32)
+    (local $r v128) (local $z v128) (local $nn v128) (local $dh v128) (local $dan v128) (local $dar v128) (local $daz v128)
+    (local $one v128)
+    (local.set $h4 (i32.shl (local.get $H) (i32.const 2)))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (block $rows_done
+      (loop $rows
+        (br_if $rows_done (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $k (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $k) (local.get $H)))
+            (local.set $a (i32.shl (i32.add (i32.mul (local.get $b) (i32.mul (local.get $H) (i32.const 3))) (local.get $k)) (i32.const 2)))
+            (local.set $s (i32.shl (i32.add (i32.mul (local.get $b) (local.get $H)) (local.get $k)) (i32.const 2)))
+            (local.set $r (v128.load (i32.add (local.get $acts) (local.get $a))))
+            (local.set $z (v128.load (i32.add (i32.add (local.get $acts) (local.get $a)) (local.get $h4))))
+            (local.set $nn (v128.load (i32.add (i32.add (local.get $acts) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1)))))
+            (local.set $dh (f32x4.add (v128.load (i32.add (local.get $dhs) (local.get $s))) (v128.load (i32.add (local.get $dhNext) (local.get $s)))))
+            ;; dan = dh·(1 − z)·(1 − n²); dar = dan·ghn·r·(1 − r); daz = dh·(h_prev − n)·z·(1 − z)
+            (local.set $dan (f32x4.mul (f32x4.mul (local.get $dh) (f32x4.sub (local.get $one) (local.get $z)))
+              (f32x4.sub (local.get $one) (f32x4.mul (local.get $nn) (local.get $nn)))))
+            (local.set $dar (f32x4.mul (f32x4.mul (f32x4.mul (local.get $dan) (v128.load (i32.add (local.get $ghn) (local.get $s)))) (local.get $r))
+              (f32x4.sub (local.get $one) (local.get $r))))
+            (local.set $daz (f32x4.mul (f32x4.mul (f32x4.mul (local.get $dh)
+              (f32x4.sub (v128.load (i32.add (local.get $hPrev) (local.get $s))) (local.get $nn))) (local.get $z))
+              (f32x4.sub (local.get $one) (local.get $z))))
+            (v128.store (i32.add (local.get $dGi) (local.get $a)) (local.get $dar))
+            (v128.store (i32.add (i32.add (local.get $dGi) (local.get $a)) (local.get $h4)) (local.get $daz))
+            (v128.store (i32.add (i32.add (local.get $dGi) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1))) (local.get $dan))
+            (v128.store (i32.add (local.get $dGh) (local.get $a)) (local.get $dar))
+            (v128.store (i32.add (i32.add (local.get $dGh) (local.get $a)) (local.get $h4)) (local.get $daz))
+            (v128.store (i32.add (i32.add (local.get $dGh) (local.get $a)) (i32.shl (local.get $h4) (i32.const 1))) (f32x4.mul (local.get $dan) (local.get $r)))
+            (v128.store (i32.add (local.get $dhNext) (local.get $s)) (f32x4.mul (local.get $dh) (local.get $z)))
+            (local.set $k (i32.add (local.get $k) (i32.const 4)))
+            (br $next)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $rows))))
+
+  ;; y = tanh(x) over n floats, a multiple of 4 (y may be x)
+  (func (export "tanh_forward") (param $x i32) (param $y i32) (param $n i32)
+    (local $at i32) (local $end i32)
+    (local.set $end (i32.shl (local.get $n) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $at) (local.get $end)))
+        (v128.store (i32.add (local.get $y) (local.get $at)) (call $tanh4 (v128.load (i32.add (local.get $x) (local.get $at)))))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (br $next))))
 )
