@@ -22,13 +22,13 @@ let store: RunStore;
 
 const TINY: Record<string, string> = { n_layer: '1', n_head: '2', n_embd: '32', block_size: '32', seq_len: '32', batch_size: '4', eval_iters: '2' };
 
-async function startGpuRun(name: string, steps: number, evalInterval: number): Promise<number> {
+async function startGpuRun(name: string, steps: number, evalInterval: number, device: 'gpu' | 'auto' = 'gpu'): Promise<number> {
   await page.locator('[data-test="nav-new"]').click();
   await page.locator('[data-test="family-select"]').selectOption('gpt');
   for (const [key, value] of Object.entries({ ...TINY, steps: String(steps), eval_interval: String(evalInterval) })) await setField(page, `setting-${key}`, value);
   await setField(page, 'new-run-name', name);
   await expect.poll(async () => page.locator('[data-test="gpu-adapter"]').textContent(), { timeout: 60_000 }).toMatch(/SwiftShader|ANGLE|WebGL|GPU: (?!looking)/);
-  await page.locator('[data-test="device-gpu"]').check();
+  await page.locator(`[data-test="device-${device}"]`).check();
   await expect.poll(async () => page.locator('[data-test="new-run-start"]').isEnabled(), { timeout: 20_000 }).toBe(true);
   await page.locator('[data-test="new-run-start"]').click();
   await page.waitForURL(/#\/runs\/\d+/);
@@ -89,6 +89,22 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
     await page.locator('[data-test="run-log"] summary').click();
     await expect.poll(async () => page.locator('[data-test="run-log"]').textContent()).toContain('training on the GPU');
     await page.screenshot({ path: join(SHOTS, 'gpu-01-trained.png'), fullPage: true });
+  }, 300_000);
+
+  it('Auto times the model on the CPU and on the GPU, shows both, and trains on the faster', async () => {
+    const id = await startGpuRun('e2e auto', 20, 10, 'auto');
+    const run = await endedRun(id);
+    expect(run.status).toBe('finished');
+    const first = store.logLines(id)[0].message;
+    const m = /^Auto chose the (CPU|GPU): CPU (\d+) tokens\/s, GPU (\d+) tokens\/s \((.*SwiftShader.*)\)$/.exec(first);
+    expect(m, first).not.toBeNull();
+    const [, chose, cpu, gpu] = m!;
+    expect(chose).toBe(Number(gpu) > Number(cpu) ? 'GPU' : 'CPU');
+    expect((store.getRun(id).config as { device: string }).device).toBe(chose.toLowerCase());
+    expect(lossSteps(id)).toEqual(range(20));
+    // the New-run view showed the same numbers before it moved on
+    await page.locator('[data-test="run-log"] summary').click();
+    await page.screenshot({ path: join(SHOTS, 'gpu-00-auto.png'), fullPage: true });
   }, 300_000);
 
   it('continues on the CPU from the last checkpoint when the WebGL context is lost mid-run', async () => {
