@@ -6,6 +6,14 @@ import type { GpuJsNativeFunction } from './gpujs';
 // because GLSL has no erf and its tanh overflows to NaN for large |x| on some drivers.
 // Each helper is self-contained: gpu.js pastes native functions in without tracing their calls.
 
+/** Φ(x) into `cdf`, with erfc from Numerical Recipes' Chebyshev fit (fractional error < 1.2e-7). */
+const NORMAL_CDF = `  float z = abs(x) * 0.7071067811865476;
+  float t = 1.0 / (1.0 + 0.5 * z);
+  float erfc = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
+    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+  float e = 0.5 * erfc;
+  float cdf = x >= 0.0 ? 1.0 - e : e;`;
+
 export const NATIVE_FUNCTIONS: GpuJsNativeFunction[] = [
   {
     name: 'idiv',
@@ -51,12 +59,7 @@ export const NATIVE_FUNCTIONS: GpuJsNativeFunction[] = [
     // x·Φ(x) with erfc from Numerical Recipes' Chebyshev fit (fractional error < 1.2e-7), as the CPU's gelu32
     name: 'gelu_',
     source: `float gelu_(float x) {
-  float z = abs(x) * 0.7071067811865476;
-  float t = 1.0 / (1.0 + 0.5 * z);
-  float erfc = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  float e = 0.5 * erfc;
-  float cdf = x >= 0.0 ? 1.0 - e : e;
+${NORMAL_CDF}
   return x * cdf;
 }`,
   },
@@ -64,12 +67,7 @@ export const NATIVE_FUNCTIONS: GpuJsNativeFunction[] = [
     // d/dx GELU = Φ(x) + x·φ(x)
     name: 'geluGrad_',
     source: `float geluGrad_(float x) {
-  float z = abs(x) * 0.7071067811865476;
-  float t = 1.0 / (1.0 + 0.5 * z);
-  float erfc = t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
-    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-  float e = 0.5 * erfc;
-  float cdf = x >= 0.0 ? 1.0 - e : e;
+${NORMAL_CDF}
   return cdf + x * 0.3989422804014327 * exp(-0.5 * x * x);
 }`,
   },

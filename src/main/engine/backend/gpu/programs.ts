@@ -249,10 +249,8 @@ return g;`);
 
 // ---- attention, qkv (B, T, 3C), probs (B, NH, T, T) ------------------------------------------------
 
-/** Causal scores q_i·k_j / sqrt(HD), 0 above the diagonal. */
-export const ATTENTION_SCORES = program('attentionScores', ['qkv'], `${X}
-const T = this.constants.T;
-const j = imod(x, T);
+/** Output x as cell (b, h, i, j) of a (B, NH, T, T) score tensor (T bound first); 0 above the diagonal. */
+const CAUSAL_CELL = `const j = imod(x, T);
 const row = idiv(x, T);
 const i = imod(row, T);
 const bh = idiv(row, T);
@@ -260,7 +258,12 @@ const h = imod(bh, this.constants.NH);
 const b = idiv(bh, this.constants.NH);
 if (j > i) {
   return 0;
-}
+}`;
+
+/** Causal scores q_i·k_j / sqrt(HD), 0 above the diagonal. */
+export const ATTENTION_SCORES = program('attentionScores', ['qkv'], `${X}
+const T = this.constants.T;
+${CAUSAL_CELL}
 const q = (b * T + i) * 3 * this.constants.C + h * this.constants.HD;
 const k = (b * T + j) * 3 * this.constants.C + this.constants.C + h * this.constants.HD;
 let s = 0;
@@ -331,15 +334,7 @@ function attentionDp(masked: boolean): Program {
   return program(masked ? 'attentionDpMasked' : 'attentionDp', masked ? ['dy', 'qkv', 'mask'] : ['dy', 'qkv'], `${X}
 const T = this.constants.T;
 const C = this.constants.C;
-const j = imod(x, T);
-const row = idiv(x, T);
-const i = imod(row, T);
-const bh = idiv(row, T);
-const h = imod(bh, this.constants.NH);
-const b = idiv(bh, this.constants.NH);
-if (j > i) {
-  return 0;
-}
+${CAUSAL_CELL}
 const o = (b * T + i) * C + h * this.constants.HD;
 const v = (b * T + j) * 3 * C + 2 * C + h * this.constants.HD;
 let s = 0;
