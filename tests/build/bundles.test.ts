@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +20,18 @@ describe('the app bundles', () => {
     const html = readFileSync(join(ROOT, 'out/renderer/index.html'), 'utf8');
     expect(html).toContain("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'");
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+  });
+
+  it('the renderer carries the GPU worker as its own module: gpu.js\'s browser build and the engine, nothing of Node', () => {
+    const assets = readdirSync(join(ROOT, 'out/renderer/assets'));
+    const worker = assets.filter((f) => /^train-worker-.*\.js$/.test(f));
+    expect(worker).toHaveLength(1);
+    const code = readFileSync(join(ROOT, 'out/renderer/assets', worker[0]), 'utf8');
+    expect(code).toContain('webgl2');
+    expect(code).toContain('GpuContextLostError');
+    expect(code).not.toMatch(/require\("(node:)?(fs|path|worker_threads|gl)"\)|from "node:/);
+    // the page loads it by URL (new Worker(new URL(…))), so the executor's chunk names it
+    expect(assets.some((f) => f.endsWith('.js') && readFileSync(join(ROOT, 'out/renderer/assets', f), 'utf8').includes(worker[0]))).toBe(true);
   });
 
   it('the built training worker runs a run to its end under Node', async () => {
