@@ -116,6 +116,11 @@ function wasmRowAdds(heap: WasmHeap): RowAdds {
   };
 }
 
+/** Whether a tensor (null: none) lives in the heap. */
+function owns(heap: WasmHeap, t: Tensor | null): boolean {
+  return t === null || heap.owns(t.data);
+}
+
 function sigmoid(x: number): number {
   return 1 / (1 + Math.exp(-x));
 }
@@ -406,7 +411,9 @@ export class CpuBackend implements Backend {
     for (let n = 0; n < ids.length; n++) {
       const id = ids[n];
       check(id >= 0 && id < V && Number.isInteger(id), () => `embedding: token id ${id} at position ${n} is outside the vocabulary [0, ${V})`);
-      Y.set(W.subarray(id * C, id * C + C), n * C);
+      // a loop, not Y.set(W.subarray(…)): no view object per token
+      const from = id * C, to = n * C;
+      for (let c = 0; c < C; c++) Y[to + c] = W[from + c];
     }
   }
 
@@ -506,10 +513,18 @@ export class CpuBackend implements Backend {
     }
   }
 
-  /** Whether every array lives in the wasm heap, so the wasm kernels may use them in place. */
-  private inHeap(...arrays: (Tensor | null)[]): WasmHeap | null {
+  /**
+   * Whether every array lives in the wasm heap, so the wasm kernels may use them in place. Fixed
+   * parameters rather than a rest array: the kernels call it every step, and it allocates nothing.
+   */
+  private inHeap(
+    a: Tensor, b: Tensor | null = null, c: Tensor | null = null, d: Tensor | null = null,
+    e: Tensor | null = null, f: Tensor | null = null, g: Tensor | null = null, h: Tensor | null = null,
+  ): WasmHeap | null {
     const heap = this.heap;
-    return heap && arrays.every((t) => t === null || heap.owns(t.data)) ? heap : null;
+    if (!heap) return null;
+    const all = owns(heap, a) && owns(heap, b) && owns(heap, c) && owns(heap, d) && owns(heap, e) && owns(heap, f) && owns(heap, g) && owns(heap, h);
+    return all ? heap : null;
   }
 
   attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void {
