@@ -19,7 +19,7 @@ import { DEFAULT_BROWSER_ARGS, DEFAULT_CHROMIUM, gpuBench } from './bench-gpu';
 
 export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small] [--tfjs-steps N] [--tfjs-backends wasm,cpu]
               [--no-pytorch] [--no-tfjs] [--no-matmul] [--no-kernels] [--quick] [--json]
-       nanolab bench --gpu [--gpu-steps N] [--models …,gpt-shakespeare] [--chromium PATH] [--browser-args "…"] [--json]
+       nanolab bench --gpu [--gpu-steps N] [--gpu-batch B] [--models …,gpt-shakespeare] [--chromium PATH] [--browser-args "…"] [--json]
   Trains gpt-tiny (nanoGPT's CPU configuration: 4 layers, 4 heads, n_embd 128, context 64, batch 12)
   and lstm-small (2×256 LSTM, embedding 64, sequences of 64, batch 32) for N steps (default 20)
   with NanoLab, then with PyTorch (/usr/bin/python3 with python3-torch, OPENBLAS_NUM_THREADS=2
@@ -35,7 +35,8 @@ export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,
   times gpt-tiny, lstm-small and gpt-shakespeare (nanoGPT's Shakespeare model: 6 layers, 6 heads,
   n_embd 384, context 256; batch 8 here) for --gpu-steps steps each (default 3) after 2 warm-up
   steps, with the calibration Auto uses; the CPU side times the same configs in this process.
-  gpt-micro (1 layer, n_embd 32) checks the path in seconds.
+  gpt-micro (1 layer, n_embd 32) checks the path in seconds. --gpu-batch B sets every model's batch
+  (a software GPU needs a small one for gpt-shakespeare).
   Without a GPU, Chromium's WebGL2 is SwiftShader (on the CPU): slow, as expected.`;
 
 const PYTHON = '/usr/bin/python3';
@@ -61,13 +62,14 @@ type GpuModelName = keyof typeof GPU_MODELS;
 
 async function gpuCommand(values: Record<string, unknown>): Promise<number> {
   const steps = parseInteger('gpu-steps', values['gpu-steps'] as string | undefined, 3, 1);
+  const batch = values['gpu-batch'] === undefined ? null : parseInteger('gpu-batch', values['gpu-batch'] as string, 1, 1);
   const names = ((values.models as string | undefined) ?? 'gpt-tiny,lstm-small,gpt-shakespeare').split(',') as GpuModelName[];
   for (const n of names) if (!(n in GPU_MODELS)) throw new UsageError(`bench --gpu: unknown model "${n}": choose from ${Object.keys(GPU_MODELS).join(', ')}`);
   const browserArgs = values['browser-args'] === undefined ? DEFAULT_BROWSER_ARGS : String(values['browser-args']).split(/\s+/).filter(Boolean);
   const threads = enableGemmThreads();
   console.log(`GPU vs CPU: ${steps} timed steps per model; CPU ${new CpuBackend().name} with ${threads} thread${threads === 1 ? '' : 's'}`);
   const result = await gpuBench({
-    models: names.map((name) => ({ name, family: GPU_MODELS[name].family, settings: GPU_MODELS[name].settings, steps })),
+    models: names.map((name) => ({ name, family: GPU_MODELS[name].family, settings: batch === null ? GPU_MODELS[name].settings : { ...GPU_MODELS[name].settings, batch_size: batch }, steps })),
     text: readFileSync(BUNDLED_CORPUS, 'utf8'), bundledCorpus: BUNDLED_CORPUS,
     chromium: (values.chromium as string | undefined) ?? DEFAULT_CHROMIUM, browserArgs, log: (line) => console.log(line),
   });
@@ -314,7 +316,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
     'tfjs-steps': { type: 'string' }, 'tfjs-backends': { type: 'string' },
     'no-pytorch': { type: 'boolean' }, 'no-tfjs': { type: 'boolean' }, 'no-matmul': { type: 'boolean' }, 'no-kernels': { type: 'boolean' },
     quick: { type: 'boolean' }, json: { type: 'boolean' },
-    gpu: { type: 'boolean' }, 'gpu-steps': { type: 'string' }, chromium: { type: 'string' }, 'browser-args': { type: 'string' },
+    gpu: { type: 'boolean' }, 'gpu-steps': { type: 'string' }, 'gpu-batch': { type: 'string' }, chromium: { type: 'string' }, 'browser-args': { type: 'string' },
   });
   if (values.gpu) return gpuCommand(values);
   const steps = parseInteger('steps', values.steps as string | undefined, 20, 1);
