@@ -184,7 +184,10 @@ export class GpuRun implements RunHandle {
     try {
       const handle = attachCpu(store, specOf(home, runId, stored, resume, wall), recorder, true);
       this.state = { kind: 'cpu', handle };
-      if (this.paused) handle.pause();
+      if (this.paused) {
+        handle.pause();
+        store.setStatus(runId, 'paused');
+      }
       void handle.done.then((end) => this.finish(end));
     } catch (error) {
       this.finish({ type: 'end', status: 'failed', reason: `${reason}, and the CPU could not take over: ${(error as Error).message}`, step: from ?? 0 });
