@@ -107,6 +107,21 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     expect(alone.log.at(-1)?.message).toMatch(/^no NanoLab page took the GPU run: .*keep the app or a browser tab open\. Continuing on the CPU from the start/);
   });
 
+  it('keeps a paused GPU run paused when it moves to the CPU, and resumes it there', async () => {
+    const { api } = openApi(undefined, { gpuTimeouts: { claimTimeoutMs: 300 } });
+    const { id } = await api.call('runs.start', draft);
+    await api.call('runs.control', { id, action: 'pause' });
+    await until('the move to the CPU', async () => (await api.call('runs.get', { id })).log.some((l) => l.message.includes('Continuing on the CPU')));
+    await new Promise((r) => setTimeout(r, 300));
+    const paused = await api.call('runs.get', { id });
+    expect(paused.status).toBe('paused');
+    expect(paused.steps).toBe(0);
+    await api.call('runs.control', { id, action: 'resume' });
+    const run = await ended(api, id);
+    expect(run.status).toBe('finished');
+    expect(run.steps).toBe(12);
+  });
+
   it('relays pause, resume and stop to the page, and a stopped GPU run continues on the GPU', async () => {
     const { api, events } = openApi();
     const { id } = await api.call('runs.start', draft);
