@@ -13,6 +13,7 @@ import type { FromWorker, GpuFaults, ToWorker } from './protocol'
 const post = (m: FromWorker): void => (self as unknown as Worker).postMessage(m)
 
 let backend: GpuBackend | null = null
+let gpu: GPU | null = null
 let failKernel: string | undefined
 const control: RunControl = { paused: false, stopRequested: false }
 
@@ -24,10 +25,13 @@ function adapterName(b: GpuBackend): string {
 /** The worker's one backend (one WebGL2 context), created on first use. */
 function gpuBackend(faults: GpuFaults = {}): GpuBackend {
   if (backend && failKernel === faults.failKernel && !backend.isContextLost()) return backend
+  // a new backend (other faults, a lost context) gets a new gpu.js instance and WebGL context
   backend?.destroy()
+  void gpu?.destroy()
+  backend = null
   failKernel = faults.failKernel
-  const gpu = new GPU({ mode: 'webgl2' })
-  backend = GpuBackend.create(gpu as never, { failKernel: faults.failKernel as KernelName | undefined })
+  gpu = new GPU({ mode: 'webgl2' })
+  backend = GpuBackend.create(gpu, { failKernel: faults.failKernel as KernelName | undefined })
   return backend
 }
 
