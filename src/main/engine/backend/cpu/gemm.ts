@@ -113,6 +113,24 @@ export type LstmCellBackward = (
   dhNext: FloatArray, dcNext: FloatArray, dG: FloatArray, B: number, H: number,
 ) => boolean;
 
+/**
+ * A whole LSTM layer forward (lstmForward's loop over t: bias add, h_{t−1}·W_hhᵀ, cell) in one
+ * call; false when it cannot take the arrays.
+ */
+export type LstmSteps = (
+  gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray, c0: FloatArray,
+  hs: FloatArray, cs: FloatArray, acts: FloatArray, T: number, B: number, H: number,
+) => boolean;
+
+/**
+ * lstmBackward's loop over t in one call: gate gradients into dG, the running dh and dc in dhNext
+ * and dcNext (zeroed by the caller); false when it cannot take the arrays.
+ */
+export type LstmStepsBackward = (
+  acts: FloatArray, cs: FloatArray, c0: FloatArray, dhs: FloatArray, whh: FloatArray,
+  dhNext: FloatArray, dcNext: FloatArray, dG: FloatArray, T: number, B: number, H: number,
+) => boolean;
+
 /** One GRU step's gates and state at offsets of gi and acts (aOff), gh (0), h_prev, and ghn and hs (off). */
 export type GruCell = (
   gi: FloatArray, acts: FloatArray, aOff: number, gh: FloatArray, hPrev: FloatArray, hPrevOff: number,
@@ -165,6 +183,8 @@ export interface FastKernels {
   matmul?: MatMul;
   lstmCell?: LstmCell;
   lstmCellBackward?: LstmCellBackward;
+  lstmSteps?: LstmSteps;
+  lstmStepsBackward?: LstmStepsBackward;
   gruCell?: GruCell;
   gruCellBackward?: GruCellBackward;
   tanh?: Tanh;
@@ -183,6 +203,8 @@ export class Scratch {
   readonly rows: RowAdds;
   readonly lstmCell: LstmCell | null;
   readonly lstmCellBackward: LstmCellBackward | null;
+  readonly lstmSteps: LstmSteps | null;
+  readonly lstmStepsBackward: LstmStepsBackward | null;
   readonly gruCell: GruCell | null;
   readonly gruCellBackward: GruCellBackward | null;
   readonly tanh: Tanh;
@@ -193,6 +215,8 @@ export class Scratch {
     this.rows = fast.rows ?? jsRowAdds;
     this.lstmCell = fast.lstmCell ?? null;
     this.lstmCellBackward = fast.lstmCellBackward ?? null;
+    this.lstmSteps = fast.lstmSteps ?? null;
+    this.lstmStepsBackward = fast.lstmStepsBackward ?? null;
     this.gruCell = fast.gruCell ?? null;
     this.gruCellBackward = fast.gruCellBackward ?? null;
     this.tanh = fast.tanh ?? jsTanh;

@@ -4,11 +4,12 @@ import type {
 import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
 import {
-  Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmCell, type LstmCellBackward, type MatMul, type RowAdds, type Tanh,
+  Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmCell, type LstmCellBackward, type LstmSteps,
+  type LstmStepsBackward, type MatMul, type RowAdds, type Tanh,
 } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
+import { Job } from './wasm/pool-jobs';
 import { attentionBackward, attentionForward } from './attention';
-import { attentionBackwardGemm, attentionForwardGemm } from './wasm/attention-gemm';
 import { gelu, gelu32, geluGrad, geluGradFromOutput32 } from './math';
 import {
   gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
@@ -60,6 +61,35 @@ function wasmLstmCellBackward(heap: WasmHeap): LstmCellBackward {
   };
 }
 
+/**
+ * A whole LSTM layer forward in wasm, split by batch rows over the heap's threads (rows never
+ * meet between steps), with W_hhᵀ packed once for all T steps; on the same terms as wasmLstmCell.
+ */
+function wasmLstmSteps(heap: WasmHeap): LstmSteps {
+  return (gi, whh, bhh, h0, c0, hs, cs, acts, T, B, H) => {
+    if (H % 4 !== 0 || ![gi, whh, bhh, h0, c0, hs, cs, acts].every((a) => heap.owns(a))) return false;
+    const G = 4 * H;
+    const packed = heap.take(heap.gemm.packedBBytes(H, G) / 4);
+    heap.gemm.packB(true, H, G, whh.byteOffset, H, packed.byteOffset); // op(B) = W_hhᵀ, (H, 4H)
+    heap.run(Job.lstmForward, [gi.byteOffset, bhh.byteOffset, h0.byteOffset, c0.byteOffset, hs.byteOffset, cs.byteOffset, acts.byteOffset, packed.byteOffset, T, B, H]);
+    heap.give(packed);
+    return true;
+  };
+}
+
+/** The LSTM backward through time in wasm, split like wasmLstmSteps. */
+function wasmLstmStepsBackward(heap: WasmHeap): LstmStepsBackward {
+  return (acts, cs, c0, dhs, whh, dhNext, dcNext, dG, T, B, H) => {
+    if (H % 4 !== 0 || ![acts, cs, c0, dhs, whh, dhNext, dcNext, dG].every((a) => heap.owns(a))) return false;
+    const G = 4 * H;
+    const packed = heap.take(heap.gemm.packedBBytes(G, H) / 4);
+    heap.gemm.packB(false, G, H, whh.byteOffset, H, packed.byteOffset); // op(B) = W_hh, (4H, H)
+    heap.run(Job.lstmBackward, [acts.byteOffset, cs.byteOffset, c0.byteOffset, dhs.byteOffset, dhNext.byteOffset, dcNext.byteOffset, dG.byteOffset, packed.byteOffset, T, B, H]);
+    heap.give(packed);
+    return true;
+  };
+}
+
 /** The heap's GRU cell, on the same terms as wasmLstmCell. */
 function wasmGruCell(heap: WasmHeap): GruCell {
   const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
@@ -102,7 +132,7 @@ function wasmRowAdds(heap: WasmHeap): RowAdds {
   const k = heap.elementwise;
   return {
     add(a, b, y, n) {
-      if (heap.owns(a) && heap.owns(b) && heap.owns(y)) k.add(a.byteOffset, b.byteOffset, y.byteOffset, n);
+      if (heap.owns(a) && heap.owns(b) && heap.owns(y)) heap.run(Job.add, [a.byteOffset, b.byteOffset, y.byteOffset, n], n);
       else jsRowAdds.add(a, b, y, n);
     },
     addRows(x, xOff, bias, y, yOff, rows, width) {
@@ -175,6 +205,8 @@ export class CpuBackend implements Backend {
         matmul: wasmMatMul(heap, js.matmul),
         lstmCell: wasmLstmCell(heap),
         lstmCellBackward: wasmLstmCellBackward(heap),
+        lstmSteps: wasmLstmSteps(heap),
+        lstmStepsBackward: wasmLstmStepsBackward(heap),
         gruCell: wasmGruCell(heap),
         gruCellBackward: wasmGruCellBackward(heap),
         tanh: wasmTanh(heap),
@@ -331,7 +363,7 @@ export class CpuBackend implements Backend {
         // four lanes at a time in wasm where the arrays are in the heap; the tail (and float64) in JS
         const heap = this.inHeap(x, y);
         const from = heap ? n & ~3 : 0;
-        if (heap) heap.elementwise.geluForward(X.byteOffset, Y.byteOffset, from);
+        if (heap) heap.run(Job.geluForward, [X.byteOffset, Y.byteOffset, from], from);
         if (this.dtype === 'float32') for (let i = from; i < n; i++) Y[i] = gelu32(X[i]);
         else for (let i = 0; i < n; i++) Y[i] = gelu(X[i]);
         break;
@@ -355,7 +387,7 @@ export class CpuBackend implements Backend {
       case 'gelu': {
         const heap = this.inHeap(x, y, dy, dx);
         const from = heap ? n & ~3 : 0;
-        if (heap) heap.elementwise.geluBackward(X.byteOffset, Y.byteOffset, D.byteOffset, G.byteOffset, from);
+        if (heap) heap.run(Job.geluBackward, [X.byteOffset, Y.byteOffset, D.byteOffset, G.byteOffset, from], from);
         if (this.dtype === 'float32') for (let i = from; i < n; i++) G[i] += D[i] * geluGradFromOutput32(X[i], Y[i]);
         else for (let i = 0; i < n; i++) G[i] += D[i] * geluGrad(X[i]);
         break;
@@ -431,7 +463,7 @@ export class CpuBackend implements Backend {
     const X = x.data, Y = y.data, g = gain.data, bv = bias.data, Mu = mean.data, Rs = rstd.data;
     const heap = C % 4 === 0 ? this.inHeap(x, gain, bias, y, mean, rstd) : null;
     if (heap) {
-      heap.elementwise.layerNormForward(X.byteOffset, g.byteOffset, bv.byteOffset, Y.byteOffset, Mu.byteOffset, Rs.byteOffset, R, C, eps);
+      heap.run(Job.layerNormForward, [X.byteOffset, g.byteOffset, bv.byteOffset, Y.byteOffset, Mu.byteOffset, Rs.byteOffset, R, C, eps], R * C);
       return;
     }
     for (let r = 0; r < R; r++) {
@@ -531,10 +563,11 @@ export class CpuBackend implements Backend {
     const [B, T, C3] = qkv.shape;
     const heap = this.inHeap(qkv, y, probs, dropMask);
     if (heap) {
-      attentionForwardGemm(
-        heap.gemm, heap.scratchPtr, qkv.data as Float32Array, B, T, C3 / 3, nHead, y.data as Float32Array, probs.data as Float32Array,
-        dropMask ? (dropMask.data as Float32Array) : null, this.scratch.get(8, T * T) as Float32Array,
-      );
+      // the (batch, head) pairs split over the threads, each with its own T×T dropout buffer
+      const masked = this.scratch.get(8, heap.threads * T * T);
+      heap.run(Job.attentionForward, [
+        qkv.data.byteOffset, B, T, C3 / 3, nHead, y.data.byteOffset, probs.data.byteOffset, dropMask ? dropMask.data.byteOffset : 0, masked.byteOffset,
+      ], B * nHead * T * T);
       return;
     }
     attentionForward(qkv.data, B, T, C3 / 3, nHead, y.data, probs.data, dropMask ? dropMask.data : null);
@@ -544,11 +577,11 @@ export class CpuBackend implements Backend {
     const [B, T, C3] = qkv.shape;
     const heap = this.inHeap(dy, qkv, probs, dropMask, dqkv);
     if (heap) {
-      attentionBackwardGemm(
-        heap.gemm, heap.scratchPtr, dy.data as Float32Array, qkv.data as Float32Array, probs.data as Float32Array,
-        dropMask ? (dropMask.data as Float32Array) : null, B, T, C3 / 3, nHead, dqkv.data as Float32Array,
-        this.scratch.get(8, T * T) as Float32Array, this.scratch.get(9, T * T) as Float32Array,
-      );
+      const masked = this.scratch.get(8, heap.threads * T * T), ds = this.scratch.get(9, heap.threads * T * T);
+      heap.run(Job.attentionBackward, [
+        dy.data.byteOffset, qkv.data.byteOffset, probs.data.byteOffset, dropMask ? dropMask.data.byteOffset : 0, B, T, C3 / 3, nHead,
+        dqkv.data.byteOffset, masked.byteOffset, ds.byteOffset,
+      ], B * nHead * T * T);
       return;
     }
     attentionBackward(
@@ -727,7 +760,7 @@ export class CpuBackend implements Backend {
     // PyTorch's); the tail in JS
     const heap = this.inHeap(p, g, m, v);
     const from = heap ? P.length & ~3 : 0;
-    if (heap) heap.elementwise.adamStep(P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2);
+    if (heap) heap.run(Job.adamStep, [P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2], from);
     for (let i = from; i < P.length; i++) {
       if (h.decoupled) P[i] *= decay;
       const gi = l2 !== 0 ? Gr[i] + l2 * P[i] : Gr[i];

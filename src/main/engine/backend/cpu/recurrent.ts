@@ -79,6 +79,7 @@ export function lstmForward(
   hs: FloatArray, cs: FloatArray, acts: FloatArray,
   T: number, B: number, H: number, scratch: Scratch,
 ): void {
+  if (scratch.lstmSteps?.(gi, whh, bhh, h0, c0, hs, cs, acts, T, B, H)) return;
   const G = 4 * H;
   const n = B * H;
   for (let t = 0; t < T; t++) {
@@ -118,11 +119,25 @@ export function lstmBackward(
 ): void {
   const G = 4 * H;
   const n = B * H;
-  const whhT = scratch.get(S_WT, G * H);
-  transposeInto(whh, 0, G, H, whhT, 0); // (4H, H) -> (H, 4H)
   const dG = scratch.get(S_DG, T * B * G);
   const dhNext = scratch.get(S_DH, n).fill(0, 0, n);
   const dcNext = scratch.get(S_DC, n).fill(0, 0, n);
+  if (!scratch.lstmStepsBackward?.(acts, cs, c0, dhs, whh, dhNext, dcNext, dG, T, B, H)) {
+    lstmBackwardSteps(dhs, cs, acts, c0, whh, dG, dhNext, dcNext, T, B, H, scratch);
+  }
+  recurrentWeightGrads(dG, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
+  scratch.rows.add(dgi, dG, dgi, T * B * G);
+}
+
+/** lstmBackward's loop over t, last step first: gate gradients into dG, the running dh and dc. */
+function lstmBackwardSteps(
+  dhs: FloatArray, cs: FloatArray, acts: FloatArray, c0: FloatArray, whh: FloatArray,
+  dG: FloatArray, dhNext: FloatArray, dcNext: FloatArray, T: number, B: number, H: number, scratch: Scratch,
+): void {
+  const G = 4 * H;
+  const n = B * H;
+  const whhT = scratch.get(S_WT, G * H);
+  transposeInto(whh, 0, G, H, whhT, 0); // (4H, H) -> (H, 4H)
   for (let t = T - 1; t >= 0; t--) {
     const gOff = t * B * G;
     const off = t * n;
@@ -146,8 +161,6 @@ export function lstmBackward(
     }
     scratch.matmul(B, H, G, dG, gOff, false, whhT, 0, true, dhNext, 0, false);
   }
-  recurrentWeightGrads(dG, hs, h0, T, B, H, G, dwhh, dbhh, scratch);
-  scratch.rows.add(dgi, dG, dgi, T * B * G);
 }
 
 // ---- GRU (gates r, z, n; the reset gate multiplies W_hn·h + b_hn) -------------------------------

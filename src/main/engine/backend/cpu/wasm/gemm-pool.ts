@@ -1,11 +1,15 @@
-import { createWasmGemm, type GemmVariant, type WasmGemm } from './gemm-wasm';
+import { createWasmGemm, type GemmVariant } from './gemm-wasm';
+import { createWasmElementwise } from './elementwise-wasm';
+import { POOL_JOBS, type PoolJobId, type PoolKernels } from './pool-jobs';
 
-// Matrix products split over threads that share the wasm heap. The host starts the helper
-// threads (worker_threads in Node, Web Workers in a browser: the engine itself starts none) and
-// each runs `runGemmHelper`; the calling thread hands each helper a block of C through a small
-// control block in the shared memory and does the first block itself. Rows are split when C is
-// tall, columns (at whole 16-column panels) when it is short, never K: every element of C is the
-// same multiply-add chain whatever the split, so results do not depend on the thread count.
+// Work split over threads that share the wasm heap. The host starts the helper threads
+// (worker_threads in Node, Web Workers in a browser: the engine itself starts none) and each runs
+// `runGemmHelper`; the calling thread posts a job (one of POOL_JOBS, with its arguments) through
+// small control blocks in the shared memory, computes part 0 itself and waits for the others.
+// Every job splits its output into disjoint parts (rows or 16-column panels of a product, ranges
+// of an elementwise array, batch rows of a recurrence, (batch, head) pairs of attention) and
+// never a reduction: every output element is the same chain of operations whatever the split, so
+// results do not depend on the thread count.
 
 /** What a host posts to a helper thread to start it. */
 export interface GemmHelperInit {
@@ -13,26 +17,39 @@ export interface GemmHelperInit {
   variant: GemmVariant;
   /** Byte offset of this helper's control block (CONTROL_INTS int32s). */
   controlPtr: number;
+  /** Byte offset of the job arguments every helper reads (ARG_COUNT float64s). */
+  argsPtr: number;
   scratchPtr: number;
 }
 
 const CONTROL_INTS = 16;
 // control block fields
-const SEQ = 0, DONE = 1, TA = 2, TB = 3, M_ = 4, N_ = 5, K_ = 6, A_ = 7, LDA = 8, B_ = 9, LDB = 10, C_ = 11, LDC = 12, ACC = 13, QUIT = 14;
-/** Below this many multiply-adds a product is not worth waking a helper. */
-const MIN_PARALLEL_MACS = 1 << 18;
+const SEQ = 0, DONE = 1, JOB = 2, PART = 3, PARTS = 4, QUIT = 5;
+const ARG_COUNT = 16;
+// The calling thread, its own part done, polls this many times before it sleeps: a helper's part
+// usually ends within microseconds of it, and waking a sleeping thread costs tens of them. (A
+// helper that polls for its next job instead of sleeping measured faster still, but under heavy
+// CPU contention about one gpt-tiny run in ten then drifted from the single-thread bits, for a
+// reason not yet found, so helpers sleep.)
+const SPIN = 20000;
 
-/** The helper thread's loop: wait for a job, compute its block, say done; until told to quit. */
+/** The helper thread's loop: wait for a job, compute its part, say done; until told to quit. */
 export function runGemmHelper(init: GemmHelperInit): void {
-  const g = createWasmGemm(init.memory, init.variant);
+  const kernels: PoolKernels = {
+    gemm: createWasmGemm(init.memory, init.variant),
+    elementwise: createWasmElementwise(init.memory),
+    memory: init.memory,
+    scratchPtr: init.scratchPtr,
+  };
   const ctl = new Int32Array(init.memory.buffer as unknown as SharedArrayBuffer, init.controlPtr, CONTROL_INTS);
+  const args = new Float64Array(init.memory.buffer as unknown as SharedArrayBuffer, init.argsPtr, ARG_COUNT);
   // from 0, the block's initial value: a job posted before this thread got here is not missed
   let seen = 0;
   for (;;) {
     Atomics.wait(ctl, SEQ, seen);
     seen = Atomics.load(ctl, SEQ);
     if (ctl[QUIT] === 1) return;
-    g.gemm(ctl[TA] === 1, ctl[TB] === 1, ctl[M_], ctl[N_], ctl[K_], ctl[A_], ctl[LDA], ctl[B_], ctl[LDB], ctl[C_], ctl[LDC], ctl[ACC] === 1, init.scratchPtr);
+    POOL_JOBS[ctl[JOB]](kernels, args, ctl[PART], ctl[PARTS]);
     Atomics.store(ctl, DONE, seen);
     Atomics.notify(ctl, DONE);
   }
@@ -40,56 +57,45 @@ export function runGemmHelper(init: GemmHelperInit): void {
 
 export class GemmPool {
   private readonly controls: Int32Array[];
+  private readonly args: Float64Array;
 
-  /** `controlPtrs`: one control block per helper, already started with runGemmHelper. */
-  constructor(private readonly gemm: WasmGemm, controlPtrs: number[]) {
-    this.controls = controlPtrs.map((p) => new Int32Array(gemm.memory.buffer as unknown as SharedArrayBuffer, p, CONTROL_INTS));
+  /** `controlPtrs`: one control block per helper, already started with runGemmHelper on `argsPtr`. */
+  constructor(private readonly kernels: PoolKernels, controlPtrs: number[], argsPtr: number) {
+    const buffer = kernels.memory.buffer as unknown as SharedArrayBuffer;
+    this.controls = controlPtrs.map((p) => new Int32Array(buffer, p, CONTROL_INTS));
+    this.args = new Float64Array(buffer, argsPtr, ARG_COUNT);
   }
 
   static controlBytes(): number {
     return CONTROL_INTS * 4;
   }
 
+  static argsBytes(): number {
+    return ARG_COUNT * 8;
+  }
+
   get threads(): number {
     return this.controls.length + 1;
   }
 
-  /** Same contract as WasmGemm.gemm, computed by this thread and the helpers together. */
-  run(
-    transA: boolean, transB: boolean, M: number, N: number, K: number,
-    aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number,
-    accumulate: boolean, scratchPtr: number,
-  ): void {
-    const parts = this.controls.length + 1;
-    const byRows = M >= 16 * parts;
-    const panels = Math.ceil(N / 16);
-    if (M * N * K < MIN_PARALLEL_MACS || (!byRows && panels < parts)) {
-      this.gemm.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, scratchPtr);
+  /** Runs `job` split into `parts` (1 … threads) parts, this thread doing part 0. */
+  run(job: PoolJobId, args: readonly number[], parts: number): void {
+    if (parts <= 1) {
+      POOL_JOBS[job](this.kernels, Float64Array.from(args), 0, 1);
       return;
     }
-    // block p covers [cut(p), cut(p+1)) of the rows, or of the 16-column panels
-    const units = byRows ? M : panels;
-    const cut = (p: number) => Math.round((units * p) / parts);
-    const block = (p: number) => {
-      const u0 = cut(p), u1 = cut(p + 1);
-      if (byRows) {
-        return { m: u1 - u0, n: N, a: aPtr + 4 * (transA ? u0 : u0 * lda), b: bPtr, c: cPtr + 4 * u0 * ldc };
-      }
-      const j0 = 16 * u0, j1 = Math.min(N, 16 * u1);
-      return { m: M, n: j1 - j0, a: aPtr, b: bPtr + 4 * (transB ? j0 * ldb : j0), c: cPtr + 4 * j0 };
-    };
-    for (let h = 0; h < this.controls.length; h++) {
+    this.args.set(args);
+    for (let h = 0; h < parts - 1; h++) {
       const ctl = this.controls[h];
-      const { m, n, a, b, c } = block(h + 1);
-      ctl[TA] = transA ? 1 : 0; ctl[TB] = transB ? 1 : 0; ctl[M_] = m; ctl[N_] = n; ctl[K_] = K;
-      ctl[A_] = a; ctl[LDA] = lda; ctl[B_] = b; ctl[LDB] = ldb; ctl[C_] = c; ctl[LDC] = ldc; ctl[ACC] = accumulate ? 1 : 0;
+      ctl[JOB] = job; ctl[PART] = h + 1; ctl[PARTS] = parts;
       Atomics.add(ctl, SEQ, 1);
       Atomics.notify(ctl, SEQ);
     }
-    const mine = block(0);
-    this.gemm.gemm(transA, transB, mine.m, mine.n, K, mine.a, lda, mine.b, ldb, mine.c, ldc, accumulate, scratchPtr);
-    for (const ctl of this.controls) {
+    POOL_JOBS[job](this.kernels, this.args, 0, parts);
+    for (let h = 0; h < parts - 1; h++) {
+      const ctl = this.controls[h];
       const seq = Atomics.load(ctl, SEQ);
+      for (let i = 0; i < SPIN && Atomics.load(ctl, DONE) !== seq; i++);
       const t0 = Date.now();
       while (Atomics.load(ctl, DONE) !== seq) {
         Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 1000);

@@ -1,6 +1,7 @@
 import { createWasmGemm, relaxedSimdSupported, wasmSimdSupported, type WasmGemm } from './gemm-wasm';
 import { GemmPool, type GemmHelperInit } from './gemm-pool';
 import { createWasmElementwise, type WasmElementwise } from './elementwise-wasm';
+import { gemmByRows, Job, POOL_JOBS, type PoolJobId, type PoolKernels } from './pool-jobs';
 
 // Float32 tensor storage inside one shared WebAssembly.Memory, so the WebAssembly kernels read
 // and write tensors in place (nothing is copied per call) and worker threads can later share
@@ -11,6 +12,10 @@ import { createWasmElementwise, type WasmElementwise } from './elementwise-wasm'
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the wasm32 limit; shared memory reserves it only as address space
+/** Below this many multiply-adds a product is not worth waking a helper. */
+const MIN_PARALLEL_MACS = 1 << 18;
+/** Below this many elements an elementwise job is not worth waking a helper. */
+const MIN_PARALLEL_WORK = 1 << 14;
 
 export class WasmHeap {
   readonly memory: WebAssembly.Memory;
@@ -18,6 +23,8 @@ export class WasmHeap {
   readonly elementwise: WasmElementwise;
   /** Packing space for gemm calls on this thread. */
   readonly scratchPtr: number;
+  /** This thread's kernels and scratch, as pool jobs take them. */
+  readonly kernels: PoolKernels;
   /** Helper threads for large products, once a host starts them (startGemmHelpers). */
   private pool: GemmPool | null = null;
   private top: number;
@@ -30,6 +37,7 @@ export class WasmHeap {
     this.top = 64; // pointer 0 stays unused: a zero pointer is a bug, not a tensor
     const scratchBytes = this.gemm.scratchBytes(4096, 4096, 4096);
     this.scratchPtr = this.reserve(scratchBytes);
+    this.kernels = { gemm: this.gemm, elementwise: this.elementwise, memory: this.memory, scratchPtr: this.scratchPtr };
   }
 
   /** C (+)= op(A)·op(B) on heap pointers, over every thread the host gave this heap. */
@@ -37,9 +45,24 @@ export class WasmHeap {
     transA: boolean, transB: boolean, M: number, N: number, K: number,
     aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number, accumulate: boolean,
   ): void {
-    if (this.pool) this.pool.run(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, this.scratchPtr);
-    else this.gemm.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, this.scratchPtr);
+    const parts = this.threads;
+    if (parts === 1 || M * N * K < MIN_PARALLEL_MACS || (!gemmByRows(M, parts) && Math.ceil(N / 16) < parts)) {
+      this.gemm.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate, this.scratchPtr);
+      return;
+    }
+    this.pool!.run(Job.gemm, [transA ? 1 : 0, transB ? 1 : 0, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate ? 1 : 0], parts);
   }
+
+  /**
+   * Runs a pool job (pool-jobs.ts) split over this heap's threads, or whole on this thread when
+   * `work` (its size in elements) is too small to be worth waking a helper.
+   */
+  run(job: PoolJobId, args: readonly number[], work = Infinity): void {
+    const parts = work >= MIN_PARALLEL_WORK ? this.threads : 1;
+    if (this.pool) this.pool.run(job, args, parts);
+    else POOL_JOBS[job](this.kernels, Float64Array.from(args), 0, 1);
+  }
+
 
   get threads(): number {
     return this.pool?.threads ?? 1;
@@ -53,14 +76,15 @@ export class WasmHeap {
     if (this.pool) throw new Error('the gemm helper threads are already started');
     if (count < 1) return 1;
     const controls: number[] = [];
+    const argsPtr = this.reserve(GemmPool.argsBytes());
     for (let i = 0; i < count; i++) {
       const controlPtr = this.reserve(GemmPool.controlBytes());
       new Int32Array(this.memory.buffer as unknown as SharedArrayBuffer, controlPtr, GemmPool.controlBytes() / 4).fill(0);
       const scratchPtr = this.reserve(this.gemm.scratchBytes(4096, 4096, 4096));
-      start({ memory: this.memory, variant: this.gemm.variant, controlPtr, scratchPtr });
+      start({ memory: this.memory, variant: this.gemm.variant, controlPtr, argsPtr, scratchPtr });
       controls.push(controlPtr);
     }
-    this.pool = new GemmPool(this.gemm, controls);
+    this.pool = new GemmPool(this.kernels, controls, argsPtr);
     return this.pool.threads;
   }
 
