@@ -26,12 +26,10 @@ const CONTROL_INTS = 16;
 // control block fields
 const SEQ = 0, DONE = 1, JOB = 2, PART = 3, PARTS = 4, QUIT = 5;
 const ARG_COUNT = 16;
-// The calling thread, its own part done, polls this many times before it sleeps: a helper's part
-// usually ends within microseconds of it, and waking a sleeping thread costs tens of them. (A
-// helper that polls for its next job instead of sleeping measured faster still, but under heavy
-// CPU contention about one gpt-tiny run in ten then drifted from the single-thread bits, for a
-// reason not yet found, so helpers sleep.)
-const SPIN = 20000;
+// Both sides sleep in Atomics.wait between jobs. Polling instead (the caller for the helpers'
+// done flags, or a helper for its next job) measured 10–20% faster on gpt-tiny, but then about
+// one run in ten under heavy CPU contention drifted from the single-thread bits: a helper's block
+// of a product came out wrong. Not yet understood; until it is, nobody polls.
 
 /** The helper thread's loop: wait for a job, compute its part, say done; until told to quit. */
 export function runGemmHelper(init: GemmHelperInit): void {
@@ -95,7 +93,6 @@ export class GemmPool {
     for (let h = 0; h < parts - 1; h++) {
       const ctl = this.controls[h];
       const seq = Atomics.load(ctl, SEQ);
-      for (let i = 0; i < SPIN && Atomics.load(ctl, DONE) !== seq; i++);
       const t0 = Date.now();
       while (Atomics.load(ctl, DONE) !== seq) {
         Atomics.wait(ctl, DONE, Atomics.load(ctl, DONE), 1000);
