@@ -68,3 +68,20 @@ export class Arena {
   readonly tensors: Tensor[] = [];
   closed = false;
 }
+
+/**
+ * Runs `fn` in a fresh arena pushed on `arenas` and, when it returns or throws, closes the arena
+ * and hands each tensor allocated there to `release` (a backend's `scoped`).
+ */
+export function withArena<T>(arenas: Arena[], fn: () => T, release: (tensors: readonly Tensor[]) => void): T {
+  const arena = new Arena();
+  arenas.push(arena);
+  try {
+    return fn();
+  } finally {
+    arenas.pop();
+    arena.closed = true;
+    release(arena.tensors);
+    arena.tensors.length = 0;
+  }
+}

@@ -1,7 +1,7 @@
 import type {
   Activation, AdagradHyper, AdamWHyper, Backend, RmspropHyper, SgdHyper,
 } from '../backend';
-import { Arena, Tensor, shapeSize, type Dtype, type FloatArray } from '../../tensor';
+import { Arena, Tensor, shapeSize, withArena, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
 import {
   Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmCell, type LstmCellBackward, type LstmSteps,
@@ -263,17 +263,10 @@ export class CpuBackend implements Backend {
   }
 
   scoped<T>(fn: () => T): T {
-    const arena = new Arena();
-    this.arenas.push(arena);
-    try {
-      return fn();
-    } finally {
-      this.arenas.pop();
-      arena.closed = true;
-      for (const t of arena.tensors) this.recycle(t.data);
-      this.live -= arena.tensors.length;
-      arena.tensors.length = 0;
-    }
+    return withArena(this.arenas, fn, (tensors) => {
+      for (const t of tensors) this.recycle(t.data);
+      this.live -= tensors.length;
+    });
   }
 
   dispose(t: Tensor): void {

@@ -1,7 +1,7 @@
 import type {
   Activation, AdagradHyper, AdamWHyper, Backend, KernelName, RmspropHyper, SgdHyper,
 } from '../backend';
-import { Arena, Tensor, shapeSize } from '../../tensor';
+import { Arena, Tensor, shapeSize, withArena } from '../../tensor';
 import type { Rng } from '../../rng';
 import {
   GpuDevice, GpuUnavailableError, MAX_ELEMENTS, type GlContext, type Program,
@@ -160,16 +160,9 @@ export class GpuBackend implements Backend {
   }
 
   scoped<T>(fn: () => T): T {
-    const arena = new Arena();
-    this.arenas.push(arena);
-    try {
-      return fn();
-    } finally {
-      this.arenas.pop();
-      arena.closed = true;
-      for (const t of arena.tensors) this.release(t);
-      arena.tensors.length = 0;
-    }
+    return withArena(this.arenas, fn, (tensors) => {
+      for (const t of tensors) this.release(t);
+    });
   }
 
   dispose(t: Tensor): void {
