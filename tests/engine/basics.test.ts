@@ -119,7 +119,7 @@ describe('model configs', () => {
       const config = resolveModelConfig(family, 65, o);
       const model = createModel(config, backend, new Rng(1));
       expect(countParameters(config), `${family} ${JSON.stringify(o)}`).toBe(model.params.count());
-      model.params.dispose();
+      model.dispose();
     }
     // nanoGPT's CPU model, 65 chars: wte 8320 + wpe 8192 + 4 blocks × 198272 + ln_f 256
     expect(countParameters(resolveModelConfig('gpt', 65, {}))).toBe(809_856);
@@ -160,7 +160,7 @@ describe('tensor lifetimes', () => {
     step();
     step();
     expect(backend.liveTensors()).toBe(live);
-    model.params.dispose();
+    model.dispose();
     expect(backend.liveTensors()).toBe(0);
   });
 

@@ -223,7 +223,7 @@ describe('finite-difference checks of whole models (float64)', () => {
           expect(Math.abs(grads[name][j] - numeric), `${name}[${j}]: ${grads[name][j]} vs ${numeric}`).toBeLessThanOrEqual(1e-7 + 1e-5 * Math.abs(numeric));
         }
       }
-      model.params.dispose();
+      model.dispose();
     });
   }
 });

@@ -89,13 +89,15 @@ describe('PyTorch parity', () => {
         });
       }
 
-      it('counts parameters from the config as the built model does', () => {
+      it('counts parameters from the config as the built model does, and its dispose leaves nothing live', () => {
         const config = modelConfigFromFixture(fx);
-        const model = modelFromFixture(fx);
+        const backend = new CpuBackend('float32', 'js');
+        const model = modelFromFixture(fx, backend);
         const stored = Object.values(fx.params).reduce((n, t) => n + t.data.length, 0);
         expect(model.params.count()).toBe(stored);
         expect(countParameters(config)).toBe(stored);
-        model.params.dispose();
+        model.dispose();
+        expect(backend.liveTensors()).toBe(0); // parameters, gradients and buffers (the sinusoidal table)
       });
     });
   }

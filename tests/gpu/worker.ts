@@ -50,7 +50,7 @@ function train(fx: TorchFixture, be: Backend, steps: number): Trained {
     out.params.push(all((n) => be.read(model.params.get(n)) as Float32Array));
   }
   opt.dispose();
-  model.params.dispose();
+  model.dispose();
   return out;
 }
 
@@ -77,7 +77,7 @@ const commands: Record<string, (args: any) => unknown> = {
     const t0 = performance.now();
     const checks = checkFixture(fx, be);
     const ms = performance.now() - t0;
-    // what the model itself leaves behind shows on the CPU reference too; the GPU backend adds nothing
+    // a checked model is disposed with its buffers: nothing stays live on either backend
     const cpu = new CpuBackend('float32', 'js');
     checkFixture(fx, cpu);
     return { checks, ms, leaked: be.liveTensors() - live, leakedOnCpu: cpu.liveTensors() };

@@ -250,8 +250,8 @@ export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend
       checks.push(compare(`${prefix}.params_after`, actual, expected, TOLERANCE.optimizer));
     }
     opt.dispose();
-    m.params.dispose();
+    m.dispose();
   });
-  model.params.dispose();
+  model.dispose();
   return checks;
 }

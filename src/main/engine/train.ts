@@ -291,6 +291,6 @@ export class Trainer {
   dispose(): void {
     if (this.state && this.model instanceof RecurrentLM) this.model.disposeState(this.state);
     this.optimizer.dispose();
-    this.model.params.dispose();
+    this.model.dispose();
   }
 }

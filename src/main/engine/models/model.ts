@@ -22,4 +22,6 @@ export interface LanguageModel {
   readonly params: ParameterStore;
   /** ids (B, T) token ids, batch-first. Recurrent models start from `state` (zeros when absent). */
   forward(g: Graph, ids: Int32Array, B: number, T: number, state?: RecurrentState): ForwardResult;
+  /** Releases the model's parameters, their gradients and its buffers (a sinusoidal table). */
+  dispose(): void;
 }

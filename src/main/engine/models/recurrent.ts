@@ -42,6 +42,10 @@ export class RecurrentLM implements LanguageModel {
     return { h: make(), c: this.config.family === 'lstm' ? make() : null };
   }
 
+  dispose(): void {
+    this.params.dispose();
+  }
+
   disposeState(state: RecurrentState): void {
     for (const t of [...state.h, ...(state.c ?? [])]) this.backend.dispose(t);
   }

@@ -76,6 +76,11 @@ export class GPT implements LanguageModel {
     return { layers: this.blocks.map(() => ({ k: this.backend.allocPersistent(shape), v: this.backend.allocPersistent(shape) })), length: 0 };
   }
 
+  dispose(): void {
+    this.params.dispose();
+    this.position.dispose();
+  }
+
   disposeCache(cache: GptCache): void {
     for (const l of cache.layers) {
       this.backend.dispose(l.k);

@@ -23,6 +23,8 @@ export function sinusoidalTable(positions: number, dim: number): Float64Array {
 export interface PositionEncoding {
   /** Position vectors for positions offset … offset+T−1, (T, C). */
   forward(g: Graph, T: number, offset?: number): Tensor;
+  /** Releases buffers that are not parameters (the parameter store releases those). */
+  dispose(): void;
 }
 
 /** Learned positions (nanoGPT's wpe): an embedding of the position index. */
@@ -31,6 +33,10 @@ export class LearnedPosition implements PositionEncoding {
 
   constructor(params: ParameterStore, name: string, blockSize: number, dim: number, std: number) {
     this.table = new Embedding(params, name, blockSize, dim, { kind: 'normal', std });
+  }
+
+  dispose(): void {
+    // the embedding table is a parameter: the store releases it
   }
 
   forward(g: Graph, T: number, offset = 0): Tensor {
@@ -44,8 +50,12 @@ export class LearnedPosition implements PositionEncoding {
 export class SinusoidalPosition implements PositionEncoding {
   readonly table: Tensor;
 
-  constructor(backend: Backend, blockSize: number, private readonly dim: number) {
+  constructor(private readonly backend: Backend, blockSize: number, private readonly dim: number) {
     this.table = backend.fromArray([blockSize, dim], sinusoidalTable(blockSize, dim), true);
+  }
+
+  dispose(): void {
+    this.backend.dispose(this.table);
   }
 
   forward(g: Graph, T: number, offset = 0): Tensor {
