@@ -141,4 +141,16 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
     }
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   }, 300_000);
+
+  // last: it stops the server
+  it('stops a GPU run with a checkpoint from its page when `nanolab serve` is stopped (it does not move to the CPU)', async () => {
+    const id = await startGpuRun('e2e gpu at shutdown', 5000, 20);
+    await until('a GPU checkpoint', () => store.checkpoints(id).find((c) => c.kind === 'latest'), 240_000);
+    await served.stop();
+    const run = store.getRun(id);
+    expect(run.status).toBe('stopped');
+    const latest = store.checkpoints(id).find((c) => c.kind === 'latest')!;
+    expect(latest.step).toBe(lossSteps(id).at(-1));
+    expect(store.logLines(id).map((l) => l.message).filter((m) => m.includes('CPU'))).toEqual([]);
+  }, 300_000);
 });

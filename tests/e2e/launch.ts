@@ -40,8 +40,10 @@ export async function serveLab(): Promise<Served> {
   return {
     server, url, home, log,
     async stop() {
+      if (server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise((r) => server.once('exit', r));
       server.kill('SIGINT');
-      await new Promise((r) => server.once('exit', r));
+      await exited;
     },
   };
 }

@@ -48,7 +48,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await server.close();
+  // runs stop first, while the pages are still connected: a GPU run's page reports its last
+  // checkpoint and its end (closing the sockets first would send the run to the CPU instead)
   await api.close();
+  await server.close();
   return 0;
 }
