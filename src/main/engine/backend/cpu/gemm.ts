@@ -101,18 +101,6 @@ export type MatMul = (
   accumulate: boolean,
 ) => void;
 
-/** One LSTM step's gates and states from its pre-activations, at offsets of acts, c_prev, cs and hs. */
-export type LstmCell = (acts: FloatArray, aOff: number, cPrev: FloatArray, cPrevOff: number, cs: FloatArray, hs: FloatArray, off: number, B: number, H: number) => boolean;
-
-/**
- * One LSTM step's gate gradients into dG (at aOff, as acts) from dh = dhs + dhNext, updating dcNext
- * to dc·f (see lstmBackward); false when it cannot take the arrays.
- */
-export type LstmCellBackward = (
-  acts: FloatArray, aOff: number, cs: FloatArray, dhs: FloatArray, off: number, cPrev: FloatArray, cPrevOff: number,
-  dhNext: FloatArray, dcNext: FloatArray, dG: FloatArray, B: number, H: number,
-) => boolean;
-
 /**
  * A whole LSTM layer forward (lstmForward's loop over t: bias add, h_{t−1}·W_hhᵀ, cell) in one
  * call; false when it cannot take the arrays.
@@ -181,8 +169,6 @@ export const jsRowAdds: RowAdds = {
 /** The kernels a backend may bring to Scratch in place of the JS ones. */
 export interface FastKernels {
   matmul?: MatMul;
-  lstmCell?: LstmCell;
-  lstmCellBackward?: LstmCellBackward;
   lstmSteps?: LstmSteps;
   lstmStepsBackward?: LstmStepsBackward;
   gruCell?: GruCell;
@@ -201,8 +187,6 @@ export class Scratch {
   private buffers: FloatArray[] = [];
   readonly matmul: MatMul;
   readonly rows: RowAdds;
-  readonly lstmCell: LstmCell | null;
-  readonly lstmCellBackward: LstmCellBackward | null;
   readonly lstmSteps: LstmSteps | null;
   readonly lstmStepsBackward: LstmStepsBackward | null;
   readonly gruCell: GruCell | null;
@@ -213,8 +197,6 @@ export class Scratch {
     this.matmul = fast.matmul ?? ((M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate) =>
       matmul(M, N, K, A, aOff, transA, B, bOff, transB, C, cOff, accumulate, this));
     this.rows = fast.rows ?? jsRowAdds;
-    this.lstmCell = fast.lstmCell ?? null;
-    this.lstmCellBackward = fast.lstmCellBackward ?? null;
     this.lstmSteps = fast.lstmSteps ?? null;
     this.lstmStepsBackward = fast.lstmStepsBackward ?? null;
     this.gruCell = fast.gruCell ?? null;

@@ -4,7 +4,7 @@ import type {
 import { Arena, Tensor, shapeSize, withArena, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
 import {
-  Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmCell, type LstmCellBackward, type LstmSteps,
+  Scratch, jsRowAdds, jsTanh, type GruCell, type GruCellBackward, type LstmSteps,
   type LstmStepsBackward, type MatMul, type RowAdds, type Tanh,
 } from './gemm';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
@@ -38,32 +38,9 @@ function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
   };
 }
 
-/** The heap's LSTM cell; false (the JS loop runs) for arrays outside the heap or H not a multiple of 4. */
-function wasmLstmCell(heap: WasmHeap): LstmCell {
-  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
-  return (acts, aOff, cPrev, cPrevOff, cs, hs, off, B, H) => {
-    if (H % 4 !== 0 || !(heap.owns(acts) && heap.owns(cPrev) && heap.owns(cs) && heap.owns(hs))) return false;
-    heap.elementwise.lstmCell(at(acts, aOff), at(cPrev, cPrevOff), at(cs, off), at(hs, off), B, H);
-    return true;
-  };
-}
-
-/** The heap's LSTM cell backward, on the same terms as wasmLstmCell. */
-function wasmLstmCellBackward(heap: WasmHeap): LstmCellBackward {
-  const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
-  return (acts, aOff, cs, dhs, off, cPrev, cPrevOff, dhNext, dcNext, dG, B, H) => {
-    const owned = heap.owns(acts) && heap.owns(cs) && heap.owns(dhs) && heap.owns(cPrev) && heap.owns(dhNext) && heap.owns(dcNext) && heap.owns(dG);
-    if (H % 4 !== 0 || !owned) return false;
-    heap.elementwise.lstmCellBackward(
-      at(acts, aOff), at(cs, off), at(cPrev, cPrevOff), at(dhs, off), dhNext.byteOffset, dcNext.byteOffset, at(dG, aOff), B, H,
-    );
-    return true;
-  };
-}
-
 /**
  * A whole LSTM layer forward in wasm, split by batch rows over the heap's threads (rows never
- * meet between steps), with W_hhᵀ packed once for all T steps; on the same terms as wasmLstmCell.
+ * meet between steps), with W_hhᵀ packed once for all T steps; false (the JS loop runs) for arrays outside the heap or H not a multiple of 4.
  */
 function wasmLstmSteps(heap: WasmHeap): LstmSteps {
   return (gi, whh, bhh, h0, c0, hs, cs, acts, T, B, H) => {
@@ -90,7 +67,7 @@ function wasmLstmStepsBackward(heap: WasmHeap): LstmStepsBackward {
   };
 }
 
-/** The heap's GRU cell, on the same terms as wasmLstmCell. */
+/** The heap's GRU cell, on the same terms as wasmLstmSteps. */
 function wasmGruCell(heap: WasmHeap): GruCell {
   const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
   return (gi, acts, aOff, gh, hPrev, hPrevOff, ghn, hs, off, B, H) => {
@@ -101,7 +78,7 @@ function wasmGruCell(heap: WasmHeap): GruCell {
   };
 }
 
-/** The heap's GRU cell backward, on the same terms as wasmLstmCell. */
+/** The heap's GRU cell backward, on the same terms as wasmLstmSteps. */
 function wasmGruCellBackward(heap: WasmHeap): GruCellBackward {
   const at = (a: FloatArray, offset: number) => a.byteOffset + 4 * offset;
   return (acts, aOff, ghn, dhs, off, hPrev, hPrevOff, dhNext, dGi, dGh, B, H) => {
@@ -203,8 +180,6 @@ export class CpuBackend implements Backend {
     this.scratch = heap
       ? new Scratch(this.make, {
         matmul: wasmMatMul(heap, js.matmul),
-        lstmCell: wasmLstmCell(heap),
-        lstmCellBackward: wasmLstmCellBackward(heap),
         lstmSteps: wasmLstmSteps(heap),
         lstmStepsBackward: wasmLstmStepsBackward(heap),
         gruCell: wasmGruCell(heap),

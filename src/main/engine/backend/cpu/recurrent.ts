@@ -89,7 +89,6 @@ export function lstmForward(
     scratch.rows.addRows(gi, gOff, bhh, acts, gOff, B, G);
     if (t === 0) scratch.matmul(B, G, H, h0, 0, false, whh, 0, true, acts, gOff, true);
     else scratch.matmul(B, G, H, hs, off - n, false, whh, 0, true, acts, gOff, true);
-    if (scratch.lstmCell?.(acts, gOff, t === 0 ? c0 : cs, t === 0 ? 0 : off - n, cs, hs, off, B, H)) continue;
     for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
@@ -141,8 +140,7 @@ function lstmBackwardSteps(
   for (let t = T - 1; t >= 0; t--) {
     const gOff = t * B * G;
     const off = t * n;
-    const fast = scratch.lstmCellBackward?.(acts, gOff, cs, dhs, off, t === 0 ? c0 : cs, t === 0 ? 0 : off - n, dhNext, dcNext, dG, B, H);
-    for (let b = 0; b < B && !fast; b++) {
+    for (let b = 0; b < B; b++) {
       const a = gOff + b * G;
       const s = off + b * H;
       const cPrev = t === 0 ? c0 : cs;
