@@ -102,8 +102,12 @@ export class LabApi {
     for (const run of this.gpuRuns.values()) run.sessionClosed(session);
   }
 
-  /** Starts (or continues) training `runId` on the GPU of whichever page claims it. */
-  private startGpu(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
+  /**
+   * Starts (or continues) training `runId` where its config says: the CPU worker, or the GPU of
+   * whichever page claims it.
+   */
+  private train(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
+    if (stored.device !== 'gpu') return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, wallOffsetMs), recorder);
     const run = new GpuRun({ home: this.options.home, store: this.store, runId, stored, resume, wallOffsetMs, recorder, link: this.gpuLink, ...this.options.gpuTimeouts });
     this.gpuRuns.set(runId, run);
     void run.done.then(() => this.gpuRuns.delete(runId));
@@ -315,9 +319,7 @@ export class LabApi {
         if (c) {
           recorder.log(0, `Auto chose the ${draft.device.toUpperCase()}: CPU ${c.cpuTokensPerSec.toFixed(0)} tokens/s, GPU ${c.gpuTokensPerSec === null ? 'unavailable' : `${c.gpuTokensPerSec.toFixed(0)} tokens/s`}${c.adapter ? ` (${c.adapter})` : ''}`);
         }
-        this.watch(draft.device === 'gpu'
-          ? this.startGpu(runId, stored, false, 0, recorder)
-          : attachCpu(store, specOf(options.home, runId, stored, false), recorder));
+        this.watch(this.train(runId, stored, false, 0, recorder));
         this.emit('runs.changed', {});
         return { id: runId };
       },
@@ -353,9 +355,7 @@ export class LabApi {
         this.requireIdle(id, 'continue it');
         const { stored, wallOffsetMs } = prepareResume(store, id);
         const recorder = new RunRecorder(store, id, this.relay(() => id));
-        this.watch(stored.device === 'gpu'
-          ? this.startGpu(id, stored, true, wallOffsetMs, recorder)
-          : attachCpu(store, specOf(options.home, id, stored, true, wallOffsetMs), recorder));
+        this.watch(this.train(id, stored, true, wallOffsetMs, recorder));
         this.emit('runs.changed', {});
         return {};
       },

@@ -7,6 +7,7 @@ import type { RunStore } from '../store/run-store';
 import { attachCpu, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
 import { checkpointDir } from './lab-home';
 import type { RunSettings } from './run-core';
+import type { RunSpec } from './run-loop';
 
 // The host side of a GPU run. The run trains in a page: a Web Worker there runs the engine on
 // gpu.js (WebGL2), because in Node gpu.js reaches no GPU (see ARCHITECTURE.md). The host still
@@ -53,12 +54,11 @@ export class GpuRun implements RunHandle {
   private resolveDone!: (end: RunEnd) => void;
   private state: State = { kind: 'waiting' };
   private paused = false;
-  private lastStep: number;
+  private lastStep = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly o: GpuRunOptions) {
     this.runId = o.runId;
-    this.lastStep = 0;
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     o.store.claim(o.runId);
     o.store.setStatus(o.runId, 'running');
@@ -81,12 +81,11 @@ export class GpuRun implements RunHandle {
     }
     const { stored, home, runId } = this.o;
     const latest = this.o.resume ? checkpointDir(home, runId, 'latest') : null;
-    const settings: RunSettings = { ...specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs) };
-    delete (settings as Partial<{ home: string; dataPath: string }>).home;
-    delete (settings as Partial<{ home: string; dataPath: string }>).dataPath;
+    // the page needs the run's settings, not where the host keeps its files
+    const { home: _home, dataPath: _dataPath, ...settings }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs);
     const reply = {
       granted: true as const,
-      settings: settings as unknown as Record<string, unknown>,
+      settings: (settings satisfies RunSettings) as unknown as Record<string, unknown>,
       text: decodeText(new Uint8Array(readFileSync(stored.data.path)), stored.data.path),
       textName: stored.data.path,
       checkpoint: latest ? Object.fromEntries(Object.entries(readCheckpointFolder(latest)).map(([n, b]) => [n, bytesToBase64(b)])) : null,
