@@ -76,7 +76,7 @@ export async function gpuBench(o: { models: GpuBenchModel[]; text: string; bundl
       const tokensPerStep = config.batch_size * config.seq_len;
       const params = countParameters(config.model);
       o.log(`${m.name}: ${params.toLocaleString('en-US')} parameters, ${tokensPerStep} tokens per step, ${m.steps} timed steps on each`);
-      const cpu = calibrate(config, o.text, false, { kind: 'char' }, m.steps, new CpuBackend());
+      const cpu = calibrate(config, corpus, m.steps, new CpuBackend());
       let gpu: number | null = null;
       let error: string | null = adapter ? null : probe.reason ?? 'no WebGL2';
       if (adapter) {

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../../main/engine/backend/cpu';
 import { splitCorpus } from '../../main/engine/data/corpus';
 import type { Tensor } from '../../main/engine/tensor';
-import { resolveTrainConfig, Trainer } from '../../main/engine/train';
+import { resolveTrainConfig } from '../../main/engine/train';
+import { calibrate } from '../../main/jobs/run-core';
 import { enableGemmThreads } from '../../main/jobs/gemm-threads';
 import { parse, parseInteger, UsageError } from '../args';
 import { BUNDLED_CORPUS } from './train';
@@ -104,16 +105,7 @@ function childrenTicks(): number {
 function nanolabTokensPerSec(name: ModelName, text: string, steps: number): number {
   const m = MODELS[name];
   const corpus = splitCorpus(text);
-  const trainer = new Trainer(resolveTrainConfig(m.family, corpus.tokenizer.vocabSize, { ...m.settings, steps: steps + 3 }, 1337), corpus, new CpuBackend());
-  try {
-    for (let i = 0; i < 3; i++) trainer.trainStep(); // warm-up: buffers, JIT, packed panels
-    const t0 = performance.now();
-    for (let i = 0; i < steps; i++) trainer.trainStep();
-    const seconds = (performance.now() - t0) / 1000;
-    return (steps * trainer.config.batch_size * trainer.config.seq_len) / seconds;
-  } finally {
-    trainer.dispose();
-  }
+  return calibrate(resolveTrainConfig(m.family, corpus.tokenizer.vocabSize, m.settings, 1337), corpus, steps, new CpuBackend(), 3);
 }
 
 interface PeerResult { tokensPerSec: number | null; note: string | null }

@@ -76,12 +76,14 @@ function yieldToEvents(): Promise<void> {
   return immediate ? new Promise((r) => immediate(r)) : new Promise((r) => setTimeout(r, 0));
 }
 
-/** Tokens per second of `steps` training steps after two warm-up steps (Auto's calibration). */
-export function calibrate(config: TrainConfig, text: string, lowercase: boolean, tokenizer: TokenizerSpec, steps: number, backend?: Backend): number {
-  const trainer = new Trainer({ ...config, steps: steps + 2 }, corpusOf(text, lowercase, tokenizer), backend);
+/**
+ * Tokens per second of `steps` training steps after `warmup` untimed ones (buffers, JIT, packed
+ * panels): Auto's calibration and the benchmarks.
+ */
+export function calibrate(config: TrainConfig, corpus: Corpus, steps: number, backend?: Backend, warmup = 2): number {
+  const trainer = new Trainer({ ...config, steps: steps + warmup }, corpus, backend);
   try {
-    trainer.trainStep();
-    trainer.trainStep();
+    for (let i = 0; i < warmup; i++) trainer.trainStep();
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) trainer.trainStep();
     return (steps * config.batch_size * config.seq_len) / ((performance.now() - t0) / 1000);

@@ -5,7 +5,7 @@ import { decodeText } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import type { TrainConfig } from '../engine/train';
 import { enableGemmThreads } from './gemm-threads';
-import { calibrate } from './run-core';
+import { calibrate, corpusOf } from './run-core';
 import { executeRun, type RunControl, type RunSpec } from './run-loop';
 
 // The training worker: one run per worker thread, steered by pause / resume / stop messages; or
@@ -36,7 +36,7 @@ function calibrateCpu({ calibrate: c }: CalibrateSpec): void {
   try {
     const backend = new CpuBackend();
     const text = decodeText(new Uint8Array(readFileSync(c.dataPath)), c.dataPath);
-    const tokensPerSec = calibrate(c.config, text, c.lowercase, c.tokenizer, c.steps, backend);
+    const tokensPerSec = calibrate(c.config, corpusOf(text, c.lowercase, c.tokenizer), c.steps, backend);
     port.postMessage({ type: 'calibrated', tokensPerSec, device: backend.name });
   } catch (error) {
     port.postMessage({ type: 'error', message: (error as Error).message });

@@ -6,7 +6,7 @@
 import { GPU } from 'gpu.js'
 import { GpuBackend, GpuContextLostError } from '../../../main/engine/backend/gpu'
 import type { KernelName } from '../../../main/engine/backend/backend'
-import { calibrate, type RunControl } from '../../../main/jobs/run-core'
+import { calibrate, corpusOf, type RunControl } from '../../../main/jobs/run-core'
 import { runGpuJob } from '../../../main/jobs/gpu-job'
 import type { FromWorker, GpuFaults, ToWorker } from './protocol'
 
@@ -79,7 +79,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'calibrate':
       try {
         const b = gpuBackend()
-        const tokensPerSec = calibrate(m.config, m.text, m.lowercase, m.tokenizer, m.steps, b)
+        const tokensPerSec = calibrate(m.config, corpusOf(m.text, m.lowercase, m.tokenizer), m.steps, b)
         post({ type: 'calibrated', ok: true, tokensPerSec, adapter: adapterName(b) })
       } catch (error) {
         post({ type: 'calibrated', ok: false, reason: reason(error) })
