@@ -366,10 +366,23 @@ export class ContractError extends Error {
   }
 }
 
-function describe(where: string, error: z.ZodError): string {
+/** A value the contract refused, short and on one line: `"abc"`, `0`, `an object`, `nothing`. */
+function shown(value: unknown): string {
+  if (value === undefined) return 'nothing'
+  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value)
+  if (Array.isArray(value)) return `an array of ${value.length} items`
+  if (value !== null && typeof value === 'object') return 'an object'
+  return String(value)
+}
+
+/** One line that names the field, the rule and the value given: `runs.get request: id: expected number, got "abc"`. */
+function describe(where: string, error: z.ZodError, input: unknown): string {
   const issue = error.issues[0]
   const path = issue.path.length > 0 ? issue.path.join('.') : 'payload'
-  return `${where}: ${path}: ${issue.message}`
+  let value = input
+  for (const key of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined
+  const rule = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '')
+  return `${where}: ${path}: ${rule}, got ${shown(value)}`
 }
 
 export function isMethod(name: unknown): name is Method {
@@ -381,20 +394,21 @@ export function isEventName(name: unknown): name is EventName {
 }
 
 export function parseRequest<M extends Method>(method: M, payload: unknown): z.output<(typeof methods)[M]['request']> {
-  const r = methods[method].request.safeParse(payload ?? {})
-  if (!r.success) throw new ContractError(describe(`${method} request`, r.error))
+  const input = payload ?? {}
+  const r = methods[method].request.safeParse(input)
+  if (!r.success) throw new ContractError(describe(`${method} request`, r.error, input))
   return r.data as z.output<(typeof methods)[M]['request']>
 }
 
 export function parseResponse<M extends Method>(method: M, value: unknown): Response<M> {
   const r = methods[method].response.safeParse(value)
-  if (!r.success) throw new ContractError(describe(`${method} response`, r.error))
+  if (!r.success) throw new ContractError(describe(`${method} response`, r.error, value))
   return r.data as Response<M>
 }
 
 export function parseEvent<E extends EventName>(name: E, payload: unknown): EventPayload<E> {
   const r = events[name].safeParse(payload)
-  if (!r.success) throw new ContractError(describe(`${name} event`, r.error))
+  if (!r.success) throw new ContractError(describe(`${name} event`, r.error, payload))
   return r.data as EventPayload<E>
 }
 
