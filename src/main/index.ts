@@ -1,33 +1,28 @@
 // Electron entry: one window, a sandboxed renderer with no Node access and no remote content. The
 // lab itself (database, runs, analysis) is the same LabApi that `nanolab serve` uses; here its
-// methods are answered over IPC and its events pushed to every window.
-import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent } from 'electron'
+// methods are answered over IPC and its events pushed to every window. The decisions (which pages
+// are the app, how it quits, dialogs' parent, a failed start) live in desktop.ts, with their tests.
+import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent, type OpenDialogOptions } from 'electron'
 import { readFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LabApi } from './api/lab-api'
+import { dialogParent, hasAppWindow, installQuitSequence, isAppUrl, isWebLink, navigationDecision, rendererSource, startDesktop, type QuitSequence, type RendererSource } from './desktop'
 import { APP_NAME, IPC_EVENT, IPC_INVOKE, MAX_CORPUS_BYTES } from '../shared/contract'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
-function isAppUrl(url: string): boolean {
-  const devServer = process.env['ELECTRON_RENDERER_URL']
-  if (devServer !== undefined && url.startsWith(devServer)) return true
-  return url.startsWith('file://')
-}
-
 function openExternally(url: string): void {
   // Only web links leave the app, and they go to the system browser, never into a window.
-  if (url.startsWith('https://') || url.startsWith('http://')) void shell.openExternal(url)
+  if (isWebLink(url)) void shell.openExternal(url)
 }
 
-function createMainWindow(): BrowserWindow {
-  const window = createAppWindow('', { title: APP_NAME, width: 1360, height: 880, show: false, autoHideMenuBar: true })
+function createMainWindow(source: RendererSource, quitSequence: QuitSequence): BrowserWindow {
+  const window = createAppWindow(source, '', { title: APP_NAME, width: 1360, height: 880, show: false, autoHideMenuBar: true })
   window.once('ready-to-show', () => window.show())
-  // the hidden GPU host is not a window the user can close: the app ends with its last visible one
+  // the hidden GPU host keeps 'window-all-closed' from firing: the app ends with its last visible window
   window.on('closed', () => {
-    const visible = BrowserWindow.getAllWindows().filter((w) => w !== gpuHost && !w.isDestroyed())
-    if (visible.length === 0 && process.platform !== 'darwin') app.quit()
+    if (!hasAppWindow(BrowserWindow.getAllWindows(), gpuHost) && process.platform !== 'darwin') void quitSequence.quit()
   })
   return window
 }
@@ -38,9 +33,9 @@ function createMainWindow(): BrowserWindow {
  * as any window: it claims 'gpu.job's and reports each run's events; the lab logs them.
  */
 let gpuHost: BrowserWindow | null = null
-function ensureGpuHost(lab: LabApi): void {
+function ensureGpuHost(lab: LabApi, source: RendererSource): void {
   if (gpuHost && !gpuHost.isDestroyed()) return
-  const window = createAppWindow('/gpu-host', { show: false, width: 400, height: 300, webPreferences: { backgroundThrottling: false } })
+  const window = createAppWindow(source, '/gpu-host', { show: false, width: 400, height: 300, webPreferences: { backgroundThrottling: false } })
   const session = `window-${window.webContents.id}`
   // a crashed or closed host page hands its GPU runs to the CPU
   window.webContents.on('render-process-gone', () => lab.sessionClosed(session))
@@ -51,7 +46,7 @@ function ensureGpuHost(lab: LabApi): void {
   gpuHost = window
 }
 
-function createAppWindow(route: string, options: Electron.BrowserWindowConstructorOptions): BrowserWindow {
+function createAppWindow(source: RendererSource, route: string, options: Electron.BrowserWindowConstructorOptions): BrowserWindow {
   const window = new BrowserWindow({
     ...options,
     webPreferences: {
@@ -68,21 +63,27 @@ function createAppWindow(route: string, options: Electron.BrowserWindowConstruct
     openExternally(url)
     return { action: 'deny' }
   })
+  // a file dropped outside the drop zone, or a link, must not replace the app's page
   window.webContents.on('will-navigate', (event, url) => {
-    if (isAppUrl(url)) return
+    const decision = navigationDecision(url, source)
+    if (decision === 'stay') return
     event.preventDefault()
-    openExternally(url)
+    if (decision === 'browser') openExternally(url)
   })
 
-  const devServer = process.env['ELECTRON_RENDERER_URL']
-  if (!app.isPackaged && devServer !== undefined) void window.loadURL(route ? `${devServer}#${route}` : devServer)
-  else void window.loadFile(join(here, '../renderer/index.html'), route ? { hash: route } : undefined)
+  if (source.kind === 'dev') void window.loadURL(route ? `${source.url.href}#${route}` : source.url.href)
+  else void window.loadFile(source.path, route ? { hash: route } : undefined)
   return window
+}
+
+/** A native Open dialog, attached to the window the user sees (never the hidden GPU host). */
+function showOpenDialog(options: OpenDialogOptions): Promise<Electron.OpenDialogReturnValue> {
+  const parent = dialogParent(BrowserWindow.getFocusedWindow(), BrowserWindow.getAllWindows(), gpuHost)
+  return parent ? dialog.showOpenDialog(parent, options) : dialog.showOpenDialog(options)
 }
 
 function createLab(): LabApi {
   const home = process.env['NANOLAB_HOME'] ?? app.getPath('userData')
-  const focused = () => BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0]
   return new LabApi({
     home,
     host: 'electron',
@@ -90,7 +91,7 @@ function createLab(): LabApi {
     versions: { app: app.getVersion(), electron: process.versions.electron, chrome: process.versions.chrome, node: process.versions.node },
     dialogs: {
       async openText() {
-        const r = await dialog.showOpenDialog(focused(), {
+        const r = await showOpenDialog({
           title: 'Choose a text to train on',
           properties: ['openFile'],
           filters: [{ name: 'Text', extensions: ['txt', 'md', 'csv', 'tsv', 'json', 'py', 'js', 'ts', 'html'] }, { name: 'All files', extensions: ['*'] }]
@@ -104,7 +105,7 @@ function createLab(): LabApi {
         return { name: basename(path), bytes }
       },
       async chooseFolder(title) {
-        const r = await dialog.showOpenDialog(focused(), { title, buttonLabel: 'Export here', properties: ['openDirectory', 'createDirectory'] })
+        const r = await showOpenDialog({ title, buttonLabel: 'Export here', properties: ['openDirectory', 'createDirectory'] })
         return r.canceled ? null : (r.filePaths[0] ?? null)
       }
     }
@@ -116,11 +117,13 @@ app.on('web-contents-created', (_event, contents) => {
   contents.on('will-attach-webview', (event) => event.preventDefault())
 })
 
-void app.whenReady().then(() => {
+function start(): void {
+  const source = rendererSource({ isPackaged: app.isPackaged, devServerUrl: process.env['ELECTRON_RENDERER_URL'], builtIndex: join(here, '../renderer/index.html') })
   const lab = createLab()
+  const quitSequence = installQuitSequence({ app, lab, platform: process.platform, report: (message) => console.error(message) })
   ipcMain.handle(IPC_INVOKE, async (event: IpcMainInvokeEvent, method: unknown, payload: unknown) => {
     // only the app's own pages may call the lab
-    if (!isAppUrl(event.senderFrame?.url ?? '')) return { ok: false, error: 'refused: this page is not part of NanoLab' }
+    if (!isAppUrl(event.senderFrame?.url ?? '', source)) return { ok: false, error: 'refused: this page is not part of NanoLab' }
     try {
       return { ok: true, result: await lab.dispatch(method, payload, `window-${event.sender.id}`) }
     } catch (error) {
@@ -130,23 +133,13 @@ void app.whenReady().then(() => {
   })
   lab.subscribe((name, payload) => {
     // a GPU run needs its host page: start it on the first job (it claims the job when it loads)
-    if (name === 'gpu.job') ensureGpuHost(lab)
+    if (name === 'gpu.job') ensureGpuHost(lab, source)
     for (const window of BrowserWindow.getAllWindows()) window.webContents.send(IPC_EVENT, name, payload)
   })
-  createMainWindow()
+  createMainWindow(source, quitSequence)
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().filter((w) => w !== gpuHost).length === 0) createMainWindow()
+    if (!hasAppWindow(BrowserWindow.getAllWindows(), gpuHost)) createMainWindow(source, quitSequence)
   })
-  let closing = false
-  app.on('before-quit', (event) => {
-    if (closing) return
-    // live runs stop with a checkpoint before the database closes
-    event.preventDefault()
-    closing = true
-    void lab.close().finally(() => app.quit())
-  })
-})
+}
 
-app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit()
-})
+void startDesktop({ app, dialog, start, report: (message) => console.error(message) })
