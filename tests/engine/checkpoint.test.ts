@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, restoreTrainer } from '../../src/main/engine/checkpoint/checkpoint';
+import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint } from '../../src/main/engine/checkpoint/checkpoint';
 import { decodeSafetensors, encodeSafetensors } from '../../src/main/engine/checkpoint/safetensors';
 import { splitCorpus } from '../../src/main/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
@@ -26,7 +26,7 @@ describe('safetensors', () => {
     const bytes = encodeSafetensors(tensors);
     expect(() => decodeSafetensors(bytes.subarray(0, 5), 'm.safetensors')).toThrow('m.safetensors is not a valid safetensors file: it is 5 bytes long');
     expect(() => decodeSafetensors(bytes.subarray(0, 40))).toThrow(/header claims \d+ bytes .* \(truncated\?\)/);
-    expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4))).toThrow('tensor b ends at byte 28 but the data is 24 bytes (truncated?)');
+    expect(() => decodeSafetensors(bytes.subarray(0, bytes.length - 4))).toThrow('tensor "b" ends at byte 28 but the data is 24 bytes (truncated?)');
     const corrupt = bytes.slice();
     corrupt[8] = 0x78; // 'x' where the header's opening brace was
     expect(() => decodeSafetensors(corrupt)).toThrow('its header is not JSON');
@@ -73,7 +73,7 @@ describe('checkpoints and exact resume', () => {
     expect(names).toContain('transformer.h.0.attn.c_attn.weight');
     expect(names).not.toContain('lm_head.weight');
     expect(tensors.find((t) => t.name === 'transformer.h.0.attn.c_attn.weight')!.shape).toEqual([24, 8]);
-    const { config } = decodeCheckpoint(files);
+    const { config } = validateCheckpoint(files);
     expect(config.tied_params).toEqual({ 'lm_head.weight': 'transformer.wte.weight' });
     expect(config.parameter_count).toBe(trainer.model.params.count());
     trainer.dispose();
@@ -84,10 +84,27 @@ describe('checkpoints and exact resume', () => {
     const files = encodeCheckpoint(trainer, corpus.tokenizer);
     trainer.dispose();
     const { 'state.json': _state, ...noState } = files;
-    expect(() => decodeCheckpoint(noState)).toThrow('the checkpoint has no state.json');
+    expect(() => validateCheckpoint(noState, 'resume')).toThrow('state.json is missing from the checkpoint (it has config.json, model.safetensors, optimizer.safetensors, tokenizer.json)');
+    expect(validateCheckpoint(noState, 'inference').state).toBeNull();
     const foreign = { ...files, 'config.json': new TextEncoder().encode('{"format":"other"}') };
-    expect(() => decodeCheckpoint(foreign)).toThrow('config.json is not a NanoLab checkpoint');
+    expect(() => validateCheckpoint(foreign)).toThrow('config.json is not a NanoLab checkpoint\'s config (its format is "other"');
     const truncated = { ...files, 'model.safetensors': files['model.safetensors'].subarray(0, 100) };
-    expect(() => decodeCheckpoint(truncated)).toThrow('model.safetensors is not a valid safetensors file');
+    expect(() => validateCheckpoint(truncated)).toThrow('model.safetensors is not a valid safetensors file');
+  });
+
+  it('restores a model for inference from the files alone, with the same weights and the step', () => {
+    const trainer = new Trainer(resolveTrainConfig('lstm', V, { hidden_size: 8, embedding_dim: 4, batch_size: 2, seq_len: 8 }), corpus);
+    for (let i = 0; i < 3; i++) trainer.trainStep();
+    const files = encodeCheckpoint(trainer, corpus.tokenizer);
+    const exported = Object.fromEntries(['model.safetensors', 'config.json', 'tokenizer.json'].map((n) => [n, files[n]]));
+    for (const [label, folder, step] of [['checkpoint', files, 3], ['export', exported, null]] as const) {
+      const restored = restoreModel(folder);
+      expect(restored.step, label).toBe(step);
+      expect(restored.tokenizer.vocab).toEqual(corpus.tokenizer.vocab);
+      expect(restored.model.params.read()).toEqual(trainer.model.params.read());
+      restored.dispose();
+      expect(restored.model.backend.liveTensors(), label).toBe(0);
+    }
+    trainer.dispose();
   });
 });

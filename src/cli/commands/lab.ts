@@ -108,10 +108,10 @@ export function sampleCommand(argv: string[]): number {
     return n;
   };
   return withLab((store) => {
-    const { trainer, tokenizer } = loadRunModel(store, id, values.checkpoint as string | undefined);
+    const { model, tokenizer, dispose } = loadRunModel(store, id, values.checkpoint as string | undefined);
     try {
       const prompt = (values.prompt as string | undefined) ?? '\n';
-      const stream = generate(trainer.model, tokenizer, {
+      const stream = generate(model, tokenizer, {
         prompt, length: parseInteger('length', values.length as string | undefined, 500, 0), seed: parseInteger('seed', values.seed as string | undefined, 1),
         temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1),
       });
@@ -124,7 +124,7 @@ export function sampleCommand(argv: string[]): number {
         process.stdout.write('\n');
       }
     } finally {
-      trainer.dispose();
+      dispose();
     }
     return 0;
   });
@@ -178,15 +178,15 @@ export function kmeansCommand(argv: string[]): number {
   const k = parseInteger('k', values.k as string | undefined, 0, 1);
   if (k === 0) throw new UsageError('kmeans: --k K is required');
   return withLab((store) => {
-    const { trainer, tokenizer } = loadRunModel(store, id, undefined);
+    const { model, tokenizer, dispose } = loadRunModel(store, id, undefined);
     try {
-      const vectors = embeddingVectors(trainer.model);
+      const vectors = embeddingVectors(model);
       const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });
       const clusters = Array.from({ length: k }, (_, c) => tokenizer.vocab.filter((_, t) => r.assignments[t] === c));
       if (values.json) console.log(JSON.stringify({ run_id: id, k, iterations: r.iterations.length, converged: r.converged, clusters }));
       else clusters.forEach((members, c) => console.log(`cluster ${c}: ${members.map((m) => JSON.stringify(m)).join(' ')}`));
     } finally {
-      trainer.dispose();
+      dispose();
     }
     return 0;
   });

@@ -5,12 +5,11 @@ import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/anal
 import { pca } from '../engine/analysis/pca';
 import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
 import { decodeText } from '../engine/data/corpus';
-import type { Tokenizer } from '../engine/data/tokenizer';
 import { generate } from '../engine/generate';
 import type { GeneratedToken } from '../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
 import { PRESETS } from '../engine/presets';
-import { resolveTrainConfig, type Trainer } from '../engine/train';
+import { resolveTrainConfig } from '../engine/train';
 import {
   attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig,
 } from '../jobs/job-host';
@@ -70,7 +69,7 @@ export class LabApi {
     control: (runId, action) => this.emit('gpu.control', { runId, action }),
   };
   private readonly subscribers = new Set<Subscriber>();
-  private readonly models = new Map<string, { trainer: Trainer; tokenizer: Tokenizer; path: string; step: number }>();
+  private readonly models = new Map<string, ReturnType<typeof loadRunModel>>();
   private readonly handlers: Handlers;
   /** sample.generate requests still running, and whether each has been asked to stop. */
   private readonly generating = new Map<string, { stop: boolean }>();
@@ -137,7 +136,7 @@ export class LabApi {
       return Promise.race([h.done, new Promise((r) => setTimeout(r, 30_000))]);
     });
     await Promise.all(ends);
-    for (const m of this.models.values()) m.trainer.dispose();
+    for (const m of this.models.values()) m.dispose();
     this.models.clear();
     this.store.close();
   }
@@ -198,14 +197,14 @@ export class LabApi {
       return cached;
     }
     if (cached) {
-      cached.trainer.dispose();
+      cached.dispose();
       this.models.delete(key);
     }
     const loaded = loadRunModel(this.store, runId, kind);
     this.models.set(key, loaded);
     while (this.models.size > MODEL_CACHE_SIZE) {
-      const [oldest, entry] = this.models.entries().next().value as [string, { trainer: Trainer }];
-      entry.trainer.dispose();
+      const [oldest, entry] = this.models.entries().next().value as [string, { dispose(): void }];
+      entry.dispose();
       this.models.delete(oldest);
     }
     return loaded;
@@ -214,7 +213,7 @@ export class LabApi {
   private forgetModels(runId: number): void {
     for (const [key, m] of this.models) {
       if (key.startsWith(`${runId}:`)) {
-        m.trainer.dispose();
+        m.dispose();
         this.models.delete(key);
       }
     }
@@ -382,11 +381,11 @@ export class LabApi {
       },
       'sample.generate': async ({ requestId, runId, checkpoint, prompt, length, temperature, topK, topP, seed }) => {
         if (this.generating.has(requestId)) throw new Error(`a sample with request id "${requestId}" is already running`);
-        const { trainer, tokenizer } = this.model(runId, checkpoint);
+        const { model, tokenizer } = this.model(runId, checkpoint);
         const control = { stop: false };
         this.generating.set(requestId, control);
         try {
-          return await this.stream(requestId, control, generate(trainer.model, tokenizer, { prompt, length, temperature, topK, topP, seed }));
+          return await this.stream(requestId, control, generate(model, tokenizer, { prompt, length, temperature, topK, topP, seed }));
         } finally {
           this.generating.delete(requestId);
         }
@@ -397,12 +396,12 @@ export class LabApi {
         return {};
       },
       'sample.surprise': ({ runId, checkpoint, text }) => {
-        const { trainer, tokenizer } = this.model(runId, checkpoint);
-        return surprise(trainer.model, tokenizer, text);
+        const { model, tokenizer } = this.model(runId, checkpoint);
+        return surprise(model, tokenizer, text);
       },
       'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
-        const { trainer, tokenizer } = this.model(runId, checkpoint);
-        const vectors = embeddingVectors(trainer.model);
+        const { model, tokenizer } = this.model(runId, checkpoint);
+        const vectors = embeddingVectors(model);
         if (k > vectors.length) throw new Error(`k (${k}) is larger than the vocabulary (${vectors.length} tokens): choose k ≤ ${vectors.length}`);
         // cluster in the embedding's own space; PCA only draws it
         const result = kmeans(vectors, { k, seed, init, maxIterations });
@@ -430,8 +429,7 @@ export class LabApi {
             reason: `Run ${runId} is ${run.family === 'rnn' ? 'an' : 'a'} ${run.family.toUpperCase()}: it has no attention. A recurrent network reads the text one character at a time and carries what it remembers in its hidden state, so there is no table of "which earlier position did this one look at". Pick a Transformer (GPT) run to see attention.`,
           };
         }
-        const { trainer, tokenizer } = this.model(runId, checkpoint);
-        const model = trainer.model;
+        const { model, tokenizer } = this.model(runId, checkpoint);
         if (!(model instanceof GPT)) throw new Error(`run ${runId}'s checkpoint is not a Transformer`);
         const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
         if (unknown.length > 0) throw new Error(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
