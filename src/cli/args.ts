@@ -1,9 +1,32 @@
 import { parseArgs } from 'node:util';
+import { explainStoreError } from '../main/store/run-store';
 
 type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
 /** An error meant for the person at the terminal: printed as one sentence, no stack trace. */
 export class UsageError extends Error {}
+
+const FILE_ERRORS: Record<string, string> = {
+  ENOENT: 'does not exist', EACCES: 'is not readable or writable by you (permission denied)', EPERM: 'is not allowed (permission denied)',
+  EROFS: 'is on a read-only disk', ENOSPC: 'cannot be written: the disk is full; free some space', EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'has a file where a folder should be', EEXIST: 'already exists', EMFILE: 'cannot be opened: too many open files',
+};
+
+/**
+ * One sentence for any error, for the terminal: a user's error as it is, the lab database's and
+ * the file system's explained, and anything else (a bug) named as such, with how to see more.
+ */
+export function userMessage(error: unknown, dbPath: string): string {
+  const store = explainStoreError(error, dbPath);
+  if (store) return store.message;
+  const e = error as NodeJS.ErrnoException;
+  if (e instanceof Error && e.code && FILE_ERRORS[e.code] && e.path) return `${e.path} ${FILE_ERRORS[e.code]} (${e.code})`;
+  const firstLine = (text: string) => text.split('\n')[0];
+  if (error instanceof UsageError || (error instanceof Error && error.constructor === Error)) return firstLine(error.message);
+  const name = error instanceof Error ? error.constructor.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  return `internal error (${name}: ${firstLine(message)}); this is a bug in NanoLab: run the command again with --debug for the details to report`;
+}
 
 /** node:util parseArgs with its errors turned into UsageErrors that name the command. */
 export function parse(
@@ -27,9 +50,11 @@ export function parseSetting(text: string): [string, unknown] {
   return [key, raw];
 }
 
-export function parseInteger(name: string, text: string | undefined, fallback: number, min = 0): number {
+export function parseInteger(name: string, text: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} ${text}: expected a whole number ≥ ${min}`);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} ${text}: expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}`);
+  }
   return n;
 }

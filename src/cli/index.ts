@@ -3,7 +3,8 @@ import { resumeCommand, stopCommand, trainCommand, usage as trainUsage } from '.
 import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
 import { serveCommand, usage as serveUsage } from './commands/serve';
 import { benchCommand, usage as benchUsage } from './commands/bench';
-import { UsageError } from './args';
+import { UsageError, userMessage } from './args';
+import { databasePath, labHome } from '../main/jobs/lab-home';
 
 // The headless host: every command of the lab that runs without a display.
 
@@ -24,7 +25,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
 
 const help = `NanoLab: train small language models (RNN, LSTM, GRU, GPT) from scratch.
 
-Usage: nanolab <command> [options]
+Usage: nanolab <command> [options]      (--debug, or NANOLAB_DEBUG=1: errors with their stack traces)
 
 ${[...new Set(Object.values(commands).map((c) => c.usage))].join('\n\n')}
 
@@ -54,12 +55,23 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+const argv = process.argv.slice(2);
+// --debug (anywhere) or NANOLAB_DEBUG=1: errors keep their stack traces, for a bug report
+const debug = argv.includes('--debug') || process.env.NANOLAB_DEBUG === '1';
+
+// A throw from a timer or a stream would otherwise end the process with a stack trace.
+process.on('uncaughtException', (error) => {
+  if (debug) console.error(error);
+  console.error(`nanolab: ${userMessage(error, databasePath(labHome()))}`);
+  process.exit(1);
+});
+
+
 try {
-  process.exitCode = await main(process.argv.slice(2));
+  process.exitCode = await main(argv.filter((a) => a !== '--debug'));
 } catch (error) {
-  // Errors the user can act on are one sentence; anything else is a bug and keeps its stack.
-  if (error instanceof UsageError) console.error(`nanolab ${error.message}`);
-  else if (error instanceof Error && !/^\s+at /m.test(error.message) && error.constructor === Error) console.error(`nanolab: ${error.message}`);
-  else throw error;
+  if (debug) console.error(error);
+  // Errors the user can act on are one sentence; anything else is a bug, and says how to see more.
+  console.error(`nanolab${error instanceof UsageError ? ' ' : ': '}${userMessage(error, databasePath(labHome()))}`);
   process.exitCode = 1;
 }

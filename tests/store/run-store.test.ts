@@ -13,11 +13,11 @@ describe('the experiment database', () => {
   it('migrates a new file to the current schema, in WAL mode, and refuses a newer one', () => {
     const path = fresh();
     const store = new RunStore(path);
-    expect(store.version).toBe(2);
+    expect(store.version).toBe(3);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.db.pragma('user_version = 99');
     store.close();
-    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (2)');
+    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (3)');
   });
 
   it('upgrades a version-1 lab (no run log) in place, keeping its runs', () => {
@@ -28,7 +28,7 @@ describe('the experiment database', () => {
     old.db.pragma('user_version = 1');
     old.close();
     const store = new RunStore(path);
-    expect(store.version).toBe(2);
+    expect(store.version).toBe(3);
     expect(store.getRun(id).name).toBe('before the log');
     store.log(id, 0, 'training on the GPU');
     store.log(id, 40, 'continued on the CPU');
@@ -48,6 +48,9 @@ describe('the experiment database', () => {
       { step: 200, wallMs: 2000, tokens: 200, name: 'tokens_per_sec', value: 5000 },
     ]);
     store.appendMetrics(b, [{ step: 50, wallMs: 500, tokens: 50, name: 'val_loss', value: 1.7 }]);
+    // the best val loss shown is the best checkpoint's, never a figure without a file
+    store.addCheckpoint(a, { step: 200, path: '/x/runs/1/checkpoints/best', valLoss: 1.9, kind: 'best' });
+    store.addCheckpoint(b, { step: 50, path: '/x/runs/2/checkpoints/best', valLoss: 1.7, kind: 'best' });
     store.setStatus(a, 'finished', null, 10);
     expect(store.listRuns().map((r) => r.id)).toEqual([a, b]);
     expect(store.listRuns({ sort: 'best_val_loss' }).map((r) => r.name)).toEqual(['gpt small', 'lstm baseline']);

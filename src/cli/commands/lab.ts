@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { embeddingVectors } from '../../main/engine/analysis/inspect';
 import { kmeans } from '../../main/engine/analysis/kmeans';
-import { CHECKPOINT_FILES } from '../../main/engine/checkpoint/checkpoint';
+import { CHECKPOINT_FILES, EXPORTED_FILES } from '../../main/engine/checkpoint/checkpoint';
 import { generate } from '../../main/engine/generate';
 import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
-import { writeCheckpointFolder } from '../../main/store/checkpoint-files';
+import { exportFolder } from '../../main/store/checkpoint-files';
 import { checkpointFiles, loadRunModel as loadModel } from '../../main/jobs/run-model';
 import { parse, parseInteger, UsageError } from '../args';
 import { openLab, parseRunId } from './train';
@@ -15,8 +15,10 @@ import { openLab, parseRunId } from './train';
 export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|steps|params] [--json]
 nanolab show RUN [--json]
 nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--checkpoint best|latest] [--json]
-nanolab export RUN --out DIR [--checkpoint best|latest] [--json]
+nanolab export RUN --out DIR [--checkpoint best|latest] [--force] [--json]
   model.safetensors + config.json + tokenizer.json, loadable in PyTorch (tests/checkpoint/torch_load.py).
+  DIR must be new or empty; --force replaces only those three files in a folder that has other
+  files (nothing else there is touched). The lab home and folders inside or above it are refused.
 nanolab compare RUN RUN... [--json]
 nanolab kmeans RUN --k K [--seed S] [--json]`;
 
@@ -86,6 +88,9 @@ export function showCommand(argv: string[]): number {
   });
 }
 
+/** The longest sample the CLI writes in one call (the app streams at most 5,000 characters). */
+const MAX_CLI_SAMPLE_LENGTH = 100_000;
+
 function checkpointKind(which: string | undefined): 'best' | 'latest' {
   const kind = which ?? 'best';
   if (kind !== 'best' && kind !== 'latest') throw new UsageError(`--checkpoint ${kind}: choose best or latest`);
@@ -112,7 +117,7 @@ export function sampleCommand(argv: string[]): number {
     try {
       const prompt = (values.prompt as string | undefined) ?? '\n';
       const stream = generate(model, tokenizer, {
-        prompt, length: parseInteger('length', values.length as string | undefined, 500, 0), seed: parseInteger('seed', values.seed as string | undefined, 1),
+        prompt, length: parseInteger('length', values.length as string | undefined, 500, 0, MAX_CLI_SAMPLE_LENGTH), seed: parseInteger('seed', values.seed as string | undefined, 1),
         temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1),
       });
       if (values.json) {
@@ -131,15 +136,17 @@ export function sampleCommand(argv: string[]): number {
 }
 
 export function exportCommand(argv: string[]): number {
-  const { values, positionals } = parse('export', argv, { out: { type: 'string' }, checkpoint: { type: 'string' }, json: { type: 'boolean' } }, true);
+  const { values, positionals } = parse('export', argv, {
+    out: { type: 'string' }, checkpoint: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+  }, true);
   const id = parseRunId(positionals);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError('export: --out DIR is required');
-  return withLab((store) => {
+  return withLab((store, home) => {
     const { files, path } = checkpointFiles(store, id, checkpointKind(values.checkpoint as string | undefined));
-    const keep = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
-    writeCheckpointFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])));
-    const params = JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;
+    const keep = [...EXPORTED_FILES];
+    const written = exportFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])), { force: Boolean(values.force), protectedDirs: [home] });
+    const params = JSON.parse(readFileSync(join(written, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;
     console.log(`exported ${path} to ${out}: ${keep.join(', ')} (${params.toLocaleString('en-US')} parameters)`);
     if (values.json) console.log(JSON.stringify({ run_id: id, from: path, out, files: keep, parameter_count: params }));
     return 0;

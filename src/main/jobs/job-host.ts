@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { countParameters } from '../engine/models';
 import type { TrainConfig } from '../engine/train';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
-import { MetricWriter, type RunStore } from '../store/run-store';
+import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
 import type { RunEvent, RunSpec } from './run-loop';
 
 // The host side of a run: it owns the database rows, starts the worker, turns the worker's events
@@ -71,47 +71,84 @@ function spawnWorker(data: unknown): Worker {
  */
 export class RunRecorder {
   private readonly writer: MetricWriter;
+  /** Why the run cannot go on (its record could not be written), once that happened. */
+  private failure: string | null = null;
+  private stopRun: (() => void) | null = null;
 
   constructor(private readonly store: RunStore, readonly runId: number, private readonly onEvent?: (e: RunEvent) => void) {
-    this.writer = new MetricWriter(store, runId);
+    this.writer = new MetricWriter(store, runId, 250, (error) => this.fail(error));
+  }
+
+  /** How to stop the run when its record cannot be written (set by whoever trains it). */
+  onFailureStop(stop: () => void): void {
+    this.stopRun = stop;
+    if (this.failure) stop();
+  }
+
+  /**
+   * The lab could not write the run's record (disk full, read-only): stop training — what was
+   * written stays — and end it failed with the reason, instead of training on without a record.
+   */
+  private fail(error: Error): void {
+    if (this.failure) return;
+    const explained = explainStoreError(error, this.store.path);
+    this.failure = `${(explained ?? error).message}; the run stopped, keeping what was saved before`;
+    this.stopRun?.();
   }
 
   record(e: Exclude<RunEvent, RunEnd>): void {
     const { store, runId, writer } = this;
     const base = 'tokens' in e ? { step: e.step, tokens: e.tokens, wallMs: e.elapsedMs } : null;
-    switch (e.type) {
-      case 'step':
-        for (const [name, value] of [['train_loss', e.loss], ['lr', e.lr], ['grad_norm', e.gradNorm], ['tokens_per_sec', e.tokensPerSec]] as const) {
-          writer.push({ ...base!, name, value });
-        }
-        break;
-      case 'eval':
-        writer.push({ ...base!, name: 'eval_train_loss', value: e.trainLoss });
-        writer.push({ ...base!, name: 'val_loss', value: e.valLoss });
-        writer.push({ ...base!, name: 'val_bpc', value: e.valLoss / Math.LN2 });
-        break;
-      case 'sample':
-        store.addSample(runId, e);
-        break;
-      case 'checkpoint':
-        writer.flush();
-        store.addCheckpoint(runId, e);
-        break;
+    try {
+      switch (e.type) {
+        case 'step':
+          for (const [name, value] of [['train_loss', e.loss], ['lr', e.lr], ['grad_norm', e.gradNorm], ['tokens_per_sec', e.tokensPerSec]] as const) {
+            writer.push({ ...base!, name, value });
+          }
+          break;
+        case 'eval':
+          writer.push({ ...base!, name: 'eval_train_loss', value: e.trainLoss });
+          writer.push({ ...base!, name: 'val_loss', value: e.valLoss });
+          writer.push({ ...base!, name: 'val_bpc', value: e.valLoss / Math.LN2 });
+          break;
+        case 'sample':
+          store.addSample(runId, e);
+          break;
+        case 'checkpoint':
+          writer.flush();
+          store.addCheckpoint(runId, e);
+          break;
+      }
+    } catch (error) {
+      this.fail(error as Error);
     }
     this.onEvent?.(e);
   }
 
   /** A line in the run's log, also passed on as a 'log' event. */
   log(step: number, message: string): void {
-    this.store.log(this.runId, step, message);
+    try {
+      this.store.log(this.runId, step, message);
+    } catch (error) {
+      this.fail(error as Error);
+    }
     this.onEvent?.({ type: 'log', step, message });
   }
 
-  /** Writes pending metrics and the final status. */
+  /**
+   * Writes pending metrics and the final status (failed, with the reason, when the record could
+   * not be written). When even that cannot be written, the run stays as it was in the database
+   * and is marked interrupted the next time the lab opens.
+   */
   end(e: RunEnd): void {
     this.writer.close();
-    this.store.setStatus(this.runId, e.status, e.reason);
-    this.onEvent?.(e);
+    const end: RunEnd = this.failure ? { ...e, status: 'failed', reason: this.failure } : e;
+    try {
+      this.store.setStatus(this.runId, end.status, end.reason);
+    } catch (error) {
+      this.fail(error as Error);
+    }
+    this.onEvent?.(this.failure && end.reason !== this.failure ? { ...end, status: 'failed', reason: this.failure } : end);
   }
 
   flush(): void {
@@ -139,7 +176,9 @@ export function attachCpu(store: RunStore, spec: RunSpec, recorder: RunRecorder,
     worker.on('error', (error) => finish({ type: 'end', status: 'failed', reason: `the training worker crashed: ${error.message}`, step: 0 }));
     worker.on('exit', (code) => finish({ type: 'end', status: 'failed', reason: `the training worker exited (code ${code}) before the run ended`, step: 0 }));
   });
-  return new WorkerRunHandle(spec.runId, worker, done);
+  const handle = new WorkerRunHandle(spec.runId, worker, done);
+  recorder.onFailureStop(() => handle.stop());
+  return handle;
 }
 
 /** Tokens per second of a few training steps of `config` on the CPU backend, in a worker thread. */

@@ -1,4 +1,7 @@
 import type Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { openDatabase } from './native';
 
 // The lab notebook: one SQLite file (WAL) holding every run, its resolved config, every logged
@@ -8,7 +11,9 @@ import { openDatabase } from './native';
 export type RunStatus = 'queued' | 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'interrupted';
 export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'];
 
-const MIGRATIONS: string[] = [
+type Migration = string | ((db: Database.Database) => void);
+
+const MIGRATIONS: Migration[] = [
   `CREATE TABLE runs (
      id INTEGER PRIMARY KEY,
      name TEXT NOT NULL,
@@ -64,7 +69,78 @@ const MIGRATIONS: string[] = [
      message TEXT NOT NULL,
      created_at INTEGER NOT NULL
    );`,
+  // paths relative to the lab home, so a moved or copied home reads its own files: checkpoint
+  // folders (runs/<id>/checkpoints/<kind>) and copied corpora (corpora/<hash>.txt), whatever
+  // folder they were written under
+  (db) => {
+    const rows = db.prepare('SELECT id, path FROM checkpoints').all() as { id: number; path: string }[];
+    const setPath = db.prepare('UPDATE checkpoints SET path = ? WHERE id = ?');
+    for (const r of rows) {
+      const m = /(?:^|[/\\])(runs[/\\]\d+[/\\]checkpoints[/\\](?:latest|best))[/\\]?$/.exec(r.path);
+      if (m) setPath.run(m[1].replace(/\\/g, '/'), r.id);
+    }
+    const runs = db.prepare('SELECT id, config FROM runs').all() as { id: number; config: string }[];
+    const setConfig = db.prepare('UPDATE runs SET config = ? WHERE id = ?');
+    for (const r of runs) {
+      const config = JSON.parse(r.config) as { data?: { path?: unknown } };
+      const path = config.data?.path;
+      const m = typeof path === 'string' ? /(?:^|[/\\])(corpora[/\\][0-9a-f]{16}\.txt)$/.exec(path) : null;
+      if (m && config.data) {
+        config.data.path = m[1].replace(/\\/g, '/');
+        setConfig.run(JSON.stringify(config), r.id);
+      }
+    }
+  },
 ];
+
+/**
+ * An error about the lab's database itself (damaged, read-only, disk full), as one sentence that
+ * says what to do. `code` is SQLite's.
+ */
+export class LabStoreError extends Error {
+  constructor(message: string, readonly code: string | null) {
+    super(message);
+  }
+}
+
+const sqliteCode = (error: unknown): string | null => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : null;
+};
+
+/** A sentence for a SQLite or file-system failure of the lab database at `path`; null when it is none of those. */
+export function explainStoreError(error: unknown, path: string): LabStoreError | null {
+  if (error instanceof LabStoreError) return error;
+  const code = sqliteCode(error);
+  if (!code) return null;
+  if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
+    return new LabStoreError(
+      `the lab database ${path} is damaged (${(error as Error).message}); NanoLab has not changed it: ` +
+        `move it aside (e.g. mv lab.sqlite lab.sqlite.damaged) to start a new lab there, or restore it from a backup`,
+      code,
+    );
+  }
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'SQLITE_IOERR_WRITE' || code === 'SQLITE_IOERR_FSYNC') {
+    return new LabStoreError(`the disk holding the lab (${dirname(path)}) is full (${code}): free some space there and try again`, code);
+  }
+  if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+    return new LabStoreError(`the lab at ${dirname(path)} is read-only (${code}): this needs to write to it; make the folder writable or point NANOLAB_HOME elsewhere`, code);
+  }
+  if (code.startsWith('SQLITE_CANTOPEN')) {
+    return new LabStoreError(`the lab database ${path} cannot be opened (${code}): check that the folder exists and is readable`, code);
+  }
+  if (code.startsWith('SQLITE_IOERR')) {
+    return new LabStoreError(`the lab database ${path} could not be read or written (${code}: ${(error as Error).message}); check the disk and try again`, code);
+  }
+  if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY')) {
+    return new LabStoreError(`the lab database ${path} is locked by another NanoLab process (${code}); try again in a moment`, code);
+  }
+  return null;
+}
+
+/** Whether opening the database failed because it cannot be written (read-only folder or disk, or a full disk). */
+const cannotWrite = (code: string | null) =>
+  code !== null && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'SQLITE_IOERR_WRITE' || code === 'EROFS' || code === 'EACCES');
 
 export interface NewRun {
   name: string;
@@ -95,6 +171,7 @@ export interface RunSummary {
   notes: string;
   tags: string[];
   steps: number;
+  /** The validation loss of the run's best checkpoint (null until one exists): a figure always backed by a file. */
   bestValLoss: number | null;
   tokensPerSec: number | null;
 }
@@ -117,13 +194,65 @@ export interface SeriesPoint {
 
 export class RunStore {
   readonly db: Database.Database;
+  /** The lab home: the folder of the database file; relative paths in the database are relative to it. */
+  readonly home: string;
+  /** Set when the lab could only be opened for reading (a read-only folder or disk, a full disk): why. */
+  readonly readOnly: string | null = null;
+  private snapshotDir: string | null = null;
 
-  constructor(path: string) {
-    this.db = openDatabase(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.pragma('synchronous = NORMAL');
-    this.migrate();
+  constructor(readonly path: string) {
+    this.home = dirname(path);
+    try {
+      this.db = this.openWritable();
+    } catch (error) {
+      const code = sqliteCode(error);
+      if (!cannotWrite(code) || !existsSync(path)) throw explainStoreError(error, path) ?? error;
+      // Nothing can be written here: read a snapshot of the database instead (a WAL database needs
+      // a writable folder even to be read), so list, show, sample and export still work.
+      this.readOnly = `the lab at ${this.home} cannot be written (${code}), so it is open read-only`;
+      this.db = this.openSnapshot();
+    }
+  }
+
+  private openWritable(): Database.Database {
+    const db = openDatabase(this.path);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('synchronous = NORMAL');
+      this.migrate(db);
+      return db;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private openSnapshot(): Database.Database {
+    this.snapshotDir = mkdtempSync(join(tmpdir(), 'nanolab-readonly-'));
+    const copy = join(this.snapshotDir, 'lab.sqlite');
+    try {
+      copyFileSync(this.path, copy);
+      if (existsSync(`${this.path}-wal`)) copyFileSync(`${this.path}-wal`, `${copy}-wal`);
+      // the copy is opened read-only too: a change would otherwise vanish with it
+      const db = openDatabase(copy, { readonly: true, fileMustExist: true });
+      try {
+        const version = db.pragma('user_version', { simple: true }) as number;
+        if (version !== MIGRATIONS.length) {
+          throw new LabStoreError(
+            `${this.readOnly}; its database is at schema version ${version} and this NanoLab needs ${MIGRATIONS.length}, which means writing to it`, 'SQLITE_READONLY',
+          );
+        }
+        db.prepare('SELECT count(*) FROM runs').get();
+        return db;
+      } catch (error) {
+        db.close();
+        throw error;
+      }
+    } catch (error) {
+      rmSync(this.snapshotDir, { recursive: true, force: true });
+      throw explainStoreError(error, this.path) ?? error;
+    }
   }
 
   /** The schema version this database is at. */
@@ -131,19 +260,45 @@ export class RunStore {
     return this.db.pragma('user_version', { simple: true }) as number;
   }
 
-  private migrate(): void {
-    const from = this.version;
+  private migrate(db: Database.Database): void {
+    const from = db.pragma('user_version', { simple: true }) as number;
     if (from > MIGRATIONS.length) {
-      throw new Error(`the lab database is at schema version ${from}, newer than this NanoLab understands (${MIGRATIONS.length}); update NanoLab`);
+      throw new LabStoreError(`the lab database is at schema version ${from}, newer than this NanoLab understands (${MIGRATIONS.length}); update NanoLab`, null);
     }
-    this.db.transaction(() => {
-      for (let v = from; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]);
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    if (from === MIGRATIONS.length) {
+      // a damaged file is often only found by reading it: say so now, not in the middle of a command
+      db.prepare('SELECT count(*) FROM runs').get();
+      return;
+    }
+    db.transaction(() => {
+      for (let v = from; v < MIGRATIONS.length; v++) {
+        const m = MIGRATIONS[v];
+        if (typeof m === 'string') db.exec(m);
+        else m(db);
+      }
+      db.pragma(`user_version = ${MIGRATIONS.length}`);
     })();
+  }
+
+  /** Refuses a change to a lab that was opened read-only, saying why. */
+  private requireWritable(doing: string): void {
+    if (this.readOnly) throw new LabStoreError(`cannot ${doing}: ${this.readOnly}`, 'SQLITE_READONLY');
+  }
+
+  /** A path as the database keeps it: relative to the lab home when it is inside it. */
+  storedPath(path: string): string {
+    const r = relative(this.home, path);
+    return r !== '' && !r.startsWith('..') && !isAbsolute(r) ? r.split('\\').join('/') : path;
+  }
+
+  /** A path from the database, made absolute against this lab's home. */
+  resolvePath(path: string): string {
+    return isAbsolute(path) ? path : join(this.home, path);
   }
 
   close(): void {
     this.db.close();
+    if (this.snapshotDir) rmSync(this.snapshotDir, { recursive: true, force: true });
   }
 
   /**
@@ -152,6 +307,7 @@ export class RunStore {
    * resumed from their latest checkpoint. Returns the ids it marked.
    */
   markOrphansInterrupted(isAlive: (pid: number) => boolean = pidAlive, now = Date.now()): number[] {
+    if (this.readOnly) return [];
     const open = this.db.prepare("SELECT id, owner_pid FROM runs WHERE status IN ('running','paused')").all() as { id: number; owner_pid: number | null }[];
     const orphans = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid)).map((r) => r.id);
     for (const id of orphans) this.setStatus(id, 'interrupted', 'the process running it ended without stopping it', now);
@@ -168,11 +324,13 @@ export class RunStore {
 
   /** Claims a run for this process (it is now the owner whose liveness counts). */
   claim(id: number, now = Date.now()): void {
+    this.requireWritable(`train run ${id}`);
     this.requireRun(id);
     this.db.prepare('UPDATE runs SET owner_pid = ?, heartbeat_at = ? WHERE id = ?').run(process.pid, now, id);
   }
 
   createRun(run: NewRun, now = Date.now()): number {
+    this.requireWritable('start a run');
     const name = run.name.trim();
     if (name === '') throw new Error('a run needs a name');
     return this.db.transaction(() => {
@@ -259,7 +417,7 @@ export class RunStore {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, c.kind);
       this.db.prepare('INSERT INTO checkpoints (run_id, step, path, val_loss, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(runId, c.step, c.path, c.valLoss, c.kind, now);
+        .run(runId, c.step, this.storedPath(c.path), c.valLoss, c.kind, now);
     })();
   }
 
@@ -271,8 +429,11 @@ export class RunStore {
     return this.db.prepare('SELECT created_at AS at, step, message FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as { at: number; step: number; message: string }[];
   }
 
+  /** A run's checkpoints, their paths absolute (resolved against this lab's home). */
   checkpoints(runId: number): { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[] {
-    return this.db.prepare('SELECT step, path, val_loss AS valLoss, kind FROM checkpoints WHERE run_id = ? ORDER BY kind').all(runId) as never;
+    const rows = this.db.prepare('SELECT step, path, val_loss AS valLoss, kind FROM checkpoints WHERE run_id = ? ORDER BY kind').all(runId) as
+      { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[];
+    return rows.map((r) => ({ ...r, path: this.resolvePath(r.path) }));
   }
 
   getRun(id: number): RunSummary & { config: unknown } {
@@ -297,7 +458,7 @@ export class RunStore {
       `SELECT r.id, r.name, r.status, r.status_reason, r.family, r.param_count, r.created_at, r.finished_at, r.notes,
          (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM run_tags WHERE run_id = r.id ORDER BY tag)) AS tags,
          (SELECT max(step) FROM metrics WHERE run_id = r.id AND superseded = 0) AS steps,
-         (SELECT min(value) FROM metrics WHERE run_id = r.id AND name = 'val_loss' AND superseded = 0) AS best_val_loss,
+         (SELECT val_loss FROM checkpoints WHERE run_id = r.id AND kind = 'best') AS best_val_loss,
          (SELECT value FROM metrics WHERE run_id = r.id AND name = 'tokens_per_sec' AND superseded = 0 ORDER BY step DESC LIMIT 1) AS tokens_per_sec
        FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY ${order} IS NULL, ${order} ${filter.descending ? 'DESC' : 'ASC'}, r.id`,
@@ -381,14 +542,17 @@ function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {})
 
 /**
  * Buffers metric rows and writes them in one transaction every `intervalMs`: a killed process
- * loses at most that interval, and training never waits on the disk per step.
+ * loses at most that interval, and training never waits on the disk per step. A write that fails
+ * (a full disk, a read-only folder) keeps its rows and is reported once to `onError`: the host
+ * stops the run rather than train on without a record.
  */
 export class MetricWriter {
   private buffer: MetricRow[] = [];
   private timer: ReturnType<typeof setInterval> | null = null;
+  private failed = false;
 
-  constructor(private readonly store: RunStore, private readonly runId: number, intervalMs = 250) {
-    this.timer = setInterval(() => this.flush(), intervalMs);
+  constructor(private readonly store: RunStore, private readonly runId: number, intervalMs = 250, private readonly onError?: (error: Error) => void) {
+    this.timer = setInterval(() => this.tryFlush(), intervalMs);
     this.timer.unref?.();
   }
 
@@ -396,16 +560,37 @@ export class MetricWriter {
     this.buffer.push(row);
   }
 
+  /** Writes the buffered rows; on failure they stay buffered and the error is thrown. */
   flush(): void {
     if (this.buffer.length === 0) return;
     const rows = this.buffer;
     this.buffer = [];
-    this.store.appendMetrics(this.runId, rows);
+    try {
+      this.store.appendMetrics(this.runId, rows);
+    } catch (error) {
+      this.buffer = rows.concat(this.buffer);
+      throw explainStoreError(error, this.store.path) ?? error;
+    }
+  }
+
+  /** flush(), with a failure passed to onError (once) instead of thrown: the timer's and close()'s way. */
+  tryFlush(): boolean {
+    try {
+      this.flush();
+      return true;
+    } catch (error) {
+      if (!this.failed) {
+        this.failed = true;
+        if (this.onError) this.onError(error as Error);
+        else throw error;
+      }
+      return false;
+    }
   }
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    this.flush();
+    this.tryFlush();
   }
 }
