@@ -6,8 +6,24 @@ export interface Tokenizer {
   readonly vocab: readonly string[];
   readonly vocabSize: number;
   encode(text: string): Int32Array;
+  /**
+   * Writes the ids of `text` into `out` from `offset` and returns how many it wrote: a large corpus
+   * is encoded piece by piece into one array. Throws a RangeError when `out` has no room left.
+   */
+  encodeInto(text: string, out: Int32Array, offset: number): number;
   decode(ids: ArrayLike<number>): string;
   toJSON(): TokenizerJson;
+}
+
+/**
+ * Builds a tokenizer from text seen in pieces, so a large corpus is never one string: `add` every
+ * piece (each ending where a token may end: after a newline, or before a space that follows a
+ * non-space), then `build`. `tokens` counts the tokens the pieces encode to.
+ */
+export interface TokenizerBuilder<T extends Tokenizer = Tokenizer> {
+  add(text: string): void;
+  readonly tokens: number;
+  build(): T;
 }
 
 export type TokenizerJson = CharTokenizerJson | WordTokenizerJson;
@@ -34,19 +50,61 @@ export interface CharTokenizerJson {
   vocab: string[];
 }
 
+const HIGH_SURROGATE = 0xd800, LOW_SURROGATE = 0xdc00, SURROGATE_END = 0xe000;
+
+/**
+ * Calls `visit` with each code point of `text` (a surrogate pair is one; a lone surrogate is its
+ * own), as iterating a string does, without making a string per character.
+ */
+function forEachCodePoint(text: string, visit: (cp: number) => void): void {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= HIGH_SURROGATE && c < LOW_SURROGATE && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= LOW_SURROGATE && d < SURROGATE_END) {
+        visit(((c - HIGH_SURROGATE) << 10) + (d - LOW_SURROGATE) + 0x10000);
+        i++;
+        continue;
+      }
+    }
+    visit(c);
+  }
+}
+
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char' as const;
-  private readonly index: Map<string, number>;
+  /** Code point -> id, built on the first encode: a table for the BMP (-1: not in the vocabulary), a map above it. */
+  private ids: { bmp: Int32Array; astral: Map<number, number> } | null = null;
 
   constructor(readonly vocab: readonly string[]) {
-    this.index = new Map(vocab.map((ch, i) => [ch, i]));
-    if (this.index.size !== vocab.length) throw new Error('char tokenizer: the vocabulary has a repeated character');
+    if (new Set(vocab).size !== vocab.length) throw new Error('char tokenizer: the vocabulary has a repeated character');
   }
 
   static fromText(text: string): CharTokenizer {
-    const chars = [...new Set(text)]; // iterates code points, so a surrogate pair is one character
-    chars.sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
-    return new CharTokenizer(chars);
+    const builder = CharTokenizer.builder();
+    builder.add(text);
+    return builder.build();
+  }
+
+  /** The vocabulary is the sorted set of code points seen (one byte per possible code point). */
+  static builder(): TokenizerBuilder<CharTokenizer> {
+    const seen = new Uint8Array(0x110000);
+    let tokens = 0;
+    const mark = (cp: number) => {
+      seen[cp] = 1;
+      tokens++;
+    };
+    return {
+      add: (text) => forEachCodePoint(text, mark),
+      get tokens() {
+        return tokens;
+      },
+      build() {
+        const chars: string[] = [];
+        for (let cp = 0; cp < seen.length; cp++) if (seen[cp]) chars.push(String.fromCodePoint(cp));
+        return new CharTokenizer(chars);
+      },
+    };
   }
 
   static fromJSON(json: CharTokenizerJson): CharTokenizer {
@@ -60,19 +118,42 @@ export class CharTokenizer implements Tokenizer {
 
   /** Throws naming every character that is not in the vocabulary. */
   encode(text: string): Int32Array {
-    const chars = [...text];
-    const ids = new Int32Array(chars.length);
-    const unknown = new Set<string>();
-    chars.forEach((ch, i) => {
-      const id = this.index.get(ch);
-      if (id === undefined) unknown.add(ch);
-      else ids[i] = id;
+    let n = 0;
+    forEachCodePoint(text, () => n++);
+    const ids = new Int32Array(n);
+    this.encodeInto(text, ids, 0);
+    return ids;
+  }
+
+  encodeInto(text: string, out: Int32Array, offset: number): number {
+    const { bmp, astral } = (this.ids ??= this.table());
+    const unknown = new Set<number>();
+    let n = offset;
+    forEachCodePoint(text, (cp) => {
+      if (n >= out.length) throw new RangeError(`no room for more than ${out.length} tokens`);
+      const id = cp < 0x10000 ? bmp[cp] : astral.get(cp) ?? -1;
+      if (id < 0) unknown.add(cp);
+      else out[n] = id;
+      n++;
     });
     if (unknown.size > 0) {
-      const list = [...unknown].map((c) => JSON.stringify(c)).join(', ');
+      const list = [...unknown].map((cp) => JSON.stringify(String.fromCodePoint(cp))).join(', ');
       throw new Error(`text has characters the vocabulary does not: ${list}; use only characters of the training text`);
     }
-    return ids;
+    return n - offset;
+  }
+
+  private table(): { bmp: Int32Array; astral: Map<number, number> } {
+    const bmp = new Int32Array(0x10000).fill(-1);
+    const astral = new Map<number, number>();
+    this.vocab.forEach((ch, i) => {
+      const cp = ch.codePointAt(0);
+      // an entry longer than one code point can never match a character
+      if (cp === undefined || String.fromCodePoint(cp) !== ch) return;
+      if (cp < 0x10000) bmp[cp] = i;
+      else astral.set(cp, i);
+    });
+    return { bmp, astral };
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -112,14 +193,34 @@ export class WordTokenizer implements Tokenizer {
   }
 
   static fromText(text: string, maxVocab: number, lowercase: boolean): WordTokenizer {
+    const builder = WordTokenizer.builder(maxVocab, lowercase);
+    builder.add(text);
+    return builder.build();
+  }
+
+  /** Counts the tokens of every piece; the vocabulary keeps the most frequent (ties by code unit order). */
+  static builder(maxVocab: number, lowercase: boolean): TokenizerBuilder<WordTokenizer> {
     if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new Error(`word vocabulary size (${maxVocab}) must be a whole number ≥ 2`);
     const counts = new Map<string, number>();
-    for (const w of WordTokenizer.split(lowercase ? text.toLowerCase() : text)) counts.set(w, (counts.get(w) ?? 0) + 1);
-    const kept = [...counts.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .slice(0, maxVocab - 1)
-      .map(([w]) => w);
-    return new WordTokenizer([WordTokenizer.UNK, ...kept], lowercase);
+    let tokens = 0;
+    return {
+      add(text) {
+        for (const w of WordTokenizer.split(lowercase ? text.toLowerCase() : text)) {
+          counts.set(w, (counts.get(w) ?? 0) + 1);
+          tokens++;
+        }
+      },
+      get tokens() {
+        return tokens;
+      },
+      build() {
+        const kept = [...counts.entries()]
+          .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+          .slice(0, maxVocab - 1)
+          .map(([w]) => w);
+        return new WordTokenizer([WordTokenizer.UNK, ...kept], lowercase);
+      },
+    };
   }
 
   static fromJSON(json: WordTokenizerJson): WordTokenizer {
@@ -137,6 +238,13 @@ export class WordTokenizer implements Tokenizer {
     return Int32Array.from(words, (w) => this.index.get(w) ?? 0);
   }
 
+  encodeInto(text: string, out: Int32Array, offset: number): number {
+    const words = WordTokenizer.split(this.lowercase ? text.toLowerCase() : text);
+    if (offset + words.length > out.length) throw new RangeError(`no room for more than ${out.length} tokens`);
+    for (let i = 0; i < words.length; i++) out[offset + i] = this.index.get(words[i]) ?? 0;
+    return words.length;
+  }
+
   decode(ids: ArrayLike<number>): string {
     return decodeWith(this.vocab, ids);
   }
@@ -146,8 +254,14 @@ export class WordTokenizer implements Tokenizer {
   }
 }
 
+export function tokenizerBuilder(spec: TokenizerSpec): TokenizerBuilder {
+  return spec.kind === 'word' ? WordTokenizer.builder(spec.vocab_size, spec.lowercase) : CharTokenizer.builder();
+}
+
 export function buildTokenizer(text: string, spec: TokenizerSpec): Tokenizer {
-  return spec.kind === 'word' ? WordTokenizer.fromText(text, spec.vocab_size, spec.lowercase) : CharTokenizer.fromText(text);
+  const builder = tokenizerBuilder(spec);
+  builder.add(text);
+  return builder.build();
 }
 
 export function tokenizerFromJSON(json: TokenizerJson): Tokenizer {
