@@ -3,12 +3,11 @@
 // methods are answered over IPC and its events pushed to every window. The decisions (which pages
 // are the app, how it quits, dialogs' parent, a failed start) live in desktop.ts, with their tests.
 import { app, BrowserWindow, dialog, ipcMain, shell, type IpcMainInvokeEvent, type OpenDialogOptions } from 'electron'
-import { readFileSync } from 'node:fs'
-import { basename, join } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LabApi } from './api/lab-api'
 import { dialogParent, hasAppWindow, installQuitSequence, isAppUrl, isWebLink, navigationDecision, rendererSource, startDesktop, type QuitSequence, type RendererSource } from './desktop'
-import { APP_NAME, IPC_EVENT, IPC_INVOKE, MAX_CORPUS_BYTES } from '../shared/contract'
+import { APP_NAME, IPC_EVENT, IPC_INVOKE } from '../shared/contract'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -97,12 +96,7 @@ function createLab(): LabApi {
           filters: [{ name: 'Text', extensions: ['txt', 'md', 'csv', 'tsv', 'json', 'py', 'js', 'ts', 'html'] }, { name: 'All files', extensions: ['*'] }]
         })
         const path = r.filePaths[0]
-        if (r.canceled || path === undefined) return null
-        const bytes = readFileSync(path)
-        if (bytes.length > MAX_CORPUS_BYTES) {
-          throw new Error(`${basename(path)} is ${(bytes.length / 2 ** 20).toFixed(1)} MB; the lab takes texts up to ${MAX_CORPUS_BYTES / 2 ** 20} MB: use a shorter excerpt`)
-        }
-        return { name: basename(path), bytes }
+        return r.canceled || path === undefined ? null : path
       },
       async chooseFolder(title) {
         const r = await showOpenDialog({ title, buttonLabel: 'Export here', properties: ['openDirectory', 'createDirectory'] })

@@ -10,8 +10,17 @@ export const APP_NAME = 'NanoLab'
 /** Which process hosts the engine: the desktop app, or `nanolab serve` in a browser. */
 export type HostKind = 'electron' | 'browser'
 
-/** Largest corpus the UI may upload (browser mode) or pick (desktop). */
-export const MAX_CORPUS_BYTES = 64 * 1024 * 1024
+/**
+ * Largest corpus a run trains on unless NANOLAB_MAX_CORPUS_MB (or `train --max-corpus-mb`) says
+ * otherwise: CLI --data and a file picked in the desktop app alike; app.info reports the limit in force.
+ */
+export const DEFAULT_MAX_CORPUS_BYTES = 256 * 1024 * 1024
+
+/**
+ * Largest text uploaded from the browser (`nanolab serve`): one WebSocket frame carries it, and the
+ * server's frame limit follows from it. Larger texts go through `nanolab train --data`.
+ */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 
 /** Versions shown in the About line. */
 export interface AppVersions {

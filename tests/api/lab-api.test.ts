@@ -3,7 +3,7 @@ import type { LabApi } from '../../src/main/api/lab-api';
 import { estimateTrainingMemory, fieldOf } from '../../src/main/api/run-drafts';
 import { countParameters } from '../../src/main/engine/models';
 import { resolveTrainConfig } from '../../src/main/engine/train';
-import { MAX_CORPUS_BYTES, type EventPayload } from '../../src/shared/contract';
+import { MAX_UPLOAD_BYTES, type EventPayload } from '../../src/shared/contract';
 import { openApi, tinyDraft } from './helpers';
 
 // The host side of the contract with a real database, real worker threads and the real engine.
@@ -68,7 +68,9 @@ describe('corpora', () => {
     expect(list.map((c) => c.id)).toEqual(['tinyshakespeare', info.id]);
     expect(list[0]).toMatchObject({ chars: 1_115_394, vocabSize: 65, bundled: true });
     await expect(api.call('corpus.upload', { name: 'empty.txt', text: '' })).rejects.toThrow('empty.txt is empty');
-    await expect(api.call('corpus.upload', { name: 'big.txt', text: 'x'.repeat(MAX_CORPUS_BYTES + 1) })).rejects.toThrow(/big.txt is 64.0 MB; the lab takes texts up to 64 MB/);
+    await expect(api.call('corpus.upload', { name: 'big.txt', text: 'x'.repeat(MAX_UPLOAD_BYTES + 1) })).rejects.toThrow(
+      'big.txt is 64.0 MB (67,108,865 bytes); uploads over the browser are limited to 64.0 MB (67,108,864 bytes): for larger texts',
+    );
     await expect(api.call('corpus.pick', {})).rejects.toThrow(/desktop feature/);
     const short = await api.call('runs.preview', tinyDraft({ corpusId: (await api.call('corpus.upload', { name: 'short.txt', text: 'a tiny text, far too short for a batch. '.repeat(2) })).id }));
     expect(short).toMatchObject({ ok: false, error: expect.stringContaining('too short for batch_size 4 × seq_len 16') });

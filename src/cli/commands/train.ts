@@ -1,11 +1,14 @@
 import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countParameters, MODEL_FAMILIES, type ModelFamily } from '../../main/engine/models';
 import { getPreset, PRESETS, type Preset } from '../../main/engine/presets';
 import { resolveTrainConfig } from '../../main/engine/train';
 import { resumeRun, startRun, type RunHandle } from '../../main/jobs/job-host';
-import { databasePath, labHome } from '../../main/jobs/lab-home';
-import { loadCorpus, type RunEvent } from '../../main/jobs/run-loop';
+import { BUNDLED_CORPUS_REF, databasePath, labHome } from '../../main/jobs/lab-home';
+import type { RunEvent } from '../../main/jobs/run-loop';
+import { MAX_CORPUS_ENV, outlineCorpusFile, parseCorpusLimit } from '../../main/jobs/corpus-file';
+import { Corpora } from '../../main/api/corpora';
 import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
 import { RunStore } from '../../main/store/run-store';
 import { checkCorpusFits } from '../../main/api/run-drafts';
@@ -14,11 +17,13 @@ import { parse, parseInteger, parseSetting, UsageError } from '../args';
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
 
 export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--data FILE] [--steps N | --minutes M]
-              [--tokenizer char|word] [--word-vocab N] [--lowercase]
+              [--tokenizer char|word] [--word-vocab N] [--lowercase] [--max-corpus-mb N]
               [--set key=value ...] [--seed S] [--name NAME] [--log-every K] [--json]
   Trains in a worker thread and logs the run to the lab database (NANOLAB_HOME, default the
   desktop app's data folder), with checkpoints (latest and best) and periodic samples. Text: a
-  UTF-8 file (default: the bundled tinyshakespeare), contiguous 90/10 train/val split; characters as
+  UTF-8 file of at most 256 MB (--max-corpus-mb or NANOLAB_MAX_CORPUS_MB sets the limit), copied
+  into the lab (corpora/, by content hash) so the run never depends on the original (default: the
+  bundled tinyshakespeare); contiguous 90/10 train/val split; characters as
   tokens, or with --tokenizer word the --word-vocab (default 2000) most frequent words and
   punctuation marks, the rest <unk>. --lowercase lower-cases the text first.
   Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long, with the cosine
@@ -113,6 +118,22 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
   return summary;
 }
 
+/**
+ * The text the runs read: --data copied into the lab (corpora/<hash>.txt, stored relative to the
+ * lab home), or the bundled corpus (stored by name).
+ */
+function copyIntoLab(home: string, data: string | undefined): { stored: string; path: string; copy: string | null } {
+  if (data === undefined) return { stored: BUNDLED_CORPUS_REF, path: BUNDLED_CORPUS, copy: null };
+  try {
+    const { id } = new Corpora(home, BUNDLED_CORPUS).addFile(data);
+    const stored = `corpora/${id}.txt`;
+    return { stored, path: join(home, stored), copy: stored };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new UsageError(code ? `train: cannot read --data ${data} (${code}): check the path and that you may read it` : `train: ${(error as Error).message}`);
+  }
+}
+
 const listeners = new Map<number, (e: RunEvent) => void>();
 const relay = (runId: () => number) => (e: RunEvent) => listeners.get(runId())?.(e);
 
@@ -121,7 +142,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     preset: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string' },
     minutes: { type: 'string' }, set: { type: 'string', multiple: true }, seed: { type: 'string' }, name: { type: 'string' },
     'log-every': { type: 'string' }, json: { type: 'boolean' }, tokenizer: { type: 'string' }, 'word-vocab': { type: 'string' },
-    lowercase: { type: 'boolean' },
+    lowercase: { type: 'boolean' }, 'max-corpus-mb': { type: 'string' },
   });
   const str = (key: string) => values[key] as string | undefined;
   let runs: Preset[];
@@ -135,6 +156,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     runs = [{ name: family, description: '', family, settings: {} }];
   }
   const dataPath = str('data') ?? BUNDLED_CORPUS;
+  if (str('max-corpus-mb') !== undefined) {
+    try {
+      parseCorpusLimit(str('max-corpus-mb')!, '--max-corpus-mb');
+    } catch (error) {
+      throw new UsageError(`train: ${(error as Error).message}`);
+    }
+    // the runs' worker threads read the text too, and start with this process's environment
+    process.env[MAX_CORPUS_ENV] = str('max-corpus-mb');
+  }
   const user: Record<string, unknown> = Object.fromEntries(((values.set as string[] | undefined) ?? []).map(parseSetting));
   if (str('steps') !== undefined) user.steps = parseInteger('steps', str('steps'), 0, 1);
   let budgetMs: number | null = null;
@@ -154,14 +184,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const { home, store } = openLab();
   const summaries: Summary[] = [];
   try {
+    const data = copyIntoLab(home, str('data'));
     for (const preset of runs) {
-      let corpus;
-      try {
-        corpus = loadCorpus(dataPath, lowercaseFlag || (preset.lowercase ?? false), tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)));
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        throw code ? new UsageError(`train: cannot read --data ${dataPath} (${code})`) : error;
-      }
+      // the tokenizer and the split's sizes only: the worker holds the ids
+      const corpus = outlineCorpusFile(data.path, { name: dataPath, lowercase: lowercaseFlag || (preset.lowercase ?? false), tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)) });
       const config = resolveTrainConfig(preset.family, corpus.tokenizer.vocabSize, { ...preset.settings, ...user }, seed);
       try {
         checkCorpusFits(config, corpus, dataPath);
@@ -170,13 +196,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       }
       const label = str('name') ?? (runs.length > 1 ? preset.name : str('preset') ?? preset.family);
       const logEvery = parseInteger('log-every', str('log-every'), budgetMs !== null ? 50 : Math.max(1, Math.round(config.steps / 20)), 1);
-      console.log(`data    ${dataPath}: ${corpus.train.length + corpus.val.length} characters, ${corpus.tokenizer.kind} vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val tokens${lowercaseFlag || preset.lowercase ? ' (lower-cased)' : ''}`);
+      console.log(`data    ${dataPath}${data.copy ? ` (in the lab as ${data.copy})` : ''}: ${corpus.train.length + corpus.val.length} tokens, ${corpus.tokenizer.kind} vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val tokens${lowercaseFlag || preset.lowercase ? ' (lower-cased)' : ''}`);
       console.log(`model   ${JSON.stringify(config.model)}`);
       console.log(`params  ${countParameters(config.model).toLocaleString('en-US')}`);
       console.log(`train   ${JSON.stringify({ ...config, model: undefined })}`);
       let id = 0;
       const handle = startRun({
-        home, store, name: label, config, dataPath, preset: str('preset'), lowercase: lowercaseFlag || (preset.lowercase ?? false),
+        home, store, name: label, config, dataPath: data.stored, preset: str('preset'), lowercase: lowercaseFlag || (preset.lowercase ?? false),
         tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)), timeBudgetMs: budgetMs,
         samplePrompt: '\n', onEvent: relay(() => id),
       });

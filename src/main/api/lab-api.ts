@@ -1,10 +1,9 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attentionMaps, embeddingVectors, positionTable, surprise } from '../engine/analysis/inspect';
 import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/analysis/kmeans';
 import { pca } from '../engine/analysis/pca';
 import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
-import { decodeText } from '../engine/data/corpus';
 import { generate } from '../engine/generate';
 import type { GeneratedToken } from '../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
@@ -14,13 +13,14 @@ import {
   attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig,
 } from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
+import { readCorpusText } from '../jobs/corpus-file';
 import { databasePath } from '../jobs/lab-home';
 import type { RunEvent } from '../jobs/run-loop';
 import { checkpointFiles, chosenCheckpoint, loadRunModel } from '../jobs/run-model';
 import { writeCheckpointFolder } from '../store/checkpoint-files';
 import { RunStore } from '../store/run-store';
 import {
-  ContractError, isMethod, MAX_CORPUS_BYTES, parseEvent, parseRequest, parseResponse,
+  ContractError, isMethod, MAX_UPLOAD_BYTES, parseEvent, parseRequest, parseResponse,
   type AppVersions, type EventName, type EventPayload, type HostKind, type KMeansView, type Method, type Request, type Response,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
@@ -32,8 +32,8 @@ import { tarFolder } from './tar';
 // `dispatch`; events go to every subscriber (a window, a socket) through `subscribe`.
 
 export interface Dialogs {
-  /** An Open dialog for a text file; null when cancelled. */
-  openText(): Promise<{ name: string; bytes: Uint8Array } | null>;
+  /** An Open dialog for a text file: its path, or null when cancelled. */
+  openText(): Promise<string | null>;
   /** A folder chooser for an export; null when cancelled. */
   chooseFolder(title: string): Promise<string | null>;
 }
@@ -244,7 +244,8 @@ export class LabApi {
         host: options.host,
         versions: options.versions,
         home: options.home,
-        maxCorpusBytes: MAX_CORPUS_BYTES,
+        // the browser uploads a text in one WebSocket frame: there the upload limit holds too
+        maxCorpusBytes: options.host === 'browser' ? Math.min(MAX_UPLOAD_BYTES, this.corpora.limit) : this.corpora.limit,
         families: [...MODEL_FAMILIES],
         presets: Object.entries(PRESETS).map(([id, runs]) => ({
           id,
@@ -310,7 +311,7 @@ export class LabApi {
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
         const name = draft.name || (draft.preset ? PRESETS[draft.preset]?.[0]?.name : undefined) || `${draft.family} ${(countParameters(config.model) / 1000).toFixed(0)}k`;
         const { runId, stored } = createRunRecord({
-          home: options.home, store, name, config, dataPath: this.corpora.path(draft.corpusId), preset: draft.preset ?? undefined,
+          home: options.home, store, name, config, dataPath: this.corpora.storedPath(draft.corpusId), preset: draft.preset ?? undefined,
           lowercase: draft.lowercase, tokenizer, timeBudgetMs, tags: draft.tags, device: draft.device, calibration: draft.calibration ?? null,
         });
         const recorder = new RunRecorder(store, runId, this.relay(() => runId));
@@ -363,7 +364,7 @@ export class LabApi {
         const path = this.corpora.path(draft.corpusId);
         const cpu = await calibrateCpu(config, path, draft.lowercase, tokenizer, steps);
         // enough text for a few batches and the same characters, without shipping a large corpus
-        const text = decodeText(new Uint8Array(readFileSync(path)), path);
+        const text = readCorpusText(path, { headBytes: 4 * 400_000 });
         return { ...cpu, config: config as unknown as Record<string, unknown>, tokenizer: tokenizer as unknown as Record<string, unknown>, text: text.length > 400_000 ? text.slice(0, 400_000) : text };
       },
       'gpu.pending': () => [...this.gpuRuns.values()].filter((r) => r.device === 'waiting').map((r) => r.runId),
@@ -373,11 +374,14 @@ export class LabApi {
         return {};
       },
       'corpus.list': () => this.corpora.list(),
-      'corpus.upload': ({ name, text }) => this.corpora.add(name, new TextEncoder().encode(text)),
+      'corpus.upload': ({ name, text }) => {
+        const bytes = new TextEncoder().encode(text);
+        return options.host === 'browser' ? this.corpora.upload(name, bytes) : this.corpora.add(name, bytes);
+      },
       'corpus.pick': async () => {
         if (!options.dialogs) throw new Error('choosing a file from disk is a desktop feature: in the browser, upload the file instead');
         const picked = await options.dialogs.openText();
-        return picked === null ? null : this.corpora.add(picked.name, picked.bytes);
+        return picked === null ? null : this.corpora.addFile(picked);
       },
       'sample.generate': async ({ requestId, runId, checkpoint, prompt, length, temperature, topK, topP, seed }) => {
         if (this.generating.has(requestId)) throw new Error(`a sample with request id "${requestId}" is already running`);

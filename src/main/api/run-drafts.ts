@@ -1,8 +1,8 @@
-import type { Corpus } from '../engine/data/corpus';
+import type { CorpusOutline } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { countParameters, isRecurrent } from '../engine/models';
 import { resolveTrainConfig, type TrainConfig } from '../engine/train';
-import { loadCorpus } from '../jobs/run-loop';
+import { outlineCorpusFile } from '../jobs/corpus-file';
 import type { RunDraft, RunPreview } from '../../shared/contract';
 import { SETTINGS } from '../../shared/hyperparameters';
 
@@ -10,7 +10,7 @@ import { SETTINGS } from '../../shared/hyperparameters';
 // validated training config, and the live preview the form shows while the user types.
 
 /** A corpus too short for one batch, or for one validation window, cannot train. */
-export function checkCorpusFits(config: TrainConfig, corpus: Corpus, name: string): void {
+export function checkCorpusFits(config: TrainConfig, corpus: CorpusOutline, name: string): void {
   if (corpus.val.length < config.seq_len + 1 || corpus.train.length < config.batch_size * (config.seq_len + 1)) {
     throw new Error(
       `${name} is too short for batch_size ${config.batch_size} × seq_len ${config.seq_len} ` +
@@ -65,20 +65,20 @@ export function fieldOf(message: string, settings: Record<string, unknown>): str
 
 export interface ResolvedDraft {
   config: TrainConfig;
-  corpus: Corpus;
+  corpus: CorpusOutline;
   tokenizer: TokenizerSpec;
   timeBudgetMs: number | null;
 }
 
-/** Loads corpora for drafts, keeping the last one: a form re-previews on every keystroke. */
+/** Outlines corpora for drafts (tokenizer and sizes, no ids), keeping the last one: a form re-previews on every keystroke. */
 export class DraftResolver {
-  private cached: { key: string; corpus: Corpus } | null = null;
+  private cached: { key: string; corpus: CorpusOutline } | null = null;
 
   constructor(private readonly corpusPath: (id: string) => string) {}
 
-  corpus(corpusId: string, lowercase: boolean, tokenizer: TokenizerSpec): Corpus {
+  corpus(corpusId: string, lowercase: boolean, tokenizer: TokenizerSpec): CorpusOutline {
     const key = JSON.stringify([corpusId, lowercase, tokenizer]);
-    if (this.cached?.key !== key) this.cached = { key, corpus: loadCorpus(this.corpusPath(corpusId), lowercase, tokenizer) };
+    if (this.cached?.key !== key) this.cached = { key, corpus: outlineCorpusFile(this.corpusPath(corpusId), { lowercase, tokenizer }) };
     return this.cached.corpus;
   }
 

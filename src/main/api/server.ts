@@ -4,7 +4,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { ContractError, isMethod, MAX_CORPUS_BYTES, wireFrame, type WireFrame } from '../../shared/contract';
+import { ContractError, isMethod, MAX_UPLOAD_BYTES, wireFrame, type WireFrame } from '../../shared/contract';
 import type { LabApi } from './lab-api';
 
 // Browser mode (`nanolab serve`): the built renderer over HTTP and the contract over a WebSocket,
@@ -258,7 +258,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   });
 
   // JSON escapes can grow a text: leave room above the corpus limit for the upload frame
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 3 * MAX_CORPUS_BYTES });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 3 * MAX_UPLOAD_BYTES });
   const endUpgrade = (socket: Duplex, status: number, message: string) => {
     if (!socket.writable) return void socket.destroy();
     const body = `${message}\n`;

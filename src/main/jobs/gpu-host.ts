@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { decodeText } from '../engine/data/corpus';
 import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
 import type { ReportedEvent } from '../../shared/contract';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
 import { attachCpu, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
-import { checkpointDir } from './lab-home';
+import { readCorpusText } from './corpus-file';
+import { checkpointDir, corpusFile } from './lab-home';
 import type { RunSettings } from './run-core';
 import type { RunSpec } from './run-loop';
 
@@ -86,8 +85,8 @@ export class GpuRun implements RunHandle {
     const reply = {
       granted: true as const,
       settings: (settings satisfies RunSettings) as unknown as Record<string, unknown>,
-      text: decodeText(new Uint8Array(readFileSync(stored.data.path)), stored.data.path),
-      textName: stored.data.path,
+      text: readCorpusText(corpusFile(home, stored.data.path)),
+      textName: corpusFile(home, stored.data.path),
       checkpoint: latest ? Object.fromEntries(Object.entries(readCheckpointFolder(latest)).map(([n, b]) => [n, bytesToBase64(b)])) : null,
     };
     this.state = { kind: 'gpu', session, adapter };

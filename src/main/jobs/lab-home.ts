@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 // Where the lab keeps its database and checkpoints. The CLI uses the same folder as the Electron
 // app's userData (Electron names it after package.json's "name"), so both see one lab;
@@ -14,3 +16,28 @@ export function labHome(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.P
 
 export const databasePath = (home: string) => join(home, 'lab.sqlite');
 export const checkpointDir = (home: string, runId: number, kind: 'latest' | 'best') => join(home, 'runs', String(runId), 'checkpoints', kind);
+
+/**
+ * A path as the lab stores it: relative paths are inside the lab home (so a home can move), absolute
+ * ones (rows from before) stay as they are.
+ */
+export const resolveInHome = (home: string, path: string) => (isAbsolute(path) ? path : join(home, path));
+
+/** How a run stores the corpus that ships with NanoLab: by name, wherever NanoLab is installed. */
+export const BUNDLED_PREFIX = 'bundled:';
+export const BUNDLED_CORPUS_REF = `${BUNDLED_PREFIX}tinyshakespeare.txt`;
+
+/** The file a bundled text is read from: resources/ at the package root, above this file in src/ or out/. */
+export function bundledFile(name: string): string {
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new Error(`"${name}" is not the name of a bundled text: the lab stores bundled texts as ${BUNDLED_CORPUS_REF}`);
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here, i = 0; i < 5; i++, dir = dirname(dir)) {
+    const file = join(dir, 'resources', name);
+    if (existsSync(file)) return file;
+  }
+  throw new Error(`the bundled text ${name} is missing from this installation (no resources/${name} above ${here}): reinstall NanoLab`);
+}
+
+/** The file a run's stored corpus path names: a bundled text, a copy in the lab home, or an absolute path. */
+export const corpusFile = (home: string, stored: string) =>
+  stored.startsWith(BUNDLED_PREFIX) ? bundledFile(stored.slice(BUNDLED_PREFIX.length)) : resolveInHome(home, stored);

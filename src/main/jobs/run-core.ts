@@ -48,8 +48,11 @@ export interface RunControl {
 
 /** What the host provides: the run's text, its latest checkpoint, and where checkpoints go. */
 export interface RunIO {
-  /** The corpus as text (before lower-casing); `name` is for messages. */
-  text: string;
+  /**
+   * The corpus as text (before lower-casing), or already tokenized and split (the CPU host reads a
+   * large file that way, never as one string); `textName` is for messages.
+   */
+  text: string | Corpus;
   textName: string;
   /** The latest checkpoint's files (only read when resuming). */
   readLatest(): Record<string, Uint8Array>;
@@ -93,7 +96,7 @@ export function calibrate(config: TrainConfig, corpus: Corpus, steps: number, ba
 }
 
 export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
-  const corpus = corpusOf(io.text, spec.lowercase, spec.tokenizer);
+  const corpus = typeof io.text === 'string' ? corpusOf(io.text, spec.lowercase, spec.tokenizer) : io.text;
   let trainer: Trainer;
   let resumedFrom: number | null = null;
   if (spec.resume) {

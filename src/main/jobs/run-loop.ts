@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { decodeText, type Corpus } from '../engine/data/corpus';
+import type { Corpus } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
-import { checkpointDir } from './lab-home';
-import { corpusOf, runTraining, type RunControl, type RunEvent, type RunSettings } from './run-core';
+import { loadCorpusFile } from './corpus-file';
+import { checkpointDir, corpusFile } from './lab-home';
+import { runTraining, type RunControl, type RunEvent, type RunSettings } from './run-core';
 
 // A run on the CPU, inside a worker thread (jobs/worker.ts): the training loop of run-core.ts with
 // the text read from disk and checkpoints written to the run's folders.
@@ -12,19 +12,22 @@ export type { RunControl, RunEvent } from './run-core';
 
 export interface RunSpec extends RunSettings {
   home: string;
-  /** The corpus file; the bundled corpus by its path too. */
+  /** The corpus as the run stores it: relative to the lab home, bundled:NAME, or (older runs) absolute. */
   dataPath: string;
 }
 
+/** A corpus file (a path the caller resolved), tokenized and split within the corpus limit in force. */
 export function loadCorpus(path: string, lowercase = false, tokenizer: TokenizerSpec = { kind: 'char' }): Corpus {
-  return corpusOf(decodeText(new Uint8Array(readFileSync(path)), path), lowercase, tokenizer);
+  return loadCorpusFile(path, { lowercase, tokenizer });
 }
 
 export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
   const latest = checkpointDir(spec.home, spec.runId, 'latest');
+  const path = corpusFile(spec.home, spec.dataPath);
   await runTraining(spec, {
-    text: decodeText(new Uint8Array(readFileSync(spec.dataPath)), spec.dataPath),
-    textName: spec.dataPath,
+    // tokenized here, from the file: a large text never becomes one string
+    text: loadCorpus(path, spec.lowercase, spec.tokenizer),
+    textName: path,
     readLatest: () => readCheckpointFolder(latest),
     saveCheckpoint(files, step, valLoss, best) {
       writeCheckpointFolder(latest, files);

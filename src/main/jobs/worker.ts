@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CpuBackend } from '../engine/backend/cpu';
-import { decodeText } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import type { TrainConfig } from '../engine/train';
 import { enableGemmThreads } from './gemm-threads';
-import { calibrate, corpusOf } from './run-core';
-import { executeRun, type RunControl, type RunSpec } from './run-loop';
+import { calibrate } from './run-core';
+import { executeRun, loadCorpus, type RunControl, type RunSpec } from './run-loop';
 
 // The training worker: one run per worker thread, steered by pause / resume / stop messages; or
 // Auto's CPU calibration (a few timed steps of a run's model).
@@ -35,8 +33,7 @@ function train(spec: RunSpec): void {
 function calibrateCpu({ calibrate: c }: CalibrateSpec): void {
   try {
     const backend = new CpuBackend();
-    const text = decodeText(new Uint8Array(readFileSync(c.dataPath)), c.dataPath);
-    const tokensPerSec = calibrate(c.config, corpusOf(text, c.lowercase, c.tokenizer), c.steps, backend);
+    const tokensPerSec = calibrate(c.config, loadCorpus(c.dataPath, c.lowercase, c.tokenizer), c.steps, backend);
     port.postMessage({ type: 'calibrated', tokensPerSec, device: backend.name });
   } catch (error) {
     port.postMessage({ type: 'error', message: (error as Error).message });

@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { Response } from '../../../shared/contract'
-import { MAX_CORPUS_BYTES } from '../../../shared/contract'
+import { MAX_UPLOAD_BYTES } from '../../../shared/contract'
 import { api } from '../api/transport'
 import { messageOf } from './toasts'
 
@@ -31,7 +31,7 @@ export const useAppInfo = defineStore('app-info', () => {
 
   const presets = computed(() => info.value?.presets ?? [])
   const families = computed(() => info.value?.families ?? ['rnn', 'lstm', 'gru', 'gpt'])
-  const maxCorpusBytes = computed(() => info.value?.maxCorpusBytes ?? MAX_CORPUS_BYTES)
+  const maxCorpusBytes = computed(() => info.value?.maxCorpusBytes ?? MAX_UPLOAD_BYTES)
 
   return { info, error, load, presets, families, maxCorpusBytes, preset: (id: string) => presets.value.find((p) => p.id === id) }
 })
