@@ -171,6 +171,7 @@ describe('nanolab serve', () => {
     expect((await get(p, `/?token=${server.token}`)).status).toBe(200);
     expect(log.length).toBeGreaterThanOrEqual(5);
     for (const line of log) expectOneSentence(line);
+    expect(log.join('\n')).not.toContain(server.token);
   });
 
   it('answers bad WebSocket frames in one sentence and survives frames ws itself rejects', async () => {

@@ -75,6 +75,9 @@ function quote(value: unknown, max = 80): string {
   return text.length > max ? `${text.slice(0, max - 4)}…"` : text;
 }
 
+/** A request target for a log line or a reply, its token left out. */
+const shownTarget = (url: string | undefined) => quote((url ?? '').replace(/([?&]token=)[^&#]*/g, '$1…'));
+
 /** One line of an error's message, bounded: a reply or a log line never carries a dump. */
 function sentence(error: unknown, max = 300): string {
   const text = (error instanceof Error ? error.message : String(error)).split('\n')[0];
@@ -83,11 +86,11 @@ function sentence(error: unknown, max = 300): string {
 
 /** The request target as a URL: origin-form (`/path?query`) or absolute-form (`http://host/path`). */
 function requestUrl(req: IncomingMessage): URL {
-  const target = req.url ?? '/';
+  const url = req.url ?? '/';
   try {
-    return new URL(target.startsWith('/') ? `http://localhost${target}` : target);
+    return new URL(url.startsWith('/') ? `http://localhost${url}` : url);
   } catch {
-    throw new BadRequest(`malformed request target ${quote(target)}: expected a path such as /index.html`);
+    throw new BadRequest(`malformed request target ${shownTarget(url)}: expected a path such as /index.html`);
   }
 }
 
@@ -165,7 +168,8 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
 
   /** The request's Host, when it names this server (loopback servers accept only loopback names). */
   const hostOk = (req: IncomingMessage): boolean => {
-    const host = req.headers.host ?? '';
+    const host = req.headers.host;
+    if (host === undefined) return false;
     if (!loopback) return true;
     const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(host);
     return m !== null && LOOPBACK.has(m[1].replace(/^\[|\]$/g, '')) && Number(m[2] ?? 80) === port;
@@ -177,8 +181,9 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   const authorised = (req: IncomingMessage, url: URL) => sameToken(url.searchParams.get('token') ?? cookie(req, cookieName()), token);
 
   const refuse = (res: ServerResponse, code: number, message: string) => {
-    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', ...SECURITY_HEADERS });
-    res.end(`${message}\n`);
+    const body = `${message}\n`;
+    res.writeHead(code, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...SECURITY_HEADERS });
+    res.end(body);
   };
 
   const serveFile = (res: ServerResponse, pathname: string) => {
@@ -204,6 +209,7 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
 
   const handleRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = requestUrl(req);
+    if (req.headers.host === undefined) throw new BadRequest('a request must name its Host (HTTP/1.1 requires the header)');
     if (!hostOk(req)) return refuse(res, 403, `refused: Host ${quote(req.headers.host)} is not this NanoLab server`);
     if (!originOk(req)) return refuse(res, 403, `refused: requests from ${quote(req.headers.origin)} may not use this NanoLab server`);
     if (!authorised(req, url)) {
@@ -235,9 +241,10 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     serveFile(res, url.pathname);
   };
 
-  const server = createServer((req, res) => {
+  // a request without a Host is refused in handleRequest, with a sentence (Node's own 400 has no body)
+  const server = createServer({ requireHostHeader: false }, (req, res) => {
     guarded(() => handleRequest(req, res), (error) => {
-      const what = `${quote(req.method, 20)} ${quote(req.url)}`;
+      const what = `${quote(req.method, 20)} ${shownTarget(req.url)}`;
       if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
       else logFailure(`request ${what}`, error);
       if (res.headersSent) res.destroy();
@@ -245,30 +252,34 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       else refuse(res, 500, 'NanoLab failed to answer this request; the server log says why.');
     });
   });
-  // a request the HTTP parser cannot read (bad request line, huge or broken headers): 400 and close
-  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    log(`nanolab serve: refused an unreadable request (${error.code ?? 'no code'}): ${sentence(error)}`);
-    const body = `NanoLab could not read this request (${STATUS_CODES[status]}).\n`;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  });
-
-  // JSON escapes can grow a text: leave room above the corpus limit for the upload frame
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 3 * MAX_UPLOAD_BYTES });
-  const endUpgrade = (socket: Duplex, status: number, message: string) => {
+  /** Answers on a raw socket (no ServerResponse exists for it) and closes it. */
+  const endSocket = (socket: Duplex, status: number, message: string) => {
     if (!socket.writable) return void socket.destroy();
     const body = `${message}\n`;
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   };
+  // a request the HTTP parser cannot read (bad request line, huge or broken headers): 400 and close
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    // a response already under way on this connection cannot be followed by another one
+    const answering = (socket as { _httpMessage?: ServerResponse })._httpMessage?.headersSent === true;
+    if (error.code === 'ECONNRESET' || answering) return void socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+    log(`nanolab serve: refused an unreadable request (${error.code ?? 'no code'}): ${sentence(error)}`);
+    endSocket(socket, status, `NanoLab could not read this request (${STATUS_CODES[status]}).`);
+  });
+
+  // JSON escapes can grow a text: leave room above the corpus limit for the upload frame
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: 3 * MAX_UPLOAD_BYTES });
+  // ws refuses a broken handshake (method, key, version, protocol) itself: note it like any bad request
+  sockets.on('wsClientError', (error: Error, socket: Duplex) => {
+    log(`nanolab serve: refused a WebSocket handshake: ${sentence(error)}`);
+    endSocket(socket, 400, `refused: this WebSocket handshake is malformed (${sentence(error)})`);
+  });
   const handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = requestUrl(req);
     // browsers always send Origin on a WebSocket; a missing one is not a page of ours either
     if (url.pathname !== '/ws' || !hostOk(req) || req.headers.origin !== `http://${req.headers.host}`) {
-      return endUpgrade(socket, 403, 'refused: only a NanoLab page of this server may open its socket');
+      return endSocket(socket, 403, 'refused: only a NanoLab page of this server may open its socket');
     }
     const allowed = authorised(req, url);
     sockets.handleUpgrade(req, socket, head, (ws) => {
@@ -283,10 +294,10 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     // the HTTP server stops watching an upgraded socket: a reset before ws takes it must not go unheard
     socket.on('error', (error) => log(`nanolab serve: a socket failed during its upgrade: ${sentence(error)}`));
     guarded(() => handleUpgrade(req, socket, head), (error) => {
-      const what = `upgrade ${quote(req.url)}`;
+      const what = `upgrade ${shownTarget(req.url)}`;
       if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
       else logFailure(what, error);
-      endUpgrade(socket, error instanceof BadRequest ? 400 : 500, error instanceof BadRequest ? error.message : 'NanoLab failed to open this socket; the server log says why.');
+      endSocket(socket, error instanceof BadRequest ? 400 : 500, error instanceof BadRequest ? error.message : 'NanoLab failed to open this socket; the server log says why.');
     });
   });
 
