@@ -61,6 +61,7 @@ export class GpuRun implements RunHandle {
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     o.store.claim(o.runId);
     o.store.setStatus(o.runId, 'running');
+    o.recorder.onFailureStop(() => this.stop());
     o.recorder.log(this.checkpointStep() ?? 0, 'waiting for a NanoLab page to train it on the GPU (gpu.js, WebGL2)');
     this.arm(o.claimTimeoutMs ?? 20_000, () =>
       'no NanoLab page took the GPU run: GPU runs train in the page (a Web Worker on WebGL2), so keep the app or a browser tab open');
