@@ -198,5 +198,6 @@ describe('the CLI reads a model from its checkpoint alone and refuses a damaged 
     expect(missing.code).toBe(1);
     expect(missing.err).toContain('tokenizer.json is missing from the checkpoint');
     expect(missing.err).not.toContain('TypeError');
+    expect(nanolab('sample', '999').err).toBe('nanolab: no run with id 999\n');
   }, 120_000);
 });

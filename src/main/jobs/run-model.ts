@@ -14,6 +14,7 @@ export function chosenCheckpoint(store: RunStore, id: number, kind: 'best' | 'la
 
 /** Reads the chosen checkpoint's folder and runs `use` on its files; a refusal names the run and the checkpoint. */
 function withCheckpoint<T>(store: RunStore, id: number, kind: 'best' | 'latest', use: (files: Record<string, Uint8Array>) => T): T & { path: string; step: number } {
+  store.getRun(id); // "no run with id N" before "no checkpoint"
   const c = chosenCheckpoint(store, id, kind);
   if (!c) throw new Error(`run ${id} has no checkpoint yet: one is written at every evaluation (eval_interval) and when a run stops`);
   const files = readCheckpointFolder(c.path);
