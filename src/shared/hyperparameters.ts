@@ -1,6 +1,8 @@
 // Every setting a run can take, with what it means, for the New-run form's fields and hover
 // help. The keys are the engine's flat settings (the CLI's `--set key=value` namespace); the host
-// resolves defaults and validates (runs.preview), so this file holds only names, kinds and words.
+// resolves defaults and validates (runs.preview). Every number here has finite bounds, the one
+// declaration of them: the form checks them as the user types, the engine refuses a config
+// outside them (settingBoundError), and the memory preflight judges what is left.
 import type { Family } from './contract'
 
 export type SettingKind = 'integer' | 'number' | 'boolean' | 'choice'
@@ -15,6 +17,7 @@ export interface SettingInfo {
   /** Only with these optimizers (optimizer settings) or schedules (schedule settings). */
   when?: { optimizer?: readonly string[]; schedule?: readonly string[] }
   choices?: readonly string[]
+  /** Bounds, inclusive; every integer and number setting has both. */
   min?: number
   max?: number
   step?: number
@@ -30,15 +33,15 @@ export const SCHEDULES = ['constant', 'cosine', 'step'] as const
 
 export const SETTINGS: readonly SettingInfo[] = [
   // model: recurrent
-  { key: 'embedding_dim', label: 'Embedding size', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 4096, help: 'Length of the vector each character (or word) is turned into before it enters the recurrent layers.' },
-  { key: 'hidden_size', label: 'Hidden size', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 4096, help: 'Width of the recurrent state: how much the network can remember from one step to the next.' },
-  { key: 'num_layers', label: 'Layers', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 16, help: 'Recurrent layers stacked on each other; each reads the hidden states of the one below.' },
+  { key: 'embedding_dim', label: 'Embedding size', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 65536, help: 'Length of the vector each character (or word) is turned into before it enters the recurrent layers.' },
+  { key: 'hidden_size', label: 'Hidden size', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 65536, help: 'Width of the recurrent state: how much the network can remember from one step to the next.' },
+  { key: 'num_layers', label: 'Layers', group: 'model', kind: 'integer', families: RECURRENT, min: 1, max: 256, help: 'Recurrent layers stacked on each other; each reads the hidden states of the one below.' },
   // model: transformer
-  { key: 'n_layer', label: 'Layers', group: 'model', kind: 'integer', families: GPT, min: 1, max: 48, help: 'Transformer blocks (attention + MLP) stacked on each other.' },
-  { key: 'n_head', label: 'Attention heads', group: 'model', kind: 'integer', families: GPT, min: 1, max: 64, help: 'Attention is split into this many heads, each looking at the context in its own way. n_embd must divide by it.' },
-  { key: 'n_embd', label: 'Width (n_embd)', group: 'model', kind: 'integer', families: GPT, min: 1, max: 4096, help: 'Length of the vector that represents each position as it flows through the blocks.' },
-  { key: 'block_size', label: 'Context (block_size)', group: 'model', kind: 'integer', families: GPT, min: 1, max: 4096, help: 'Most tokens the model can look back over; the position table has this many rows. seq_len must not exceed it.' },
-  { key: 'mlp_ratio', label: 'MLP width ×', group: 'model', kind: 'integer', families: GPT, min: 1, max: 16, help: 'Hidden width of each block\'s MLP, as a multiple of n_embd (4 in GPT-2).' },
+  { key: 'n_layer', label: 'Layers', group: 'model', kind: 'integer', families: GPT, min: 1, max: 256, help: 'Transformer blocks (attention + MLP) stacked on each other.' },
+  { key: 'n_head', label: 'Attention heads', group: 'model', kind: 'integer', families: GPT, min: 1, max: 1024, help: 'Attention is split into this many heads, each looking at the context in its own way. n_embd must divide by it.' },
+  { key: 'n_embd', label: 'Width (n_embd)', group: 'model', kind: 'integer', families: GPT, min: 1, max: 65536, help: 'Length of the vector that represents each position as it flows through the blocks.' },
+  { key: 'block_size', label: 'Context (block_size)', group: 'model', kind: 'integer', families: GPT, min: 1, max: 65536, help: 'Most tokens the model can look back over; the position table has this many rows. seq_len must not exceed it.' },
+  { key: 'mlp_ratio', label: 'MLP width ×', group: 'model', kind: 'integer', families: GPT, min: 1, max: 64, help: 'Hidden width of each block\'s MLP, as a multiple of n_embd (4 in GPT-2).' },
   { key: 'activation', label: 'Activation', group: 'model', kind: 'choice', families: GPT, choices: ['gelu', 'relu'], help: 'Non-linearity inside the MLP: GELU (GPT-2) or ReLU (the original Transformer).' },
   { key: 'norm_position', label: 'Layer norm', group: 'model', kind: 'choice', families: GPT, choices: ['pre', 'post'], help: 'pre: normalise before attention and MLP (GPT-2, trains more easily); post: after the residual add (the original Transformer).' },
   { key: 'position_encoding', label: 'Positions', group: 'model', kind: 'choice', families: GPT, choices: ['learned', 'sinusoidal'], help: 'How the model knows where a token is: a learned vector per position, or fixed sine and cosine waves.' },
@@ -46,10 +49,10 @@ export const SETTINGS: readonly SettingInfo[] = [
   { key: 'tie_word_embeddings', label: 'Tie output to embedding', group: 'model', kind: 'boolean', families: GPT, help: 'The output head reuses the token embedding matrix: fewer parameters, often better on small data.' },
   { key: 'lm_head_bias', label: 'Output bias', group: 'model', kind: 'boolean', families: GPT, help: 'A bias on a separate output head (ignored when the head is tied to the embedding).' },
   { key: 'bias', label: 'Biases in blocks', group: 'model', kind: 'boolean', families: GPT, help: 'Bias vectors in the attention and MLP linear layers.' },
-  { key: 'dropout', label: 'Dropout', group: 'model', kind: 'number', families: ALL, min: 0, max: 0.9, step: 0.05, help: 'Share of activations zeroed at random during training, to fight overfitting. 0 for short runs.' },
+  { key: 'dropout', label: 'Dropout', group: 'model', kind: 'number', families: ALL, min: 0, max: 0.99, step: 0.05, help: 'Share of activations zeroed at random during training, to fight overfitting. 0 for short runs.' },
   // optimizer
   { key: 'optimizer', label: 'Optimizer', group: 'optimizer', kind: 'choice', families: ALL, choices: OPTIMIZERS, help: 'The update rule. AdamW is the default for Transformers; char-rnn used RMSprop.' },
-  { key: 'lr', label: 'Learning rate', group: 'optimizer', kind: 'number', families: ALL, min: 0, max: 10, step: 1e-4, help: 'Size of each update step. Too high and the loss jumps or diverges; too low and it crawls.' },
+  { key: 'lr', label: 'Learning rate', group: 'optimizer', kind: 'number', families: ALL, min: 0, max: 1000, step: 1e-4, help: 'Size of each update step. Too high and the loss jumps or diverges; too low and it crawls.' },
   { key: 'weight_decay', label: 'Weight decay', group: 'optimizer', kind: 'number', families: ALL, min: 0, max: 10, step: 0.01, help: 'Pulls weights towards zero at every step (decoupled in AdamW), a regulariser.' },
   { key: 'beta1', label: 'β1', group: 'optimizer', kind: 'number', families: ALL, when: { optimizer: ['adamw', 'adam'] }, min: 0, max: 0.9999, step: 0.01, help: 'Adam\'s momentum: how much of the past gradient direction each step keeps.' },
   { key: 'beta2', label: 'β2', group: 'optimizer', kind: 'number', families: ALL, when: { optimizer: ['adamw', 'adam'] }, min: 0, max: 0.99999, step: 0.001, help: 'Adam\'s memory of squared gradients; nanoGPT uses 0.99 for small models.' },
@@ -61,21 +64,35 @@ export const SETTINGS: readonly SettingInfo[] = [
   { key: 'decay', label: 'Decay applies to', group: 'optimizer', kind: 'choice', families: ALL, choices: ['all', 'matrices'], help: 'matrices: weight decay skips biases, norms and (as in nanoGPT) keeps to 2-D weights.' },
   // schedule
   { key: 'schedule', label: 'LR schedule', group: 'schedule', kind: 'choice', families: ALL, choices: SCHEDULES, help: 'constant; cosine (nanoGPT: linear warm-up, then a cosine down to min_lr); step (multiply by γ every step_size steps).' },
-  { key: 'warmup_iters', label: 'Warm-up steps', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['cosine'] }, min: 0, help: 'Steps over which the learning rate rises linearly from 0.' },
-  { key: 'lr_decay_iters', label: 'Decay until step', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['cosine'] }, min: 0, help: 'Step at which the cosine reaches min_lr (usually the number of steps).' },
-  { key: 'min_lr', label: 'Minimum LR', group: 'schedule', kind: 'number', families: ALL, when: { schedule: ['cosine'] }, min: 0, help: 'Where the cosine ends; nanoGPT uses lr / 10.' },
-  { key: 'step_size', label: 'Step size', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['step'] }, min: 1, help: 'Steps between learning-rate drops.' },
+  { key: 'warmup_iters', label: 'Warm-up steps', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['cosine'] }, min: 0, max: 100_000_000, help: 'Steps over which the learning rate rises linearly from 0.' },
+  { key: 'lr_decay_iters', label: 'Decay until step', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['cosine'] }, min: 0, max: 100_000_000, help: 'Step at which the cosine reaches min_lr (usually the number of steps).' },
+  { key: 'min_lr', label: 'Minimum LR', group: 'schedule', kind: 'number', families: ALL, when: { schedule: ['cosine'] }, min: 0, max: 1000, help: 'Where the cosine ends; nanoGPT uses lr / 10.' },
+  { key: 'step_size', label: 'Step size', group: 'schedule', kind: 'integer', families: ALL, when: { schedule: ['step'] }, min: 1, max: 100_000_000, help: 'Steps between learning-rate drops.' },
   { key: 'gamma', label: 'γ', group: 'schedule', kind: 'number', families: ALL, when: { schedule: ['step'] }, min: 0, max: 1, step: 0.05, help: 'Factor the learning rate is multiplied by at each drop.' },
   // training loop
-  { key: 'steps', label: 'Steps', group: 'training', kind: 'integer', families: ALL, min: 1, max: 10_000_000, help: 'Optimizer updates to make. Each sees batch_size × seq_len tokens.' },
-  { key: 'batch_size', label: 'Batch size', group: 'training', kind: 'integer', families: ALL, min: 1, max: 4096, help: 'Sequences per step; their gradients are averaged.' },
-  { key: 'seq_len', label: 'Sequence length', group: 'training', kind: 'integer', families: ALL, min: 1, max: 4096, help: 'Tokens per sequence: how far back gradients flow (backprop through time for RNNs).' },
-  { key: 'grad_clip', label: 'Clip grad norm', group: 'training', kind: 'number', families: ALL, min: 0, help: 'Scale the whole gradient down when its norm exceeds this (0: off). Keeps a rare huge gradient from wrecking training.' },
-  { key: 'grad_clip_value', label: 'Clip grad value', group: 'training', kind: 'number', families: ALL, min: 0, help: 'Clamp every gradient element to ±this (0: off); char-rnn\'s "clip 5".' },
-  { key: 'eval_interval', label: 'Eval every', group: 'training', kind: 'integer', families: ALL, min: 1, help: 'Steps between validation-loss measurements (and checkpoints).' },
-  { key: 'eval_iters', label: 'Eval batches', group: 'training', kind: 'integer', families: ALL, min: 1, help: 'Batches averaged for each validation loss: more is steadier, slower.' },
+  { key: 'steps', label: 'Steps', group: 'training', kind: 'integer', families: ALL, min: 1, max: 100_000_000, help: 'Optimizer updates to make. Each sees batch_size × seq_len tokens.' },
+  { key: 'batch_size', label: 'Batch size', group: 'training', kind: 'integer', families: ALL, min: 1, max: 65536, help: 'Sequences per step; their gradients are averaged.' },
+  { key: 'seq_len', label: 'Sequence length', group: 'training', kind: 'integer', families: ALL, min: 1, max: 65536, help: 'Tokens per sequence: how far back gradients flow (backprop through time for RNNs).' },
+  { key: 'grad_clip', label: 'Clip grad norm', group: 'training', kind: 'number', families: ALL, min: 0, max: 1_000_000, help: 'Scale the whole gradient down when its norm exceeds this (0: off). Keeps a rare huge gradient from wrecking training.' },
+  { key: 'grad_clip_value', label: 'Clip grad value', group: 'training', kind: 'number', families: ALL, min: 0, max: 1_000_000, help: 'Clamp every gradient element to ±this (0: off); char-rnn\'s "clip 5".' },
+  { key: 'eval_interval', label: 'Eval every', group: 'training', kind: 'integer', families: ALL, min: 1, max: 100_000_000, help: 'Steps between validation-loss measurements (and checkpoints).' },
+  { key: 'eval_iters', label: 'Eval batches', group: 'training', kind: 'integer', families: ALL, min: 1, max: 10_000, help: 'Batches averaged for each validation loss: more is steadier, slower.' },
   { key: 'batching', label: 'Batching', group: 'training', kind: 'choice', families: ALL, choices: ['random', 'sequential'], help: 'random windows (nanoGPT) or sequential lanes that carry the recurrent state across steps (char-rnn).' }
 ]
+
+/**
+ * Why a value is outside its setting's bounds ("hidden_size (1e+308) must be a whole number from 1
+ * to 65536"), or null when it is inside them or the key is not a numeric setting.
+ */
+export function settingBoundError(key: string, value: unknown): string | null {
+  const info = SETTINGS.find((s) => s.key === key)
+  if (!info || (info.kind !== 'integer' && info.kind !== 'number')) return null
+  const min = info.min ?? 0
+  const max = info.max ?? Number.MAX_SAFE_INTEGER
+  const n = typeof value === 'number' ? value : Number.NaN
+  if (n >= min && n <= max && (info.kind === 'number' || Number.isInteger(n))) return null
+  return `${key} (${String(value)}) must be ${info.kind === 'integer' ? 'a whole number' : 'a number'} from ${min} to ${max}`
+}
 
 /** The settings that apply to a family under the chosen optimizer and schedule. */
 export function settingsFor(family: Family, optimizer: string, schedule: string): SettingInfo[] {

@@ -12,6 +12,7 @@ import { learningRate, validateSchedule, type LrSchedule } from './optim/schedul
 import { Rng, type RngState } from './rng';
 import type { OptimizerState } from './optim/optimizer';
 import type { FloatArray, Tensor } from './tensor';
+import { settingBoundError } from '../../shared/hyperparameters';
 
 // The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
 // a worker, a test) feeds it token arrays and reads its events.
@@ -139,7 +140,54 @@ export function resolveTrainConfig(
     batching: loop.batching, seed,
   };
   validateTrainConfig(config);
+  checkBounds(config, overrides);
   return config;
+}
+
+/**
+ * Every numeric setting within the finite bounds of the settings catalogue (the model's are
+ * checked by validateModelConfig). Checked after the rules above, so a value that breaks one of
+ * them ("batch_size (0) must be a positive integer") is named by it.
+ */
+function checkBounds(c: TrainConfig, overrides: Record<string, unknown>): void {
+  const values: Record<string, unknown> = { ...c.optimizer, ...c.schedule };
+  for (const key of TRAIN_KEYS) values[key] = c[key as keyof TrainConfig];
+  // the Transformer spreads dropout over three rates; the user gave (and knows) the one
+  if ('dropout' in overrides) values.dropout = overrides.dropout;
+  for (const [key, value] of Object.entries(values)) {
+    const error = settingBoundError(key, value);
+    if (error) throw new Error(error);
+  }
+}
+
+/**
+ * When a run has diverged. A model that knows nothing scores the uniform loss ln(vocab) per token,
+ * and a fresh model starts near it. Healthy runs stay below it: every preset, and runs at learning
+ * rates high enough to make the loss jump (AdamW at lr 0.3 on a small GPT peaks at 4.6 × ln(vocab)
+ * and recovers below it; char-rnn's SGD at lr 5 peaks at 4.5 ×). Exploding runs leave it behind
+ * within a step or two (an LSTM at lr 1e3 is at 6000 × on its second step, a GPT at lr 10 at 57 ×),
+ * and runs that climb past 10 × (char-rnn's SGD at lr 10, a small GPT's AdamW at lr 1) were still
+ * 8-10 × above it a hundred steps later: saturated logits, confidently wrong. Ten times the
+ * larger of the uniform loss and the run's first loss sits between the two, with a margin of two
+ * on the healthy side. The first loss counts for a model that starts worse than uniform (a
+ * fine-tune on a new text); a floor of 1 nat keeps a tiny vocabulary (ln 2 = 0.69) from a limit
+ * one unlucky batch could cross. A step's loss is judged before its update, and a validation loss
+ * before its checkpoint, so the last checkpoint written is a good one.
+ */
+export const DIVERGENCE_FACTOR = 10;
+
+export function divergenceLimit(vocabSize: number, firstLoss: number): number {
+  return DIVERGENCE_FACTOR * Math.max(Math.log(vocabSize), firstLoss, 1);
+}
+
+/**
+ * Why a loss (a step's, or a validation loss) means the run diverged, or null when it does not:
+ * not finite, or above the limit.
+ */
+export function divergence(loss: number, limit: number, step: number, what = 'loss'): string | null {
+  if (Number.isFinite(loss) && loss <= limit) return null;
+  const value = Number.isFinite(loss) ? (loss >= 1e4 ? loss.toExponential(2) : loss.toFixed(2)) : String(loss);
+  return `diverged at step ${step} (${what} ${value}${Number.isFinite(loss) ? `, above the limit ${limit.toFixed(1)}` : ''})`;
 }
 
 export function validateTrainConfig(c: TrainConfig): void {
@@ -179,6 +227,8 @@ export class Trainer {
   readonly rng: Rng;
   step = 0;
   tokensSeen = 0;
+  /** The first loss this trainer saw (divergenceLimit's starting point). */
+  private firstLoss: number | null = null;
   private readonly batcher: SequentialBatcher | null;
   private state: RecurrentState | null = null;
 
@@ -216,12 +266,9 @@ export class Trainer {
       if (this.state && out.state && this.model instanceof RecurrentLM) this.model.carryState(out.state, this.state);
       return value;
     });
-    if (!Number.isFinite(loss)) {
-      // stop before the update so the weights stay those of the last good step
-      throw new Error(
-        `training diverged: the loss is ${loss} at step ${this.step + 1}; lower the learning rate (lr ${c.optimizer.lr}) or clip gradients (grad_clip)`,
-      );
-    }
+    // stop before the update so the weights stay those of the last good step
+    if (this.firstLoss === null && Number.isFinite(loss)) this.firstLoss = loss;
+    this.checkConverging(loss, this.step + 1);
     let norm: number;
     if (c.grad_clip > 0) norm = clipGradNorm(this.model.params, c.grad_clip).norm;
     else norm = gradNorm(this.model.params);
@@ -251,6 +298,20 @@ export class Trainer {
       });
     }
     return total / c.eval_iters;
+  }
+
+  /** The loss above which this run has diverged (see divergenceLimit). */
+  get lossLimit(): number {
+    return divergenceLimit(this.config.model.vocab_size, this.firstLoss ?? 0);
+  }
+
+  /** Throws "diverged at step N (loss X, …): lower the learning rate …" when `loss` says so. */
+  checkConverging(loss: number, step: number, what = 'loss'): void {
+    const why = divergence(loss, this.lossLimit, step, what);
+    if (why) {
+      const c = this.config;
+      throw new Error(`${why}: lower the learning rate (lr ${c.optimizer.lr}) or clip gradients (grad_clip ${c.grad_clip})`);
+    }
   }
 
   evaluateBoth(): EvalMetrics {

@@ -119,6 +119,11 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
   const t0 = performance.now() - spec.wallOffsetMs;
   let bestVal = Infinity;
   let lastGood: number | null = null;
+  // a diverged validation loss ends the run before its checkpoint is written: the last good one stays
+  const checkedVal = (valLoss: number) => {
+    trainer.checkConverging(valLoss, trainer.step, 'validation loss');
+    return valLoss;
+  };
   const saveCheckpoint = (valLoss: number | null) => {
     const best = valLoss !== null && valLoss < bestVal;
     io.saveCheckpoint(encodeCheckpoint(trainer, corpus.tokenizer), trainer.step, valLoss, best);
@@ -149,7 +154,8 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
       let valLoss: number | null = null;
       if (evalNow) {
         const e = trainer.evaluateBoth();
-        valLoss = e.valLoss;
+        trainer.checkConverging(e.trainLoss, m.step, 'loss on the training text');
+        valLoss = checkedVal(e.valLoss);
         emit({ type: 'eval', step: m.step, tokens: m.tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
       }
       if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
@@ -158,15 +164,15 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
         emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
       }
       if (m.step % spec.checkpointInterval === 0 || last) {
-        if (valLoss === null) valLoss = trainer.evaluate('val');
+        if (valLoss === null) valLoss = checkedVal(trainer.evaluate('val'));
         saveCheckpoint(valLoss);
       }
       if (outOfTime) break;
     }
-    if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(trainer.evaluate('val'));
+    if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(checkedVal(trainer.evaluate('val')));
     emit({ type: 'end', status: control.stopRequested ? 'stopped' : 'finished', reason: control.stopRequested ? 'stopped by the user' : null, step: trainer.step });
   } catch (error) {
-    // the last good checkpoint stays as it was: a diverged step never reaches the disk
+    // the last good checkpoint stays as it was: a diverged step or evaluation never reaches the disk
     emit({ type: 'end', status: 'failed', reason: (error as Error).message, step: trainer.step });
   } finally {
     trainer.dispose();

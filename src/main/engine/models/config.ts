@@ -1,6 +1,8 @@
 // Model configurations as plain data, with nanoGPT's / PyTorch's names, so that a config can be
 // stored with a run, written next to a checkpoint and read by PyTorch code without translation.
 
+import { settingBoundError } from '../../../shared/hyperparameters';
+
 export type RecurrentFamily = 'rnn' | 'lstm' | 'gru';
 export type ModelFamily = RecurrentFamily | 'gpt';
 export const MODEL_FAMILIES: readonly ModelFamily[] = ['rnn', 'lstm', 'gru', 'gpt'];
@@ -108,6 +110,20 @@ function oneOf(config: object, key: string, allowed: readonly unknown[]): void {
   if (!allowed.includes(v)) throw new Error(`${key} (${String(v)}) must be one of ${allowed.join(', ')}`);
 }
 
+/** The most tokens a vocabulary can hold: every Unicode code point (a character vocabulary's limit). */
+export const MAX_VOCAB_SIZE = 0x110000;
+
+/** Each numeric setting within the finite bounds the settings catalogue declares. */
+function withinBounds(config: ModelConfig): void {
+  for (const [key, value] of Object.entries(config)) {
+    const error = settingBoundError(key, value);
+    if (error) throw new Error(error);
+  }
+  if (config.vocab_size > MAX_VOCAB_SIZE) {
+    throw new Error(`vocab_size (${config.vocab_size}) must be a whole number from 1 to ${MAX_VOCAB_SIZE}: lower the word tokenizer's vocabulary size`);
+  }
+}
+
 /** Throws an error that names the field, its value and what is allowed. */
 export function validateModelConfig(config: ModelConfig): void {
   const known = new Set(Object.keys(config.family === 'gpt' ? TRANSFORMER_DEFAULTS : RECURRENT_DEFAULTS));
@@ -124,6 +140,7 @@ export function validateModelConfig(config: ModelConfig): void {
     positiveInt(config, 'hidden_size');
     positiveInt(config, 'num_layers');
     probability(config, 'dropout');
+    withinBounds(config);
     return;
   }
   for (const key of ['block_size', 'n_layer', 'n_head', 'n_embd']) positiveInt(config, key);
@@ -142,6 +159,7 @@ export function validateModelConfig(config: ModelConfig): void {
   oneOf(config, 'position_encoding', ['learned', 'sinusoidal']);
   for (const key of ['final_layer_norm', 'tie_word_embeddings', 'lm_head_bias', 'bias']) oneOf(config, key, [true, false]);
   for (const key of ['embd_dropout', 'attn_dropout', 'resid_dropout']) probability(config, key);
+  withinBounds(config);
 }
 
 /** Number of trainable parameters, from the config alone (the New-run view shows it as you type). */
