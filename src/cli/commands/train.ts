@@ -11,7 +11,7 @@ import { MAX_CORPUS_ENV, outlineCorpusFile, parseCorpusLimit } from '../../main/
 import { Corpora } from '../../main/api/corpora';
 import type { TokenizerSpec } from '../../main/engine/data/tokenizer';
 import { RunStore } from '../../main/store/run-store';
-import { checkCorpusFits } from '../../main/api/run-drafts';
+import { checkCorpusFits, preflight } from '../../main/api/run-drafts';
 import { parse, parseInteger, parseSetting, UsageError } from '../args';
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
@@ -191,6 +191,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const config = resolveTrainConfig(preset.family, corpus.tokenizer.vocabSize, { ...preset.settings, ...user }, seed);
       try {
         checkCorpusFits(config, corpus, dataPath);
+        preflight(config);
       } catch (error) {
         throw new UsageError(`train: ${(error as Error).message}`);
       }

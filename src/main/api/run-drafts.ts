@@ -1,3 +1,4 @@
+import { freemem } from 'node:os';
 import type { CorpusOutline } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { countParameters, isRecurrent } from '../engine/models';
@@ -34,26 +35,110 @@ function optimizerSlots(o: TrainConfig['optimizer']): number {
   }
 }
 
+/** Bytes a training run holds, by part (float32 throughout). */
+export interface MemoryEstimate {
+  weights: number;
+  gradients: number;
+  optimizer: number;
+  /** What a step saves for its backward pass, with the gradients of those tensors. */
+  activations: number;
+  /** The heap's own scratch: gemm packing space for the training thread and its helper threads. */
+  overhead: number;
+  /** All of the above: what the WebAssembly heap must hold. */
+  total: number;
+  /** Copies of the weights and optimizer state a checkpoint write makes outside the heap. */
+  checkpoint: number;
+}
+
+const HEAP_OVERHEAD = 16 * 2 ** 20;
+
 /**
- * Float32 bytes one training step holds: weights, gradients and optimizer state, plus the
- * activations saved for the backward pass (an estimate from the shapes, within a small factor).
+ * Floats per token of a batch that a training step keeps alive, fitted to the CPU backend's heap
+ * (its peak over training steps and an evaluation, for each family while varying vocabulary,
+ * width, depth, heads, context and dropout; the fit is within 5 % and errs high). The backward
+ * pass frees into lists by size, so temporaries of one layer are reused by the next and count once.
  */
-export function estimateTrainingMemory(config: TrainConfig): number {
-  const params = countParameters(config.model);
+function activationFloatsPerToken(config: TrainConfig): number {
   const m = config.model;
-  const B = config.batch_size, T = config.seq_len;
-  let activations: number;
   if (isRecurrent(m)) {
-    const gates = m.family === 'lstm' ? 4 : m.family === 'gru' ? 3 : 1;
-    // per layer and time step: gate pre-activations, cell and hidden state; plus logits
-    activations = B * T * (m.embedding_dim + m.num_layers * m.hidden_size * (gates + 2) + 2 * m.vocab_size);
-  } else {
-    const C = m.n_embd, hidden = m.mlp_ratio * C;
-    // per block: 2 layer norms, qkv, attention probabilities (nh·T·T), projection, MLP in and out
-    const perBlock = B * T * (2 * C + 3 * C + C + 2 * hidden + C) + B * m.n_head * T * T * 2;
-    activations = B * T * C + m.n_layer * perBlock + 2 * B * T * m.vocab_size;
+    // per layer and time step: gate pre-activations and activations, cell and hidden state, and their gradients
+    const { layer, base } = { lstm: { layer: 15.5, base: 8 }, gru: { layer: 12.5, base: 9 }, rnn: { layer: 4.2, base: 3.5 } }[m.family];
+    const dropout = m.dropout > 0 ? 2 * (m.num_layers - 1) * m.hidden_size : 0;
+    return 3 * m.vocab_size + 2 * m.embedding_dim + (base + m.num_layers * layer) * m.hidden_size + dropout;
   }
-  return 4 * (params * (2 + optimizerSlots(config.optimizer)) + activations);
+  const C = m.n_embd, hidden = m.mlp_ratio * C;
+  const attention = m.n_head * config.seq_len; // a token's row of attention probabilities in every head
+  const dropout = Math.max(m.embd_dropout, m.attn_dropout, m.resid_dropout) > 0 ? 2 * C + m.n_layer * (2 * attention + 4.5 * C) : 0;
+  return 3 * m.vocab_size + 6.4 * C + m.n_layer * (20 * C + 4 * hidden + attention) + dropout;
+}
+
+/**
+ * What training `config` holds on the CPU backend: weights, gradients, optimizer state and a
+ * step's activations (an evaluation reuses the step's buffers: same batch shape, no backward pass).
+ */
+export function trainingMemory(config: TrainConfig): MemoryEstimate {
+  const params = countParameters(config.model);
+  const weights = 4 * params;
+  const gradients = 4 * params;
+  const optimizer = 4 * params * optimizerSlots(config.optimizer);
+  const activations = 4 * config.batch_size * config.seq_len * activationFloatsPerToken(config);
+  const total = weights + gradients + optimizer + activations + HEAP_OVERHEAD;
+  // encodeCheckpoint reads weights and optimizer state out of the heap, then writes them as bytes
+  return { weights, gradients, optimizer, activations, overhead: HEAP_OVERHEAD, total, checkpoint: 2 * (weights + optimizer) };
+}
+
+/** Bytes one training run holds in the heap (trainingMemory's total): the New-run preview's figure. */
+export function estimateTrainingMemory(config: TrainConfig): number {
+  return trainingMemory(config).total;
+}
+
+/** The wasm32 limit: every float32 tensor of the CPU backend lives in one WebAssembly memory. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/** Memory this process could take now: the available memory (cgroup limits included where Node knows them). */
+export function availableMemory(): number {
+  const p = process as { availableMemory?: () => number };
+  return p.availableMemory?.() ?? freemem();
+}
+
+/** Bytes in B, kB, MB, GB, TB (powers of 1024, one decimal), as the New-run preview shows them. */
+function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let x = bytes, i = 0;
+  while (x >= 1024 && i < units.length - 1) {
+    x /= 1024;
+    i++;
+  }
+  return i === 0 ? `${x} B` : `${x.toFixed(1)} ${units[i]}`;
+}
+
+/**
+ * Refuses a run that cannot fit, before it starts, with both numbers: what training needs, and
+ * what this process can use, the smaller of the CPU backend's 4 GiB WebAssembly heap and the
+ * machine's available memory. A GPU run is held to the same limit: when its page goes away it
+ * continues on the CPU, from its checkpoint.
+ */
+export function preflight(config: TrainConfig, available = availableMemory()): void {
+  const need = trainingMemory(config);
+  const heapBound = need.total > WASM_HEAP_BYTES;
+  if (!heapBound && need.total + need.checkpoint <= available) return;
+  const m = config.model;
+  const parts = `weights ${formatBytes(need.weights)}, gradients ${formatBytes(need.gradients)}, ` +
+    `optimizer state ${formatBytes(need.optimizer)}, activations ${formatBytes(need.activations)}`;
+  const size = isRecurrent(m) ? 'hidden_size or num_layers' : 'n_embd or n_layer';
+  const lower = need.activations > need.weights + need.gradients + need.optimizer
+    ? `lower batch_size or seq_len, or ${size}`
+    : `lower ${size}, or batch_size`;
+  if (heapBound) {
+    throw new Error(
+      `this model needs about ${formatBytes(need.total)} to train (${parts}) but this process can use ` +
+        `${formatBytes(WASM_HEAP_BYTES)} (the CPU backend's 4 GiB WebAssembly heap): ${lower}`,
+    );
+  }
+  throw new Error(
+    `this model needs about ${formatBytes(need.total + need.checkpoint)} to train (${parts}, checkpoint copies ` +
+      `${formatBytes(need.checkpoint)}) but this machine has ${formatBytes(available)} available: ${lower}, or close other programs`,
+  );
 }
 
 /** Which form field an engine error is about (its messages start with the setting's name). */
@@ -91,6 +176,7 @@ export class DraftResolver {
     if (draft.minutes !== null && settings.steps === undefined) settings.steps = 1_000_000;
     const config = resolveTrainConfig(draft.family, corpus.tokenizer.vocabSize, settings, draft.seed);
     checkCorpusFits(config, corpus, 'the chosen text');
+    preflight(config);
     return { config, corpus, tokenizer, timeBudgetMs: draft.minutes === null ? null : draft.minutes * 60_000 };
   }
 

@@ -4,6 +4,7 @@ import type { TrainConfig } from '../engine/train';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
 import type { RunEvent, RunSpec } from './run-loop';
+import { preflight } from '../api/run-drafts';
 
 // The host side of a run: it owns the database rows, starts the worker, turns the worker's events
 // into metrics, samples, checkpoints and a final status, and relays pause / resume / stop.
@@ -243,6 +244,7 @@ export function prepareResume(store: RunStore, runId: number): { stored: StoredR
   const latest = store.checkpoints(runId).find((c) => c.kind === 'latest');
   if (!latest) throw new Error(`run ${runId} has no checkpoint to resume from`);
   if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new Error(`run ${runId} already reached its ${latest.step} steps`);
+  preflight((run.config as StoredRunConfig).train);
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;
   // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both
