@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LabApi } from '../../main/api/lab-api';
 import { startServer } from '../../main/api/server';
@@ -12,8 +13,8 @@ export const usage = `nanolab serve [--port P] [--host H]
   Serves the lab app to a browser: prints a URL with an access token (open it; requests without
   the token or from other sites are refused). Listens on 127.0.0.1 only, unless --host names
   another interface (0.0.0.0 for all: anyone who gets the URL can use the lab). Default port 8765;
-  --port 0 picks a free one. Needs the built renderer (npm run build). Ctrl-C stops the server and
-  any run it started (with a checkpoint: continue them later).`;
+  --port 0 picks a free one. Needs the built renderer (npm run build). Ctrl-C (or SIGTERM, SIGHUP)
+  stops the server and any run it started (with a checkpoint: continue them later).`;
 
 const RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('../../../package.json', import.meta.url));
@@ -39,14 +40,21 @@ export async function serveCommand(argv: string[]): Promise<number> {
   console.log(`NanoLab ${version} is serving the lab in ${home}`);
   console.log(`open ${server.url}`);
   if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`listening on ${host}: anyone who can reach this machine and has the URL can use the lab`);
+  // Ctrl-C, SIGTERM (a service manager) and SIGHUP (the terminal closed) all stop cleanly; the
+  // same signal again quits at once
   await new Promise<void>((resolve) => {
-    const stop = () => {
-      console.log('stopping: live runs write a checkpoint first (Ctrl-C again to quit at once)');
-      process.once('SIGINT', () => process.exit(130));
+    let first: NodeJS.Signals | null = null;
+    const stop = (signal: NodeJS.Signals) => {
+      if (first) {
+        if (signal === first) process.exit(128 + osConstants.signals[signal]);
+        return;
+      }
+      first = signal;
+      // after SIGHUP the terminal is gone, and a write to it would fail
+      if (signal !== 'SIGHUP') console.log(`stopping: live runs write a checkpoint first (${signal === 'SIGINT' ? 'Ctrl-C' : signal} again to quit at once)`);
       resolve();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
   });
   // runs stop first, while the pages are still connected: a GPU run's page reports its last
   // checkpoint and its end (closing the sockets first would send the run to the CPU instead)

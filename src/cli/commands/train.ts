@@ -27,7 +27,8 @@ export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--d
   tokens, or with --tokenizer word the --word-vocab (default 2000) most frequent words and
   punctuation marks, the rest <unk>. --lowercase lower-cases the text first.
   Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long, with the cosine
-  schedule's horizon following the measured speed. Ctrl-C stops the run cleanly (resumable).
+  schedule's horizon following the measured speed. Ctrl-C (or SIGTERM, SIGHUP) stops the run
+  cleanly, with a checkpoint (resumable).
   --set takes model settings (hidden_size, num_layers, n_layer, n_head, n_embd, block_size, dropout,
   norm_position, position_encoding, activation, ...), optimizer settings (optimizer=adamw|adam|sgd|
   rmsprop|adagrad, lr, weight_decay, beta2, momentum, alpha, ...), schedule settings (schedule=
@@ -65,17 +66,37 @@ interface Summary {
   checkpoint: string | null;
 }
 
-/** Prints a run's progress and waits for its end; Ctrl-C asks it to stop. */
+/**
+ * The signals that stop a run as Ctrl-C does, with a checkpoint: SIGTERM (a service manager,
+ * `timeout`, `kill`) and SIGHUP (the terminal closed). The same signal again aborts at once, with
+ * the shell's exit code for it.
+ */
+const STOP_SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
+type StopSignal = keyof typeof STOP_SIGNALS;
+
+/** Prints a run's progress and waits for its end; Ctrl-C, SIGTERM or SIGHUP asks it to stop. */
 async function follow(store: RunStore, handle: RunHandle, label: string, totalSteps: number, logEvery: number, budgetMs: number | null): Promise<Summary> {
   let last: Extract<RunEvent, { type: 'eval' }> | null = null;
   let losses = 0, n = 0, tps = 0;
   let startStep: number | null = null;
-  const onSigint = () => {
-    console.log(`\n[${label}] stopping after this step (Ctrl-C again to abort without a checkpoint)`);
-    handle.stop();
-    process.once('SIGINT', () => process.exit(130));
+  let stopping: StopSignal | null = null;
+  // after SIGHUP the terminal is gone, and a write to it fails: the run stops silently
+  const say = (line: string) => {
+    if (stopping !== 'SIGHUP') console.log(line);
   };
-  process.once('SIGINT', onSigint);
+  const onSignal = (signal: StopSignal) => {
+    if (stopping) {
+      // a different signal while stopping (a closing terminal's SIGHUP after Ctrl-C) leaves the stop under way
+      if (signal === stopping) process.exit(STOP_SIGNALS[signal]);
+      return;
+    }
+    stopping = signal;
+    const again = signal === 'SIGINT' ? 'Ctrl-C' : signal;
+    say(`\n[${label}] ${signal === 'SIGINT' ? '' : `${signal}: `}stopping after this step (${again} again to abort without a checkpoint)`);
+    handle.stop();
+  };
+  const signals = Object.keys(STOP_SIGNALS) as StopSignal[];
+  for (const signal of signals) process.on(signal, onSignal);
   const listener = (e: RunEvent) => {
     if (e.type === 'step') {
       losses += e.loss;
@@ -84,7 +105,7 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       if (e.step % logEvery === 0) {
         const remaining = budgetMs !== null ? Math.max(0, budgetMs - e.elapsedMs) : ((totalSteps - e.step) * e.elapsedMs) / Math.max(1, e.step - (startStep ?? 0));
         const of = budgetMs !== null ? '' : `/${totalSteps}`;
-        console.log(
+        say(
           `[${label}] step ${e.step}${of} | loss ${(losses / n).toFixed(4)} | lr ${e.lr.toExponential(2)} | grad norm ${e.gradNorm.toFixed(3)} | ` +
             `${Math.round(tps).toLocaleString('en-US')} tok/s | ETA ${duration(remaining)}`,
         );
@@ -93,15 +114,15 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       }
     } else if (e.type === 'eval') {
       last = e;
-      console.log(`[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`);
+      say(`[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`);
     } else if (e.type === 'started') {
       startStep = e.step;
-      if (e.resumedFrom !== null) console.log(`[${label}] resumed from step ${e.resumedFrom}`);
+      if (e.resumedFrom !== null) say(`[${label}] resumed from step ${e.resumedFrom}`);
     }
   };
   listeners.set(handle.runId, listener);
   const end = await handle.done;
-  process.removeListener('SIGINT', onSigint);
+  for (const signal of signals) process.removeListener(signal, onSignal);
   listeners.delete(handle.runId);
   const run = store.getRun(handle.runId);
   const latest = store.checkpoints(handle.runId).find((c) => c.kind === 'latest');
@@ -110,7 +131,7 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
     run_id: handle.runId, name: run.name, status: end.status, reason: end.reason, steps: end.step,
     train_loss: lastEval?.trainLoss ?? null, val_loss: lastEval?.valLoss ?? null, tokens_per_s: run.tokensPerSec, checkpoint: latest?.path ?? null,
   };
-  console.log(
+  say(
     `[${label}] ${end.status}${end.reason ? ` (${end.reason})` : ''}: run ${handle.runId}, ${end.step} steps` +
       (lastEval ? ` | train loss ${lastEval.trainLoss.toFixed(4)} | val loss ${lastEval.valLoss.toFixed(4)}` : '') +
       (latest ? ` | checkpoint ${latest.path}` : ''),
@@ -210,6 +231,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       id = handle.runId;
       console.log(`run     ${handle.runId} in ${home}`);
       summaries.push(await follow(store, handle, label, config.steps, logEvery, budgetMs));
+      if (summaries.at(-1)!.status === 'stopped') break; // a stop (Ctrl-C, SIGTERM) ends the command, not only this run
     }
   } finally {
     store.close();
