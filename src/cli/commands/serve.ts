@@ -37,12 +37,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     await api.close();
     throw new UsageError(`serve: ${(error as Error).message}`);
   }
-  console.log(`NanoLab ${version} is serving the lab in ${home}`);
-  console.log(`open ${server.url}`);
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`listening on ${host}: anyone who can reach this machine and has the URL can use the lab`);
   // Ctrl-C, SIGTERM (a service manager) and SIGHUP (the terminal closed) all stop cleanly; the
-  // same signal again quits at once
-  await new Promise<void>((resolve) => {
+  // same signal again quits at once. Listening before the URL is printed: whoever reads it may
+  // signal at once
+  const stopped = new Promise<void>((resolve) => {
     let first: NodeJS.Signals | null = null;
     const stop = (signal: NodeJS.Signals) => {
       if (first) {
@@ -56,6 +54,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     };
     for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, stop);
   });
+  console.log(`NanoLab ${version} is serving the lab in ${home}`);
+  console.log(`open ${server.url}`);
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`listening on ${host}: anyone who can reach this machine and has the URL can use the lab`);
+  await stopped;
   // runs stop first, while the pages are still connected: a GPU run's page reports its last
   // checkpoint and its end (closing the sockets first would send the run to the CPU instead)
   await api.close();
