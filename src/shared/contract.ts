@@ -183,7 +183,7 @@ const gpuRunEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
   z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
   z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }), text: z.string() }),
-  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), gpuFault: z.boolean().optional() })
+  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), gpuFault: z.boolean().optional(), diverged: z.boolean().optional() })
 ])
 export type GpuRunEvent = z.infer<typeof gpuRunEvent>
 /** What a GPU executor reports: its run's events, and checkpoints as files (base64 per file). */
@@ -340,7 +340,7 @@ const runEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
   z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() }),
   z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind }),
-  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number() }),
+  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), diverged: z.boolean().optional() }),
   z.object({ type: z.literal('status'), status }),
   /** A line of the run's log: where it trains, and why it moved (a GPU fault, a lost page). */
   z.object({ type: z.literal('log'), step: z.number(), message: z.string() })

@@ -155,6 +155,16 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     expect(done.steps).toBe(12);
   });
 
+  it('a diverging GPU run ends failed there: it does not move to the CPU to diverge again', async () => {
+    const { api } = openApi();
+    const { id } = await api.call('runs.start', tinyDraft({ device: 'gpu', settings: { ...draft.settings, lr: 10, warmup_iters: 0, grad_clip: 0 } }));
+    await execute(api, id, 'page-a');
+    const run = await ended(api, id);
+    expect(run.status).toBe('failed');
+    expect(run.statusReason).toMatch(/^diverged at step \d+ \(loss /);
+    expect(run.log.map((l) => l.message)).not.toContainEqual(expect.stringContaining('Continuing on the CPU'));
+  });
+
   it('Auto calibration measures the CPU in a worker for the draft\'s model', async () => {
     const { api } = openApi();
     const r = await api.call('runs.calibrate', { draft: tinyDraft(), steps: 2 });

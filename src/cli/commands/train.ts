@@ -1,11 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countParameters, MODEL_FAMILIES, type ModelFamily } from '../../main/engine/models';
 import { getPreset, PRESETS, type Preset } from '../../main/engine/presets';
 import { resolveTrainConfig } from '../../main/engine/train';
 import { resumeRun, startRun, type RunHandle } from '../../main/jobs/job-host';
-import { BUNDLED_CORPUS_REF, databasePath, labHome } from '../../main/jobs/lab-home';
+import { BUNDLED_CORPUS_REF, databasePath, ensureLabHome, labHome } from '../../main/jobs/lab-home';
 import type { RunEvent } from '../../main/jobs/run-loop';
 import { MAX_CORPUS_ENV, outlineCorpusFile, parseCorpusLimit } from '../../main/jobs/corpus-file';
 import { Corpora } from '../../main/api/corpora';
@@ -48,7 +47,7 @@ function duration(ms: number): string {
 
 export function openLab(): { home: string; store: RunStore } {
   const home = labHome();
-  mkdirSync(home, { recursive: true });
+  ensureLabHome(home);
   const store = new RunStore(databasePath(home));
   store.markOrphansInterrupted();
   return { home, store };
@@ -150,7 +149,10 @@ function copyIntoLab(home: string, data: string | undefined): { stored: string; 
     const stored = `corpora/${id}.txt`;
     return { stored, path: join(home, stored), copy: stored };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const { code, path } = error as NodeJS.ErrnoException;
+    // a failure to write the copy is the lab's, not the text's
+    if (code && path && resolve(path).startsWith(resolve(home))) throw new UsageError(`train: cannot copy --data ${data} into the lab at ${home} (${code}): ${code === 'ENOSPC' ? 'the disk is full; free some space' : 'make the lab folder writable'}`);
+    if (code === 'ENOENT') throw new UsageError(`train: --data ${data} does not exist: check the path`);
     throw new UsageError(code ? `train: cannot read --data ${data} (${code}): check the path and that you may read it` : `train: ${(error as Error).message}`);
   }
 }
@@ -191,7 +193,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   let budgetMs: number | null = null;
   if (str('minutes') !== undefined) {
     const m = Number(str('minutes'));
-    if (!(m > 0)) throw new UsageError(`--minutes ${str('minutes')}: expected a positive number`);
+    // a year: past that a --minutes budget is a typo, and its milliseconds would lose precision
+    if (!(m > 0 && m <= 525_600)) throw new UsageError(`--minutes ${str('minutes')}: expected a positive number of minutes up to 525,600 (a year)`);
     budgetMs = m * 60_000;
     if (user.steps === undefined) user.steps = 1_000_000;
   }
@@ -201,10 +204,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (kind === 'char' && str('word-vocab') !== undefined) throw new UsageError('train: --word-vocab needs --tokenizer word');
   const lowercaseFlag = Boolean(values.lowercase);
   const tokenizerSpec = (lowercase: boolean): TokenizerSpec =>
-    kind === 'word' ? { kind: 'word', vocab_size: parseInteger('word-vocab', str('word-vocab'), 2000, 2), lowercase } : { kind: 'char' };
+    kind === 'word' ? { kind: 'word', vocab_size: parseInteger('word-vocab', str('word-vocab'), 2000, 2, 100_000), lowercase } : { kind: 'char' };
   const { home, store } = openLab();
   const summaries: Summary[] = [];
   try {
+    if (store.readOnly) throw new UsageError(`train: ${store.readOnly}; a run needs to write there: make the lab writable or point NANOLAB_HOME elsewhere`);
     const data = copyIntoLab(home, str('data'));
     for (const preset of runs) {
       // the tokenizer and the split's sizes only: the worker holds the ids

@@ -1,9 +1,9 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attentionMaps, embeddingVectors, positionTable, surprise } from '../engine/analysis/inspect';
 import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/analysis/kmeans';
 import { pca } from '../engine/analysis/pca';
-import { CHECKPOINT_FILES } from '../engine/checkpoint/checkpoint';
+import { EXPORTED_FILES } from '../engine/checkpoint/checkpoint';
 import { generate } from '../engine/generate';
 import type { GeneratedToken } from '../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
@@ -14,10 +14,10 @@ import {
 } from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
-import { databasePath } from '../jobs/lab-home';
+import { databasePath, ensureLabHome } from '../jobs/lab-home';
 import type { RunEvent } from '../jobs/run-loop';
 import { checkpointFiles, chosenCheckpoint, loadRunModel } from '../jobs/run-model';
-import { writeCheckpointFolder } from '../store/checkpoint-files';
+import { exportFolder } from '../store/checkpoint-files';
 import { RunStore } from '../store/run-store';
 import {
   ContractError, isMethod, MAX_UPLOAD_BYTES, parseEvent, parseRequest, parseResponse,
@@ -54,7 +54,7 @@ type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>, s
 type Handlers = { [M in Method]: Handler<M> };
 type Subscriber = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
-const EXPORTED = [CHECKPOINT_FILES.model, CHECKPOINT_FILES.config, CHECKPOINT_FILES.tokenizer];
+const EXPORTED = EXPORTED_FILES;
 const MODEL_CACHE_SIZE = 3;
 
 export class LabApi {
@@ -75,7 +75,7 @@ export class LabApi {
   private readonly generating = new Map<string, { stop: boolean }>();
 
   constructor(private readonly options: LabApiOptions) {
-    mkdirSync(options.home, { recursive: true });
+    ensureLabHome(options.home);
     this.store = new RunStore(databasePath(options.home));
     this.store.markOrphansInterrupted();
     this.corpora = new Corpora(options.home, options.bundledCorpus);
@@ -449,8 +449,11 @@ export class LabApi {
         const { files, step } = checkpointFiles(store, runId, checkpoint);
         const folder = await options.dialogs.chooseFolder(`Export run ${runId}'s ${checkpoint} checkpoint`);
         if (folder === null) return { path: null, files: [] };
-        const out = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
-        writeCheckpointFolder(out, Object.fromEntries(EXPORTED.map((n) => [n, files[n]])));
+        // a new folder inside the chosen one, never one that is there already
+        const base = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
+        let out = base;
+        for (let n = 2; existsSync(out); n++) out = `${base}-${n}`;
+        exportFolder(out, Object.fromEntries(EXPORTED.map((n) => [n, files[n]])), { protectedDirs: [options.home] });
         return { path: out, files: [...EXPORTED] };
       },
     };

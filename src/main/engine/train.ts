@@ -176,6 +176,9 @@ function checkBounds(c: TrainConfig, overrides: Record<string, unknown>): void {
  */
 export const DIVERGENCE_FACTOR = 10;
 
+/** A run whose loss left the healthy range: its own stop reason, not a fault of the device it ran on. */
+export class DivergedError extends Error {}
+
 export function divergenceLimit(vocabSize: number, firstLoss: number): number {
   return DIVERGENCE_FACTOR * Math.max(Math.log(vocabSize), firstLoss, 1);
 }
@@ -310,7 +313,7 @@ export class Trainer {
     const why = divergence(loss, this.lossLimit, step, what);
     if (why) {
       const c = this.config;
-      throw new Error(`${why}: lower the learning rate (lr ${c.optimizer.lr}) or clip gradients (grad_clip ${c.grad_clip})`);
+      throw new DivergedError(`${why}: lower the learning rate (lr ${c.optimizer.lr}) or clip gradients (grad_clip ${c.grad_clip})`);
     }
   }
 

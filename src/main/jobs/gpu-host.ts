@@ -116,11 +116,12 @@ export class GpuRun implements RunHandle {
           recorder.record({ type: 'checkpoint', step: e.step, path: best, valLoss: e.valLoss, kind: 'best' });
         }
       } else if (e.type === 'end') {
-        if (e.status === 'failed') {
+        // a diverged run would diverge on the CPU too: it ends here
+        if (e.status === 'failed' && !e.diverged) {
           this.fallBack(`the GPU run failed at step ${e.step}: ${e.reason ?? 'no reason given'}`);
           return;
         }
-        this.finish({ type: 'end', status: e.status, reason: e.reason, step: e.step });
+        this.finish({ type: 'end', status: e.status, reason: e.reason, step: e.step, ...(e.diverged ? { diverged: true } : {}) });
         return;
       } else {
         if (e.type === 'step') this.lastStep = e.step;

@@ -1,5 +1,7 @@
 import { Worker } from 'node:worker_threads';
+import { validateCheckpoint } from '../engine/checkpoint/checkpoint';
 import { countParameters } from '../engine/models';
+import { readCheckpointFolder } from '../store/checkpoint-files';
 import type { TrainConfig } from '../engine/train';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
@@ -245,6 +247,12 @@ export function prepareResume(store: RunStore, runId: number): { stored: StoredR
   if (!latest) throw new Error(`run ${runId} has no checkpoint to resume from`);
   if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new Error(`run ${runId} already reached its ${latest.step} steps`);
   preflight((run.config as StoredRunConfig).train);
+  // refuse a damaged checkpoint here, in one sentence, rather than as a failed run a moment later
+  try {
+    validateCheckpoint(readCheckpointFolder(latest.path), 'resume');
+  } catch (error) {
+    throw new Error(`run ${runId}'s latest checkpoint (step ${latest.step}, ${latest.path}) cannot be resumed: ${(error as Error).message}`);
+  }
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;
   // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,32 @@ export function labHome(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.P
 }
 
 export const databasePath = (home: string) => join(home, 'lab.sqlite');
+
+/**
+ * Makes sure the lab home is a folder, creating it (and missing parents) one level at a time:
+ * Node's recursive mkdir never returns under /proc and similar file systems.
+ */
+export function ensureLabHome(home: string): void {
+  const missing: string[] = [];
+  let at = home;
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    if (dirname(at) === at) break;
+    at = dirname(at);
+  }
+  if (existsSync(at) && !statSync(at).isDirectory()) {
+    throw new Error(`the lab home ${home} cannot be used: ${at} is a file, not a folder; point NANOLAB_HOME at a folder`);
+  }
+  for (const dir of missing) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      throw new Error(`cannot create the lab home ${home} (${code ?? (error as Error).message} at ${dir}): point NANOLAB_HOME at a folder you can write`);
+    }
+  }
+}
 export const checkpointDir = (home: string, runId: number, kind: 'latest' | 'best') => join(home, 'runs', String(runId), 'checkpoints', kind);
 
 /**

@@ -3,7 +3,7 @@ import { encodeCheckpoint, restoreTrainer } from '../engine/checkpoint/checkpoin
 import { splitCorpus, type Corpus } from '../engine/data/corpus';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import { generate } from '../engine/generate';
-import { Trainer, type TrainConfig } from '../engine/train';
+import { DivergedError, Trainer, type TrainConfig } from '../engine/train';
 
 // One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
 // its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
@@ -37,7 +37,8 @@ export type RunEvent =
   | { type: 'eval'; step: number; tokens: number; elapsedMs: number; trainLoss: number; valLoss: number }
   | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
   | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
-  | { type: 'end'; status: 'finished' | 'stopped' | 'failed'; reason: string | null; step: number }
+  /** `diverged`: the loss left the healthy range (the run's own failure; moving it to another device would not help). */
+  | { type: 'end'; status: 'finished' | 'stopped' | 'failed'; reason: string | null; step: number; diverged?: boolean }
   /** Written by the host, not the loop: a line of the run's log (its device, a fallback and why). */
   | { type: 'log'; step: number; message: string };
 
@@ -173,7 +174,7 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     emit({ type: 'end', status: control.stopRequested ? 'stopped' : 'finished', reason: control.stopRequested ? 'stopped by the user' : null, step: trainer.step });
   } catch (error) {
     // the last good checkpoint stays as it was: a diverged step or evaluation never reaches the disk
-    emit({ type: 'end', status: 'failed', reason: (error as Error).message, step: trainer.step });
+    emit({ type: 'end', status: 'failed', reason: (error as Error).message, step: trainer.step, ...(error instanceof DivergedError ? { diverged: true } : {}) });
   } finally {
     trainer.dispose();
   }

@@ -67,8 +67,22 @@ export function writeCheckpointFolder(dir: string, files: Record<string, Uint8Ar
     }
   } catch (error) {
     rmSync(tmp, { recursive: true, force: true });
-    throw error;
+    throw writeFailure(error, dir);
   }
+}
+
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: 'the disk is full; free some space there', EDQUOT: 'the disk quota is used up; free some space there',
+  EROFS: 'the disk is read-only', EACCES: 'the folder is not writable by you', EPERM: 'the folder is not writable by you',
+};
+
+/** A file-system failure while writing `dir`, as one sentence (other errors pass through). */
+function writeFailure(error: unknown, dir: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (!code || !WRITE_FAILURES[code]) return error;
+  const failure = new Error(`could not write ${dir} (${code}): ${WRITE_FAILURES[code]}`);
+  (failure as NodeJS.ErrnoException).code = code;
+  return failure;
 }
 
 export function readCheckpointFolder(dir: string): Record<string, Uint8Array> {
@@ -147,7 +161,7 @@ export function exportFolder(out: string, files: Record<string, Uint8Array>, o: 
       renameSync(tmp, join(target, name));
     } catch (error) {
       rmSync(tmp, { force: true });
-      throw error;
+      throw writeFailure(error, target);
     }
   }
   return target;
