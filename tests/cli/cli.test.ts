@@ -158,7 +158,7 @@ describe('nanolab train', () => {
       [['train', '--preset', 'big-gpt'], 'unknown preset "big-gpt"'],
       [['show', '999'], 'no run with id 999'],
       [['sample', 'x'], 'run id x is not a positive whole number'],
-      [['train', '--model', 'lstm', '--data', '/no/such.txt'], 'cannot read --data /no/such.txt (ENOENT)'],
+      [['train', '--model', 'lstm', '--data', '/no/such.txt'], '--data /no/such.txt does not exist'],
       [['train', '--model', 'gpt', '--set', 'n_embd=130'], 'n_embd (130) must be divisible by n_head (4)'],
       [['train', '--model', 'gpt', '--set', 'n_layers=2'], 'unknown setting "n_layers"'],
       [['train', '--model', 'gpt', '--steps', 'ten'], '--steps ten: expected a whole number ≥ 1'],
