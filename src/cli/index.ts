@@ -58,6 +58,8 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 const argv = process.argv.slice(2);
 // --debug (anywhere) or NANOLAB_DEBUG=1: errors keep their stack traces, for a bug report
 const debug = argv.includes('--debug') || process.env.NANOLAB_DEBUG === '1';
+// the server and the training workers read it too
+if (debug) process.env.NANOLAB_DEBUG = '1';
 
 // A throw from a timer or a stream would otherwise end the process with a stack trace.
 process.on('uncaughtException', (error) => {

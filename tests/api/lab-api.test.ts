@@ -1,3 +1,6 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LabApi } from '../../src/main/api/lab-api';
 import { estimateTrainingMemory, fieldOf } from '../../src/main/api/run-drafts';
@@ -160,6 +163,28 @@ describe('a run from start to analysis', () => {
     expect((await api.call('runs.list', { tag: 'keep' })).map((r) => r.name)).toEqual(['renamed']);
     expect(await api.call('runs.delete', { id })).toEqual({ deletedCheckpoints: 2 });
     await expect(api.call('runs.get', { id })).rejects.toThrow(`no run with id ${id}`);
+  });
+
+  it('a desktop export makes a new folder in the chosen one, never replacing one, and refuses the lab home', async () => {
+    const chosen: (string | null)[] = [];
+    const { api, home } = openApi(undefined, {
+      host: 'electron',
+      dialogs: { openText: async () => null, chooseFolder: async () => chosen.shift() ?? null },
+    });
+    const { id } = await api.call('runs.start', tinyDraft({ settings: { ...tinyDraft().settings, steps: 6, eval_interval: 6 } }));
+    await finished(api, id);
+    const folder = mkdtempSync(join(tmpdir(), 'nanolab-export-'));
+    writeFileSync(join(folder, 'thesis.txt'), 'mine');
+    chosen.push(folder, folder, home, join(home, 'runs'));
+    const first = await api.call('checkpoint.export', { runId: id, checkpoint: 'best' });
+    const second = await api.call('checkpoint.export', { runId: id, checkpoint: 'best' });
+    expect(first.path).toBe(join(folder, `nanolab-run-${id}-best-step6`));
+    expect(second.path).toBe(`${first.path}-2`);
+    expect(readdirSync(folder).sort()).toEqual([`nanolab-run-${id}-best-step6`, `nanolab-run-${id}-best-step6-2`, 'thesis.txt']);
+    expect(readdirSync(second.path!).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    await expect(api.call('checkpoint.export', { runId: id, checkpoint: 'best' })).rejects.toThrow(/inside the lab home/);
+    await expect(api.call('checkpoint.export', { runId: id, checkpoint: 'best' })).rejects.toThrow(/inside the lab home/);
+    expect(await api.call('checkpoint.export', { runId: id, checkpoint: 'best' })).toEqual({ path: null, files: [] });
   });
 
   it('recurrent runs say why attention does not apply; toy k-means runs without a run', async () => {
