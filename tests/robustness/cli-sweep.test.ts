@@ -172,6 +172,12 @@ describe('the CLI refuses bad input in one line and loses nothing', () => {
       }
       if (why.length) failures.push(`${c.name}: ${why.join('; ')}\n    stderr: ${r.err.trim().slice(0, 400)}`);
     }
+    // NANOLAB_SWEEP_REPORT=FILE writes the table of inputs and what the CLI said, for a report
+    const report = process.env.NANOLAB_SWEEP_REPORT;
+    if (report) {
+      const cell = (text: string) => text.trim().replace(/\|/g, '\\|').replace(/\n/g, ' ');
+      writeFileSync(report, ['| input | exit | message |', '|---|---|---|', ...results.map(({ c, r }) => `| ${c.name} | ${r.code} | ${cell(r.err)} |`)].join('\n') + '\n');
+    }
     expect(failures.join('\n')).toBe('');
   }, 600_000);
 });
