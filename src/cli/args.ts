@@ -35,7 +35,8 @@ export function parse(
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (error) {
-    throw new UsageError(`${command}: ${(error as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+    const message = (error as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+    throw new UsageError(`${command}: ${message}${/^Unknown option/.test(message) ? ` (nanolab ${command} --help lists the options)` : ''}`);
   }
 }
 

@@ -104,7 +104,7 @@ describe('model configs', () => {
     expect(() => resolveModelConfig('lstm', 65, { hidden_size: 0 })).toThrow('hidden_size (0) must be a positive integer');
     expect(() => resolveModelConfig('gpt', 65, { n_layers: 4 })).toThrow('unknown setting "n_layers" for a gpt model');
     expect(() => resolveModelConfig('gpt', 65, { norm_position: 'middle' })).toThrow('norm_position (middle) must be one of pre, post');
-    expect(() => resolveModelConfig('gpt', 65, { dropout: 1 })).toThrow('embd_dropout (1) must be a number in [0, 1)');
+    expect(() => resolveModelConfig('gpt', 65, { dropout: 1 })).toThrow(/^dropout \(1\) must be a number in \[0, 1\)$/);
     expect(() => resolveModelConfig('transformer' as 'gpt', 65)).toThrow('unknown model family "transformer"');
   });
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { databasePath } from '../../src/main/jobs/lab-home';
 import { RunStore } from '../../src/main/store/run-store';
+import { countParameters, type ModelConfig } from '../../src/main/engine/models';
 import { labState, oneLine, root, smallCorpus, tempDir, TINY, type CliResult } from './cli';
 
 // A table of bad inputs (files, settings, checkpoints, lab homes, arguments), each run through the
@@ -64,7 +65,7 @@ const CASES: Case[] = [
   { name: 'lr=1e309 (infinite)', args: train(...set('lr=1e309')), says: /lr/ },
   { name: 'an unknown setting', args: train(...set('learning_rate=0.1')), says: /unknown setting "learning_rate"/ },
   { name: 'n_embd not divisible by n_head', args: gpt(...set('n_embd=130', 'n_head=4')), says: /n_embd \(130\) must be divisible by n_head \(4\)/ },
-  { name: 'dropout=1.5', args: gpt(...set('dropout=1.5')), says: /dropout/ },
+  { name: 'dropout=1.5', args: gpt(...set('dropout=1.5')), says: /^nanolab: dropout \(1\.5\) must be a number in \[0, 1\)/ },
   { name: 'batch_size=0', args: train(...set('batch_size=0')), says: /batch_size/ },
   { name: 'seq_len=1e9', args: train(...set('seq_len=1e9')), says: /seq_len/ },
   { name: 'block_size=1e7', args: gpt(...set('block_size=10000000')), says: /block_size/ },
@@ -80,11 +81,11 @@ const CASES: Case[] = [
   { name: 'an unknown optimizer', args: train(...set('optimizer=lion')), says: /lion/ },
   { name: 'an unknown schedule', args: train(...set('schedule=weird')), says: /weird/ },
   { name: 'a negative seed', args: (c) => ['train', ...TINY, '--data', c.text, '--seed=-5'], says: /--seed -5/ },
-  { name: 'an unknown flag', args: () => ['train', '--bogus'], says: /bogus/ },
+  { name: 'an unknown flag', args: () => ['train', '--bogus'], says: /Unknown option '--bogus' \(nanolab train --help lists the options\)/ },
   // checkpoints
   { name: 'a truncated model.safetensors', setup: (c) => { const p = join(c.ckpt(), 'model.safetensors'); writeFileSync(p, readFileSync(p).subarray(0, 300)); }, args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors/ },
   { name: 'a safetensors header length of 10^12', setup: (c) => { const p = join(c.ckpt(), 'model.safetensors'); const b = readFileSync(p); b.writeBigUInt64LE(10n ** 12n, 0); writeFileSync(p, b); }, args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors.*header/ },
-  { name: 'a GPT config.json beside LSTM weights', setup: (c) => writeJson(join(c.ckpt(), 'config.json'), (o) => { o.model = { family: 'gpt', vocab_size: (o.model as { vocab_size: number }).vocab_size, n_layer: 1, n_head: 1, n_embd: 8, block_size: 8, mlp_ratio: 4, activation: 'gelu', norm_position: 'pre', position_encoding: 'learned', final_layer_norm: true, tie_word_embeddings: true, bias: true, attn_dropout: 0, resid_dropout: 0, embd_dropout: 0 }; }), args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /(config\.json|model\.safetensors)/ },
+  { name: 'a GPT config.json beside LSTM weights', setup: (c) => writeJson(join(c.ckpt(), 'config.json'), (o) => { o.model = { family: 'gpt', vocab_size: (o.model as { vocab_size: number }).vocab_size, n_layer: 1, n_head: 1, n_embd: 8, block_size: 16, mlp_ratio: 4, activation: 'gelu', norm_position: 'pre', position_encoding: 'learned', final_layer_norm: true, tie_word_embeddings: true, lm_head_bias: false, bias: true, attn_dropout: 0, resid_dropout: 0, embd_dropout: 0 }; Object.assign(o.train as object, { model: o.model, batching: 'random' }); o.tied_params = { 'lm_head.weight': 'transformer.wte.weight' }; o.parameter_count = countParameters(o.model as ModelConfig); }), args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors .*(transformer|tensor)/ },
   { name: 'a missing tokenizer.json', setup: (c) => rmSync(join(c.ckpt(), 'tokenizer.json')), args: (c) => ['sample', '1', '--length', '5'], says: /tokenizer\.json/ },
   { name: 'state.json at step 1e7', setup: (c) => { for (const k of ['best', 'latest'] as const) writeJson(join(c.ckpt(k), 'state.json'), (o) => { o.step = 1e7; }); }, args: () => ['sample', '1'], says: /state\.json has step 10000000/ },
   { name: 'a negative tokens_seen in state.json', setup: (c) => writeJson(join(c.ckpt('latest'), 'state.json'), (o) => { o.tokens_seen = -3; }), args: () => ['sample', '1', '--checkpoint', 'latest'], says: /state\.json/ },

@@ -80,6 +80,10 @@ export const TRANSFORMER_DEFAULTS: Omit<TransformerConfig, 'family' | 'vocab_siz
  */
 export function resolveModelConfig(family: ModelFamily, vocabSize: number, overrides: Record<string, unknown> = {}): ModelConfig {
   const { dropout, ...rest } = overrides;
+  // named as the user gave it, before it is spread over the Transformer's three rates
+  if (dropout !== undefined && !(typeof dropout === 'number' && dropout >= 0 && dropout < 1)) {
+    throw new Error(`dropout (${String(dropout)}) must be a number in [0, 1)`);
+  }
   let config: ModelConfig;
   if (family === 'gpt') {
     const d = dropout === undefined ? {} : { embd_dropout: dropout, attn_dropout: dropout, resid_dropout: dropout };
