@@ -6,10 +6,10 @@
 //
 // Each cell is the best of several timed trials, since a busy machine only ever slows a trial
 // down. Shapes are M×K×N: C[M,N] (+)= op(A)[M,K]·op(B)[K,N].
-import { matmul, Scratch } from '../src/main/engine/backend/cpu/gemm';
+import { matmul, Scratch } from '../src/engine/backend/cpu/gemm';
 import {
   createWasmGemm, relaxedSimdSupported, type WasmGemm,
-} from '../src/main/engine/backend/cpu/wasm/gemm-wasm';
+} from '../src/engine/backend/cpu/wasm/gemm-wasm';
 
 interface Shape {
   name: string; M: number; K: number; N: number; transA: boolean; transB: boolean;

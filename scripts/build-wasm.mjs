@@ -7,7 +7,7 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-const wasmDir = new URL('../src/main/engine/backend/cpu/wasm/', import.meta.url)
+const wasmDir = new URL('../src/engine/backend/cpu/wasm/', import.meta.url)
 export const gemmWatPath = fileURLToPath(new URL('gemm.wat', wasmDir))
 export const gemmGeneratedPath = fileURLToPath(new URL('gemm-wasm.generated.ts', wasmDir))
 export const elementwiseWatPath = fileURLToPath(new URL('elementwise.wat', wasmDir))

@@ -4,7 +4,7 @@ import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleComman
 import { serveCommand, usage as serveUsage } from './commands/serve';
 import { benchCommand, usage as benchUsage } from './commands/bench';
 import { UsageError, userMessage } from './args';
-import { databasePath, labHome } from '../main/jobs/lab-home';
+import { databasePath, labHome } from '../main/store/paths';
 
 // The headless host: every command of the lab that runs without a display.
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 // The engine runs in Node, in Electron's main process and in a browser Web Worker (the GPU
 // backend): it may import nothing from Node, Electron or the DOM. Hosts pass bytes and text in.
 
-const engineDir = fileURLToPath(new URL('../../src/main/engine/', import.meta.url));
+const engineDir = fileURLToPath(new URL('../../src/engine/', import.meta.url));
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

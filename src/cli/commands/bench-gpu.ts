@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LabApi } from '../../main/api/lab-api';
 import { startServer } from '../../main/api/server';
-import { CpuBackend } from '../../main/engine/backend/cpu';
-import { splitCorpus } from '../../main/engine/data/corpus';
-import { countParameters } from '../../main/engine/models';
-import type { ModelFamily } from '../../main/engine/models/config';
-import { resolveTrainConfig, type TrainConfig } from '../../main/engine/train';
-import { calibrate } from '../../main/jobs/run-core';
+import { CpuBackend } from '../../engine/backend/cpu';
+import { splitCorpus } from '../../engine/data/corpus';
+import { countParameters } from '../../engine/models';
+import type { ModelFamily } from '../../engine/models/config';
+import { resolveTrainConfig, type TrainConfig } from '../../engine/train';
+import { calibrate } from '../../engine/run';
 import { UsageError } from '../args';
 
 // `nanolab bench --gpu`: GPU vs CPU tokens/s. The GPU side runs where NanoLab's GPU runs do, in a

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { checkFixture, type FieldCheck, type TorchFixture } from '../../main/engine/parity';
+import { checkFixture, type FieldCheck, type TorchFixture } from '../../engine/parity';
 import { parse, UsageError } from '../args';
 
 export const usage = `nanolab check-fixture FILE... [--json]

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { embeddingVectors } from '../../main/engine/analysis/inspect';
-import { kmeans } from '../../main/engine/analysis/kmeans';
-import { CHECKPOINT_FILES, EXPORTED_FILES } from '../../main/engine/checkpoint/checkpoint';
-import { generate } from '../../main/engine/generate';
+import { embeddingVectors } from '../../engine/analysis/inspect';
+import { kmeans } from '../../engine/analysis/kmeans';
+import { CHECKPOINT_FILES, EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
+import { generate } from '../../engine/generate';
 import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
 import { exportFolder } from '../../main/store/checkpoint-files';
-import { checkpointFiles, loadRunModel as loadModel } from '../../main/jobs/run-model';
+import { checkpointFiles, loadRunModel as loadModel } from '../../main/api/run-model';
 import { parse, parseInteger, UsageError } from '../args';
 import { openLab, parseRunId } from './train';
 

@@ -3,7 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { LabApi } from '../../main/api/lab-api';
 import { startServer } from '../../main/api/server';
-import { labHome } from '../../main/jobs/lab-home';
+import { labHome } from '../../main/store/paths';
 import { parse, parseInteger, UsageError } from '../args';
 import { BUNDLED_CORPUS } from './train';
 

@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { checkTextSample } from '../engine/data/corpus';
-import { CharTokenizer } from '../engine/data/tokenizer';
+import { checkTextSample } from '../../engine/data/corpus';
+import { CharTokenizer } from '../../engine/data/tokenizer';
 import { describeSize, maxCorpusBytes, openCorpusFile, readBlocks, tooLarge } from '../jobs/corpus-file';
-import { BUNDLED_CORPUS_REF } from '../jobs/lab-home';
+import { BUNDLED_CORPUS_REF } from '../store/paths';
 import { MAX_UPLOAD_BYTES, type CorpusInfo } from '../../shared/contract';
 
 // The texts the lab can train on: the bundled tinyshakespeare, and every text the user uploaded,
@@ -104,7 +104,7 @@ export class Corpora {
     return join(this.dir, `${id}.txt`);
   }
 
-  /** The corpus as a run stores it: relative to the lab home, or the bundled text by name (lab-home.ts's corpusFile reads both). */
+  /** The corpus as a run stores it: relative to the lab home, or the bundled text by name (store/paths.ts's corpusFile reads both). */
   storedPath(id: string): string {
     if (id === BUNDLED_ID) return BUNDLED_CORPUS_REF;
     this.info(id);

@@ -1,22 +1,22 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { attentionMaps, embeddingVectors, positionTable, surprise } from '../engine/analysis/inspect';
-import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../engine/analysis/kmeans';
-import { pca } from '../engine/analysis/pca';
-import { EXPORTED_FILES } from '../engine/checkpoint/checkpoint';
-import { generate } from '../engine/generate';
-import type { GeneratedToken } from '../engine/sample';
-import { countParameters, GPT, MODEL_FAMILIES } from '../engine/models';
-import { PRESETS } from '../engine/presets';
-import { resolveTrainConfig } from '../engine/train';
+import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../engine/analysis/inspect';
+import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../../engine/analysis/kmeans';
+import { pca } from '../../engine/analysis/pca';
+import { EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
+import { generate } from '../../engine/generate';
+import type { GeneratedToken } from '../../engine/sample';
+import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
+import { PRESETS } from '../../engine/presets';
+import { resolveTrainConfig } from '../../engine/train';
 import {
   attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig,
 } from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
-import { databasePath, ensureLabHome } from '../jobs/lab-home';
-import type { RunEvent } from '../jobs/run-loop';
-import { checkpointFiles, chosenCheckpoint, loadRunModel } from '../jobs/run-model';
+import { databasePath, ensureLabHome } from '../store/paths';
+import type { RunEvent } from '../jobs/cpu-run';
+import { checkpointFiles, chosenCheckpoint, loadRunModel } from './run-model';
 import { exportFolder } from '../store/checkpoint-files';
 import { RunStore } from '../store/run-store';
 import {

@@ -1,8 +1,8 @@
 import { freemem } from 'node:os';
-import type { CorpusOutline } from '../engine/data/corpus';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
-import { countParameters, isRecurrent } from '../engine/models';
-import { resolveTrainConfig, type TrainConfig } from '../engine/train';
+import type { CorpusOutline } from '../../engine/data/corpus';
+import type { TokenizerSpec } from '../../engine/data/tokenizer';
+import { countParameters, isRecurrent } from '../../engine/models';
+import { resolveTrainConfig, type TrainConfig } from '../../engine/train';
 import { outlineCorpusFile } from '../jobs/corpus-file';
 import type { RunDraft, RunPreview } from '../../shared/contract';
 import { SETTINGS } from '../../shared/hyperparameters';

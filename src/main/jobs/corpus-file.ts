@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Stats } from 'node:fs';
-import { buildCorpus, checkTextSample, outlineCorpus, type Corpus, type CorpusOptions, type CorpusOutline } from '../engine/data/corpus';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
+import { buildCorpus, checkTextSample, outlineCorpus, type Corpus, type CorpusOptions, type CorpusOutline } from '../../engine/data/corpus';
+import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { DEFAULT_MAX_CORPUS_BYTES } from '../../shared/contract';
 
 // Corpus files from disk, in bounded memory: a file is checked by type and size before a byte of

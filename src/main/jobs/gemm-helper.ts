@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { runGemmHelper, type GemmHelperInit } from '../engine/backend/cpu/wasm/gemm-pool';
+import { runGemmHelper, type GemmHelperInit } from '../../engine/backend/cpu/wasm/gemm-pool';
 
 // A matrix-multiply helper thread: it shares the wasm heap of the thread that started it and
 // computes the blocks of C it is handed (see engine/backend/cpu/wasm/gemm-pool.ts).

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { wasmHeap } from '../engine/backend/cpu/wasm/heap';
+import { wasmHeap } from '../../engine/backend/cpu/wasm/heap';
 
 // Node's side of the threaded matrix products: helper worker threads on this thread's wasm heap,
 // one per core beyond the first (NANOLAB_THREADS overrides the total). They sleep in Atomics.wait

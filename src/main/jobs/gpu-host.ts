@@ -4,9 +4,9 @@ import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint
 import type { RunStore } from '../store/run-store';
 import { attachCpu, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
 import { readCorpusText } from './corpus-file';
-import { checkpointDir, corpusFile } from './lab-home';
-import type { RunSettings } from './run-core';
-import type { RunSpec } from './run-loop';
+import { checkpointDir, corpusFile } from '../store/paths';
+import type { RunSettings } from '../../engine/run';
+import type { RunSpec } from './cpu-run';
 
 // The host side of a GPU run. The run trains in a page: a Web Worker there runs the engine on
 // gpu.js (WebGL2), because in Node gpu.js reaches no GPU (see ARCHITECTURE.md). The host still

@@ -1,11 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { validateCheckpoint } from '../engine/checkpoint/checkpoint';
-import { countParameters } from '../engine/models';
+import { validateCheckpoint } from '../../engine/checkpoint/checkpoint';
+import { countParameters } from '../../engine/models';
 import { readCheckpointFolder } from '../store/checkpoint-files';
-import type { TrainConfig } from '../engine/train';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
+import type { TrainConfig } from '../../engine/train';
+import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
-import type { RunEvent, RunSpec } from './run-loop';
+import type { RunEvent, RunSpec } from './cpu-run';
 import { preflight } from '../api/run-drafts';
 
 // The host side of a run: it owns the database rows, starts the worker, turns the worker's events

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { CpuBackend } from '../engine/backend/cpu';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
-import type { TrainConfig } from '../engine/train';
+import { CpuBackend } from '../../engine/backend/cpu';
+import type { TokenizerSpec } from '../../engine/data/tokenizer';
+import type { TrainConfig } from '../../engine/train';
 import { enableGemmThreads } from './gemm-threads';
-import { calibrate } from './run-core';
-import { executeRun, loadCorpus, type RunControl, type RunSpec } from './run-loop';
+import { calibrate } from '../../engine/run';
+import { executeRun, loadCorpus, type RunControl, type RunSpec } from './cpu-run';
 
 // The training worker: one run per worker thread, steered by pause / resume / stop messages; or
 // Auto's CPU calibration (a few timed steps of a run's model).

@@ -6,10 +6,10 @@
 // throttled main window.
 import { reactive } from 'vue'
 import type { ReportedEvent } from '../../../shared/contract'
-import type { GpuJob } from '../../../main/jobs/gpu-job'
-import type { RunSettings } from '../../../main/jobs/run-core'
-import type { TokenizerSpec } from '../../../main/engine/data/tokenizer'
-import type { TrainConfig } from '../../../main/engine/train'
+import type { GpuJob } from './gpu-job'
+import type { RunSettings } from '../../../engine/run'
+import type { TokenizerSpec } from '../../../engine/data/tokenizer'
+import type { TrainConfig } from '../../../engine/train'
 import type { NanoLabApi } from '../../../shared/contract'
 import type { FromWorker, GpuFaults, ToWorker } from './protocol'
 

@@ -1,9 +1,9 @@
 // Messages between a page and its GPU worker (train-worker.ts). The worker runs the engine on
 // gpu.js (WebGL2 through an OffscreenCanvas); the page talks to the host.
 import type { ReportedEvent } from '../../../shared/contract'
-import type { GpuJob } from '../../../main/jobs/gpu-job'
-import type { TokenizerSpec } from '../../../main/engine/data/tokenizer'
-import type { TrainConfig } from '../../../main/engine/train'
+import type { GpuJob } from './gpu-job'
+import type { TokenizerSpec } from '../../../engine/data/tokenizer'
+import type { TrainConfig } from '../../../engine/train'
 
 /** Test hooks: a kernel whose results the backend corrupts (its self-check then fails). */
 export interface GpuFaults {

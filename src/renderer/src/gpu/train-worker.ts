@@ -4,10 +4,10 @@
 // checking its kernels against the CPU backend before the first step. Any failure (the check, a
 // lost context, a kernel error) ends the job as the GPU's fault: the host continues on the CPU.
 import { GPU } from 'gpu.js'
-import { GpuBackend, GpuContextLostError } from '../../../main/engine/backend/gpu'
-import type { KernelName } from '../../../main/engine/backend/backend'
-import { calibrate, corpusOf, type RunControl } from '../../../main/jobs/run-core'
-import { runGpuJob } from '../../../main/jobs/gpu-job'
+import { GpuBackend, GpuContextLostError } from '../../../engine/backend/gpu'
+import type { KernelName } from '../../../engine/backend/backend'
+import { calibrate, corpusOf, type RunControl } from '../../../engine/run'
+import { runGpuJob } from './gpu-job'
 import type { FromWorker, GpuFaults, ToWorker } from './protocol'
 
 const post = (m: FromWorker): void => (self as unknown as Worker).postMessage(m)

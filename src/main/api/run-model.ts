@@ -1,4 +1,4 @@
-import { restoreModel, validateCheckpoint } from '../engine/checkpoint/checkpoint';
+import { restoreModel, validateCheckpoint } from '../../engine/checkpoint/checkpoint';
 import { readCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
 

@@ -12,7 +12,7 @@ import { learningRate, validateSchedule, type LrSchedule } from './optim/schedul
 import { Rng, type RngState } from './rng';
 import type { OptimizerState } from './optim/optimizer';
 import type { FloatArray, Tensor } from './tensor';
-import { settingBoundError } from '../../shared/hyperparameters';
+import { settingBoundError } from '../shared/hyperparameters';
 
 // The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
 // a worker, a test) feeds it token arrays and reads its events.

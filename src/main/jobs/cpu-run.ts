@@ -1,14 +1,14 @@
-import type { Corpus } from '../engine/data/corpus';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
+import type { Corpus } from '../../engine/data/corpus';
+import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
 import { loadCorpusFile } from './corpus-file';
-import { checkpointDir, corpusFile } from './lab-home';
-import { runTraining, type RunControl, type RunEvent, type RunSettings } from './run-core';
+import { checkpointDir, corpusFile } from '../store/paths';
+import { runTraining, type RunControl, type RunEvent, type RunSettings } from '../../engine/run';
 
-// A run on the CPU, inside a worker thread (jobs/worker.ts): the training loop of run-core.ts with
+// A run on the CPU, inside a worker thread (jobs/worker.ts): the training loop of engine/run.ts with
 // the text read from disk and checkpoints written to the run's folders.
 
-export type { RunControl, RunEvent } from './run-core';
+export type { RunControl, RunEvent } from '../../engine/run';
 
 export interface RunSpec extends RunSettings {
   home: string;

@@ -1,7 +1,7 @@
 // Model configurations as plain data, with nanoGPT's / PyTorch's names, so that a config can be
 // stored with a run, written next to a checkpoint and read by PyTorch code without translation.
 
-import { settingBoundError } from '../../../shared/hyperparameters';
+import { settingBoundError } from '../../shared/hyperparameters';
 
 export type RecurrentFamily = 'rnn' | 'lstm' | 'gru';
 export type ModelFamily = RecurrentFamily | 'gpt';

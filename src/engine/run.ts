@@ -1,13 +1,13 @@
-import type { Backend } from '../engine/backend/backend';
-import { encodeCheckpoint, restoreTrainer } from '../engine/checkpoint/checkpoint';
-import { splitCorpus, type Corpus } from '../engine/data/corpus';
-import type { TokenizerSpec } from '../engine/data/tokenizer';
-import { generate } from '../engine/generate';
-import { DivergedError, Trainer, type TrainConfig } from '../engine/train';
+import type { Backend } from './backend/backend';
+import { encodeCheckpoint, restoreTrainer } from './checkpoint/checkpoint';
+import { splitCorpus, type Corpus } from './data/corpus';
+import type { TokenizerSpec } from './data/tokenizer';
+import { generate } from './generate';
+import { DivergedError, Trainer, type TrainConfig } from './train';
 
 // One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
 // its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
-// it makes. The CPU worker thread (run-loop.ts, files on disk) and the GPU worker in a page
+// it makes. The CPU worker thread (main/jobs/cpu-run.ts, files on disk) and the GPU worker in a page
 // (renderer/src/gpu, files posted to the host) both run this loop, so a run trains the same way
 // on either. It yields to the event loop between steps, so pause, resume and stop messages are
 // seen within one step.

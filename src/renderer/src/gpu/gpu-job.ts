@@ -1,7 +1,7 @@
-import type { Backend } from '../engine/backend/backend';
-import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
-import type { ReportedEvent } from '../../shared/contract';
-import { runTraining, type RunControl, type RunSettings } from './run-core';
+import type { Backend } from '../../../engine/backend/backend';
+import { base64ToBytes, bytesToBase64 } from '../../../shared/base64';
+import type { ReportedEvent } from '../../../shared/contract';
+import { runTraining, type RunControl, type RunSettings } from '../../../engine/run';
 
 // The executing side of a GPU run, with no I/O and nothing of the browser: what a page's GPU
 // worker does with a claimed job (renderer/src/gpu/train-worker.ts), given its gpu backend. It
