@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { preflight, trainingMemory, WASM_HEAP_BYTES } from '../../src/main/api/run-drafts';
+import { preflight } from '../../src/main/api/run-drafts';
+import { trainingMemory, WASM_HEAP_BYTES } from '../../src/engine/memory';
 import { wasmHeap } from '../../src/main/engine/backend/cpu/wasm/heap';
 import { PRESETS } from '../../src/main/engine/presets';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
