@@ -5,6 +5,9 @@ import { defineConfig } from 'electron-vite'
 
 const { version } = JSON.parse(readFileSync(fileURLToPath(new URL('./package.json', import.meta.url)), 'utf8')) as { version: string }
 const define = { __APP_VERSION__: JSON.stringify(version) }
+// The e2e tests' hooks (src/renderer/src/gpu/test-hooks.ts) are in the renderer only when it is
+// built with NANOLAB_TEST_HOOKS=1 (tests/build/ensure-built.ts); `npm run build` leaves them out.
+const testHooks = process.env['NANOLAB_TEST_HOOKS'] === '1'
 const entry = (path: string) => fileURLToPath(new URL(path, import.meta.url))
 
 export default defineConfig({
@@ -28,7 +31,7 @@ export default defineConfig({
     }
   },
   renderer: {
-    define,
+    define: { ...define, __NANOLAB_TEST_HOOKS__: JSON.stringify(testHooks) },
     plugins: [vue()]
   }
 })

@@ -104,13 +104,6 @@ export class GpuBackend implements Backend {
     return this.d.isContextLost();
   }
 
-  /** Loses the WebGL context on purpose (WEBGL_lose_context), to test what a run does then. */
-  loseContextForTest(): void {
-    const ext = this.d.gl.getExtension('WEBGL_lose_context') as { loseContext(): void } | null;
-    if (!ext) throw new Error('WEBGL_lose_context is not available in this browser, so the context cannot be lost on purpose');
-    ext.loseContext();
-  }
-
   /** Kernels compiled so far (each once per operation and shape). */
   get compiledKernels(): number {
     return this.d.compiled;

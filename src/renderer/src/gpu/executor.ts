@@ -11,7 +11,8 @@ import type { RunSettings } from '../../../engine/run'
 import type { TokenizerSpec } from '../../../engine/data/tokenizer'
 import type { TrainConfig } from '../../../engine/train'
 import type { NanoLabApi } from '../../../shared/contract'
-import type { FromWorker, GpuFaults, ToWorker } from './protocol'
+import type { FromWorker, ToWorker } from './protocol'
+import { gpuFaults, pageTestHooks } from './test-hooks'
 
 /** What the New-run view shows about the GPU. */
 export const gpuState = reactive({
@@ -76,15 +77,6 @@ export async function calibrateGpu(config: TrainConfig, text: string, lowercase:
   return { tokensPerSec: r.tokensPerSec, adapter: r.adapter }
 }
 
-/** Test hooks (e2e): faults the next job's backend injects, read from localStorage. */
-function faults(): GpuFaults {
-  try {
-    return JSON.parse(localStorage.getItem('nanolab.gpuFaults') ?? '{}') as GpuFaults
-  } catch {
-    return {}
-  }
-}
-
 const workers = new Map<number, Worker>()
 
 /** Reports a job's events in order: batched every 200 ms, at once for checkpoints and the end. */
@@ -139,7 +131,7 @@ async function take(api: NanoLabApi, runId: number): Promise<void> {
     if (!ended) report({ type: 'end', status: 'failed', reason: `the GPU worker crashed: ${e.message || 'unknown error'}`, step: 0, gpuFault: true })
     done()
   }
-  worker.postMessage({ type: 'job', job, faults: faults() } satisfies ToWorker)
+  worker.postMessage({ type: 'job', job, faults: gpuFaults() } satisfies ToWorker)
 }
 
 let started = false
@@ -151,11 +143,10 @@ export function startGpuExecutor(api: NanoLabApi): void {
   api.on('gpu.job', ({ runId }) => void take(api, runId).catch(fail))
   api.on('gpu.control', ({ runId, action }) => workers.get(runId)?.postMessage({ type: 'control', action } satisfies ToWorker))
   void api.invoke('gpu.pending', {}).then((ids) => Promise.all(ids.map((id) => take(api, id)))).catch(fail)
-  // hooks for the e2e tests (a GPU reset in every training worker of this page) and for
-  // `nanolab bench --gpu` (the GPU side of its table, timed by the same calibration as Auto)
+  // for `nanolab bench --gpu` (the GPU side of its table, timed by the same calibration as Auto),
+  // and in a test build the e2e tests' hooks (test-hooks.ts)
   ;(window as unknown as { __nanolabGpu?: unknown }).__nanolabGpu = {
-    loseContext: () => workers.forEach((w) => w.postMessage({ type: 'lose-context' } satisfies ToWorker)),
-    running: () => [...workers.keys()],
+    ...pageTestHooks(workers),
     probe: async () => {
       await probeGpu()
       return { ...gpuState.probe }

@@ -9,6 +9,7 @@ import type { KernelName } from '../../../engine/backend/backend'
 import { calibrate, corpusOf, type RunControl } from '../../../engine/run'
 import { runGpuJob } from './gpu-job'
 import type { FromWorker, GpuFaults, ToWorker } from './protocol'
+import { workerTestMessage } from './test-hooks'
 
 const post = (m: FromWorker): void => (self as unknown as Worker).postMessage(m)
 
@@ -67,6 +68,7 @@ async function job(m: Extract<ToWorker, { type: 'job' }>): Promise<void> {
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data
+  if (workerTestMessage(m, backend ? gpu : null)) return
   switch (m.type) {
     case 'probe':
       try {
@@ -91,9 +93,6 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'control':
       if (m.action === 'stop') control.stopRequested = true
       else control.paused = m.action === 'pause'
-      break
-    case 'lose-context':
-      backend?.loseContextForTest()
       break
   }
 }
