@@ -12,7 +12,7 @@ import { learningRate, validateSchedule, type LrSchedule } from './optim/schedul
 import { Rng, type RngState } from './rng';
 import type { OptimizerState } from './optim/optimizer';
 import type { FloatArray, Tensor } from './tensor';
-import { settingBoundError } from '../shared/hyperparameters';
+import { settingBoundError, settingKeys } from '../shared/hyperparameters';
 
 // The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
 // a worker, a test) feeds it token arrays and reads its events.
@@ -68,8 +68,10 @@ function familyDefaults(family: ModelFamily): Omit<TrainConfig, 'model' | 'optim
   };
 }
 
-const TRAIN_KEYS = ['steps', 'batch_size', 'seq_len', 'grad_clip', 'grad_clip_value', 'eval_interval', 'eval_iters', 'batching'];
-const SCHEDULE_KEYS = ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr', 'step_size', 'gamma'];
+// the loop's and the schedule's flat settings, as the settings catalogue groups them (the model's
+// and the optimizer's are their configs' own keys)
+const TRAIN_KEYS = settingKeys('training');
+const SCHEDULE_KEYS = settingKeys('schedule');
 
 /**
  * A complete training config from a family, a vocabulary size and flat `key=value` overrides

@@ -4,6 +4,7 @@
 // transport all use these names and validate with these schemas: a payload that crosses a
 // process boundary is checked on arrival.
 import { z } from 'zod'
+import { FAMILIES } from './hyperparameters'
 
 export const APP_NAME = 'NanoLab'
 
@@ -34,10 +35,11 @@ export interface AppVersions {
 // Building blocks
 
 const runId = z.number().int().positive()
-const family = z.enum(['rnn', 'lstm', 'gru', 'gpt'])
+const family = z.enum(FAMILIES)
 export type Family = z.infer<typeof family>
 const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'])
 export type RunStatusName = z.infer<typeof status>
+export const RUN_STATUSES: readonly RunStatusName[] = status.options
 const checkpointKind = z.enum(['best', 'latest'])
 const axis = z.enum(['step', 'tokens', 'wall'])
 export type Axis = z.infer<typeof axis>
@@ -60,6 +62,7 @@ export const runSummary = z.object({
   notes: z.string(),
   tags: z.array(z.string()),
   steps: z.number(),
+  /** The validation loss of the run's best checkpoint (null until one exists): a figure always backed by a file. */
   bestValLoss: z.number().nullable(),
   tokensPerSec: z.number().nullable()
 })

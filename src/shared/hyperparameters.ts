@@ -2,8 +2,18 @@
 // help. The keys are the engine's flat settings (the CLI's `--set key=value` namespace); the host
 // resolves defaults and validates (runs.preview). Every number here has finite bounds, the one
 // declaration of them: the form checks them as the user types, the engine refuses a config
-// outside them (settingBoundError), and the memory preflight judges what is left.
-import type { Family } from './contract'
+// outside them (settingBoundError), and the memory preflight judges what is left. The names of the
+// model families, optimizers and schedules are declared here too: the contract's schemas and the
+// engine's resolver read them (tests/shared/vocabulary.test.ts holds the engine's types to them).
+
+/** The model families, in the order the UI lists them. */
+export const FAMILIES = ['rnn', 'lstm', 'gru', 'gpt'] as const
+export type Family = (typeof FAMILIES)[number]
+
+export const OPTIMIZERS = ['adamw', 'adam', 'sgd', 'rmsprop', 'adagrad'] as const
+export type OptimizerName = (typeof OPTIMIZERS)[number]
+export const SCHEDULES = ['constant', 'cosine', 'step'] as const
+export type ScheduleKind = (typeof SCHEDULES)[number]
 
 export type SettingKind = 'integer' | 'number' | 'boolean' | 'choice'
 
@@ -15,7 +25,7 @@ export interface SettingInfo {
   /** Which model families take it. */
   families: readonly Family[]
   /** Only with these optimizers (optimizer settings) or schedules (schedule settings). */
-  when?: { optimizer?: readonly string[]; schedule?: readonly string[] }
+  when?: { optimizer?: readonly OptimizerName[]; schedule?: readonly ScheduleKind[] }
   choices?: readonly string[]
   /** Bounds, inclusive; every integer and number setting has both. */
   min?: number
@@ -24,12 +34,9 @@ export interface SettingInfo {
   help: string
 }
 
-const ALL: readonly Family[] = ['rnn', 'lstm', 'gru', 'gpt']
+const ALL: readonly Family[] = FAMILIES
 const RECURRENT: readonly Family[] = ['rnn', 'lstm', 'gru']
 const GPT: readonly Family[] = ['gpt']
-
-export const OPTIMIZERS = ['adamw', 'adam', 'sgd', 'rmsprop', 'adagrad'] as const
-export const SCHEDULES = ['constant', 'cosine', 'step'] as const
 
 export const SETTINGS: readonly SettingInfo[] = [
   // model: recurrent
@@ -94,12 +101,17 @@ export function settingBoundError(key: string, value: unknown): string | null {
   return `${key} (${String(value)}) must be ${info.kind === 'integer' ? 'a whole number' : 'a number'} from ${min} to ${max}`
 }
 
+/** The keys of one group of settings, in catalogue order: the engine sorts flat settings by them. */
+export function settingKeys(group: SettingInfo['group']): string[] {
+  return SETTINGS.filter((s) => s.group === group).map((s) => s.key)
+}
+
 /** The settings that apply to a family under the chosen optimizer and schedule. */
 export function settingsFor(family: Family, optimizer: string, schedule: string): SettingInfo[] {
   return SETTINGS.filter((s) =>
     s.families.includes(family) &&
-    (!s.when?.optimizer || s.when.optimizer.includes(optimizer)) &&
-    (!s.when?.schedule || s.when.schedule.includes(schedule))
+    (!s.when?.optimizer || s.when.optimizer.some((o) => o === optimizer)) &&
+    (!s.when?.schedule || s.when.schedule.some((k) => k === schedule))
   )
 }
 

@@ -1,11 +1,12 @@
 // Model configurations as plain data, with nanoGPT's / PyTorch's names, so that a config can be
 // stored with a run, written next to a checkpoint and read by PyTorch code without translation.
 
-import { settingBoundError } from '../../shared/hyperparameters';
+import { FAMILIES, settingBoundError } from '../../shared/hyperparameters';
 
 export type RecurrentFamily = 'rnn' | 'lstm' | 'gru';
 export type ModelFamily = RecurrentFamily | 'gpt';
-export const MODEL_FAMILIES: readonly ModelFamily[] = ['rnn', 'lstm', 'gru', 'gpt'];
+/** The settings catalogue's list (tests/shared/vocabulary.test.ts: the same families as ModelFamily). */
+export const MODEL_FAMILIES: readonly ModelFamily[] = FAMILIES;
 
 export interface RecurrentConfig {
   family: RecurrentFamily;

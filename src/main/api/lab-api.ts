@@ -54,7 +54,6 @@ type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>, s
 type Handlers = { [M in Method]: Handler<M> };
 type Subscriber = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
-const EXPORTED = EXPORTED_FILES;
 const MODEL_CACHE_SIZE = 3;
 
 export class LabApi {
@@ -146,7 +145,7 @@ export class LabApi {
     this.store.getRun(runId);
     const { files, step } = checkpointFiles(this.store, runId, kind);
     const folder = `nanolab-run-${runId}-${kind}-step${step}`;
-    return { filename: `${folder}.tar`, bytes: tarFolder(folder, Object.fromEntries(EXPORTED.map((n) => [n, files[n]]))) };
+    return { filename: `${folder}.tar`, bytes: tarFolder(folder, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]]))) };
   }
 
   private watch(handle: RunHandle): RunHandle {
@@ -453,8 +452,8 @@ export class LabApi {
         const base = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
         let out = base;
         for (let n = 2; existsSync(out); n++) out = `${base}-${n}`;
-        exportFolder(out, Object.fromEntries(EXPORTED.map((n) => [n, files[n]])), { protectedDirs: [options.home] });
-        return { path: out, files: [...EXPORTED] };
+        exportFolder(out, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]])), { protectedDirs: [options.home] });
+        return { path: out, files: [...EXPORTED_FILES] };
       },
     };
   }

@@ -7,6 +7,7 @@ import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
 import type { RunEvent, RunSpec } from './cpu-run';
 import { preflight } from '../api/run-drafts';
+import { metricPointsOf } from '../../shared/metrics';
 
 // The host side of a run: it owns the database rows, starts the worker, turns the worker's events
 // into metrics, samples, checkpoints and a final status, and relays pause / resume / stop.
@@ -101,19 +102,9 @@ export class RunRecorder {
 
   record(e: Exclude<RunEvent, RunEnd>): void {
     const { store, runId, writer } = this;
-    const base = 'tokens' in e ? { step: e.step, tokens: e.tokens, wallMs: e.elapsedMs } : null;
     try {
+      for (const { name, point } of metricPointsOf(e)) writer.push({ ...point, name });
       switch (e.type) {
-        case 'step':
-          for (const [name, value] of [['train_loss', e.loss], ['lr', e.lr], ['grad_norm', e.gradNorm], ['tokens_per_sec', e.tokensPerSec]] as const) {
-            writer.push({ ...base!, name, value });
-          }
-          break;
-        case 'eval':
-          writer.push({ ...base!, name: 'eval_train_loss', value: e.trainLoss });
-          writer.push({ ...base!, name: 'val_loss', value: e.valLoss });
-          writer.push({ ...base!, name: 'val_bpc', value: e.valLoss / Math.LN2 });
-          break;
         case 'sample':
           store.addSample(runId, e);
           break;

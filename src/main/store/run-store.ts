@@ -3,13 +3,16 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { openDatabase } from './native';
+import { RUN_STATUSES, type Request, type RunStatusName, type RunSummary, type SeriesPoint } from '../../shared/contract';
 
 // The lab notebook: one SQLite file (WAL) holding every run, its resolved config, every logged
 // metric, every sample and every checkpoint path. Schema changes are numbered migrations applied
 // in a transaction; a database newer than this code is refused rather than misread.
 
-export type RunStatus = 'queued' | 'running' | 'paused' | 'finished' | 'stopped' | 'failed' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'];
+// A run's status and its summary are the contract's: the store returns what the API sends.
+export type RunStatus = RunStatusName;
+export { RUN_STATUSES };
+export type { RunSummary, SeriesPoint };
 
 type Migration = string | ((db: Database.Database) => void);
 
@@ -159,37 +162,13 @@ export interface MetricRow {
   value: number;
 }
 
-export interface RunSummary {
-  id: number;
-  name: string;
-  status: RunStatus;
-  statusReason: string | null;
-  family: string;
-  paramCount: number;
-  createdAt: number;
-  finishedAt: number | null;
-  notes: string;
-  tags: string[];
-  steps: number;
-  /** The validation loss of the run's best checkpoint (null until one exists): a figure always backed by a file. */
-  bestValLoss: number | null;
-  tokensPerSec: number | null;
-}
-
 export interface RunFilter {
   id?: number;
   family?: string;
   status?: RunStatus;
   tag?: string;
-  sort?: 'created' | 'name' | 'best_val_loss' | 'steps' | 'params';
+  sort?: Request<'runs.list'>['sort'];
   descending?: boolean;
-}
-
-export interface SeriesPoint {
-  step: number;
-  tokens: number;
-  wallMs: number;
-  value: number;
 }
 
 export class RunStore {

@@ -1,6 +1,9 @@
 // Metric series as the charts draw them: the host's points ({step, tokens, wallMs, value}) on a
-// chosen x axis, live points appended from run events, one colour per run.
-import type { Axis, RunEventView, SeriesPoint } from '../../../shared/contract'
+// chosen x axis, live points appended from run events (shared/metrics.ts reads them off the
+// events, as the host does), one colour per run.
+import type { Axis, SeriesPoint } from '../../../shared/contract'
+
+export { metricPointsOf } from '../../../shared/metrics'
 
 export interface XY {
   x: number
@@ -40,28 +43,6 @@ export function toXY(points: readonly SeriesPoint[], axis: Axis): XY[] {
 export function appendPoint(points: SeriesPoint[], point: SeriesPoint): void {
   while (points.length > 0 && points[points.length - 1].step >= point.step) points.pop()
   points.push(point)
-}
-
-/** The metric points a run event carries, by metric name (the names `runs.series` uses). */
-export function metricPointsOf(event: RunEventView): { name: string; point: SeriesPoint }[] {
-  if (event.type === 'step') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs }
-    return [
-      { name: 'train_loss', point: { ...at, value: event.loss } },
-      { name: 'lr', point: { ...at, value: event.lr } },
-      { name: 'grad_norm', point: { ...at, value: event.gradNorm } },
-      { name: 'tokens_per_sec', point: { ...at, value: event.tokensPerSec } }
-    ]
-  }
-  if (event.type === 'eval') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs }
-    return [
-      { name: 'val_loss', point: { ...at, value: event.valLoss } },
-      { name: 'val_bpc', point: { ...at, value: event.valLoss / Math.LN2 } },
-      { name: 'eval_train_loss', point: { ...at, value: event.trainLoss } }
-    ]
-  }
-  return []
 }
 
 /** Total points across series (what a chart draws, before smoothing doubles the lines). */
