@@ -31,16 +31,29 @@ export interface RunSettings {
   wallOffsetMs: number;
 }
 
-export type RunEvent =
+// The events of a run. The contract's schemas (shared/contract.ts) describe the same events for the
+// wire; tests/shared/vocabulary.test.ts holds the two to each other.
+
+/** What the training loop emits. */
+export type LoopEvent =
   | { type: 'started'; step: number; totalSteps: number; vocabSize: number; resumedFrom: number | null; device?: string }
   | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
   | { type: 'eval'; step: number; tokens: number; elapsedMs: number; trainLoss: number; valLoss: number }
   | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
   | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
   /** `diverged`: the loss left the healthy range (the run's own failure; moving it to another device would not help). */
-  | { type: 'end'; status: 'finished' | 'stopped' | 'failed'; reason: string | null; step: number; diverged?: boolean }
-  /** Written by the host, not the loop: a line of the run's log (its device, a fallback and why). */
-  | { type: 'log'; step: number; message: string };
+  | { type: 'end'; status: 'finished' | 'stopped' | 'failed'; reason: string | null; step: number; diverged?: boolean };
+
+/** A run's events as its host passes them on: the loop's, and those the host writes itself. */
+export type RunEvent =
+  | LoopEvent
+  /** A line of the run's log, for people (its device, a fallback and why). */
+  | { type: 'log'; step: number; message: string }
+  /**
+   * The run moved to another device after `step` (the GPU failed, its page went away): it goes on
+   * from the checkpoint at `fromStep` (null: from the start), and the steps after that are dropped.
+   */
+  | { type: 'moved'; step: number; to: 'cpu'; reason: string; fromStep: number | null };
 
 export interface RunControl {
   paused: boolean;
@@ -96,7 +109,7 @@ export function calibrate(config: TrainConfig, corpus: Corpus, steps: number, ba
   }
 }
 
-export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
+export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: LoopEvent) => void): Promise<void> {
   const corpus = typeof io.text === 'string' ? corpusOf(io.text, spec.lowercase, spec.tokenizer) : io.text;
   let trainer: Trainer;
   let resumedFrom: number | null = null;

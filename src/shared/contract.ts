@@ -180,14 +180,23 @@ const kmeansOptions = z.object({
 // ---------------------------------------------------------------------------------------------
 // Requests: method name → payload schema and result schema
 
-/** Events a GPU executor reports: those of a CPU run, with `gpuFault` on an end the GPU caused. */
-const gpuRunEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() }),
-  z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
-  z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
-  z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }), text: z.string() }),
-  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), gpuFault: z.boolean().optional(), diverged: z.boolean().optional() })
-])
+// A run's events, each declared once and put together for where they travel: 'run.event' (all of
+// them), 'gpu.report' (a GPU page's loop). The engine declares the same events as TypeScript types
+// (LoopEvent, RunEvent in engine/run.ts); tests/shared/vocabulary.test.ts holds the two equal.
+const startedEvent = z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() })
+const stepEvent = z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() })
+const evalEvent = z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() })
+const sampleEvent = z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }), text: z.string() })
+const checkpointEvent = z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind })
+/** `diverged`: the loss left the healthy range (the run's own failure; another device would not help). */
+const endEvent = z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), diverged: z.boolean().optional() })
+/** A line of the run's log, for people: where it trains, and why it moved (a GPU fault, a lost page). */
+const logEvent = z.object({ type: z.literal('log'), step: z.number(), message: z.string() })
+/** The run moved to the CPU after `step`, going on from the checkpoint at `fromStep` (null: the start). */
+const movedEvent = z.object({ type: z.literal('moved'), step: z.number(), to: z.literal('cpu'), reason: z.string(), fromStep: z.number().nullable() })
+
+/** Events a GPU executor reports: its loop's (checkpoints go as files), with `gpuFault` on an end the GPU caused. */
+const gpuRunEvent = z.discriminatedUnion('type', [startedEvent, stepEvent, evalEvent, sampleEvent, endEvent.extend({ gpuFault: z.boolean().optional() })])
 export type GpuRunEvent = z.infer<typeof gpuRunEvent>
 /** What a GPU executor reports: its run's events, and checkpoints as files (base64 per file). */
 const reportedEvent = z.union([
@@ -337,16 +346,10 @@ export const METHOD_NAMES = Object.keys(methods) as Method[]
 // ---------------------------------------------------------------------------------------------
 // Events the host pushes (never polled)
 
+/** A run's events as the host passes them on, and its status changes (pause, resume). */
 const runEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() }),
-  z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() }),
-  z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() }),
-  z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() }),
-  z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind }),
-  z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), diverged: z.boolean().optional() }),
-  z.object({ type: z.literal('status'), status }),
-  /** A line of the run's log: where it trains, and why it moved (a GPU fault, a lost page). */
-  z.object({ type: z.literal('log'), step: z.number(), message: z.string() })
+  startedEvent, stepEvent, evalEvent, sampleEvent, checkpointEvent, endEvent, logEvent, movedEvent,
+  z.object({ type: z.literal('status'), status })
 ])
 export type RunEventView = z.infer<typeof runEvent>
 

@@ -120,7 +120,10 @@ export class DraftResolver {
   }
 }
 
-/** A resolved config in the flat namespace the form and `--set` use. */
+/**
+ * A resolved config in the flat namespace the form and `--set` use: resolveTrainConfig reads it
+ * back to the same config (tests/shared/vocabulary.test.ts), and it holds every catalogued setting.
+ */
 export function flatten(config: TrainConfig): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   const put = (o: object, skip: string[]) => {

@@ -180,6 +180,8 @@ export class GpuRun implements RunHandle {
     const resume = from !== null;
     recorder.log(this.lastStep, `${reason}. Continuing on the CPU from ${resume ? `the checkpoint at step ${from}` : 'the start (no checkpoint yet)'}.`);
     store.supersedeAfter(runId, from ?? 0);
+    // the log line is for people; pages reload the series the move cut back on this
+    recorder.record({ type: 'moved', step: this.lastStep, to: 'cpu', reason, fromStep: from });
     const wall = resume ? store.metricAt(runId, 'train_loss', from)?.wallMs ?? 0 : 0;
     try {
       const handle = attachCpu(store, specOf(home, runId, stored, resume, wall), recorder, true);

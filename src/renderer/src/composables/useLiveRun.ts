@@ -93,7 +93,7 @@ export function useLiveRun(id: Ref<number>) {
     } else if (event.type === 'eval') touch()
     else if (event.type === 'sample') samples.value = [...samples.value, { step: event.step, prompt: event.prompt, settings: event.settings, text: event.text }]
     // a run that moved (GPU → CPU) dropped its steps past the checkpoint: reload the stored series
-    else if (event.type === 'log' && /Continuing on the CPU/.test(event.message)) void load()
+    else if (event.type === 'moved') void load()
     else void refreshHeader()
   })
   // the host says a run is no longer live (and so can be continued) with 'runs.changed', after its 'end'

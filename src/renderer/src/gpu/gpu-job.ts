@@ -36,7 +36,7 @@ export async function runGpuJob(
       report({ type: 'checkpoint-files', step, valLoss, best, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, bytesToBase64(b)])) });
     },
   }, control, (e) => {
-    if (e.type === 'checkpoint' || e.type === 'log') return; // checkpoints go as files; the log is the host's
+    if (e.type === 'checkpoint') return; // checkpoints go as files
     report(e.type === 'end' && e.status === 'failed' ? { ...e, gpuFault: true } : e);
   });
 }
