@@ -48,6 +48,18 @@ describe('PCA', () => {
     expect(r.explained[0]).toBeGreaterThan(0.95);
     expect(r.projected).toHaveLength(400);
   });
+
+  it('projects other points of the space on the same plane as the data (centred on its mean)', () => {
+    const pts = toyGaussian(200, 5).map(([x, y]) => [2 * x + 1, y - 3, x - y + 0.5]);
+    const r = pca(pts, 2);
+    expect(Array.from(r.project(pts[7]))).toEqual(Array.from(r.projected[7]));
+    const mean = [0, 1, 2].map((d) => pts.reduce((s, p) => s + p[d] / pts.length, 0));
+    for (const x of r.project(mean)) expect(x).toBeCloseTo(0, 9);
+    // a step of 2 along the first component lands at (2, 0)
+    const along = r.project(mean.map((m, d) => m + 2 * r.components[0][d]));
+    expect(along[0]).toBeCloseTo(2, 9);
+    expect(along[1]).toBeCloseTo(0, 9);
+  });
 });
 
 describe('model inspection', () => {

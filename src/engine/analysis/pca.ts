@@ -10,6 +10,8 @@ export interface PcaResult {
   variance: number[];
   /** Share of the total variance each component explains. */
   explained: number[];
+  /** Any point of the same space on the components (centred on the data's mean): a centroid drawn beside the data. */
+  project(point: ArrayLike<number>): Float64Array;
 }
 
 export function pca(points: ArrayLike<number>[], components = 2, iterations = 500): PcaResult {
@@ -56,6 +58,6 @@ export function pca(points: ArrayLike<number>[], components = 2, iterations = 50
     comps.push(v);
     variance.push(lambda);
   }
-  const projected = points.map((p) => Float64Array.from(comps, (u) => u.reduce((s, x, i) => s + x * (p[i] - mean[i]), 0)));
-  return { projected, components: comps, variance, explained: variance.map((x) => (total > 0 ? x / total : 0)) };
+  const project = (p: ArrayLike<number>) => Float64Array.from(comps, (u) => u.reduce((s, x, i) => s + x * (p[i] - mean[i]), 0));
+  return { projected: points.map(project), components: comps, variance, explained: variance.map((x) => (total > 0 ? x / total : 0)), project };
 }
