@@ -8,8 +8,9 @@ import { FAMILIES } from './hyperparameters'
 
 export const APP_NAME = 'NanoLab'
 
-/** Which process hosts the engine: the desktop app, or `nanolab serve` in a browser. */
-export type HostKind = 'electron' | 'browser'
+/** Which process hosts the engine: the desktop app, `nanolab serve` for a browser, or a CLI command. */
+export const HOST_KINDS = ['electron', 'browser', 'cli'] as const
+export type HostKind = (typeof HOST_KINDS)[number]
 
 /**
  * Largest corpus a run trains on unless NANOLAB_MAX_CORPUS_MB (or `train --max-corpus-mb`) says
@@ -209,7 +210,7 @@ export const methods = {
   'app.info': {
     request: z.object({}),
     response: z.object({
-      host: z.enum(['electron', 'browser']),
+      host: z.enum(HOST_KINDS),
       versions: z.object({ app: z.string(), electron: z.string(), chrome: z.string(), node: z.string() }),
       home: z.string(),
       maxCorpusBytes: z.number(),
@@ -296,7 +297,8 @@ export const methods = {
         positions: z.array(z.array(z.number())).nullable(),
         positionEncoding: z.string()
       }),
-      z.object({ applies: z.literal(false), reason: z.string() })
+      /** A recurrent run (its family): it has no attention, and the view says why. */
+      z.object({ applies: z.literal(false), family: z.string() })
     ])
   },
   /**

@@ -16,12 +16,14 @@ import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
 import { databasePath, ensureLabHome } from '../store/paths';
 import type { RunEvent } from '../jobs/cpu-run';
-import { checkpointFiles, chosenCheckpoint, loadRunModel } from './run-model';
+import { checkpointFiles } from './run-model';
+import { ModelCache } from './model-cache';
 import { exportFolder } from '../store/checkpoint-files';
+import { metricsCsv } from '../store/metrics-csv';
 import { RunStore } from '../store/run-store';
 import {
   ContractError, isMethod, MAX_UPLOAD_BYTES, parseEvent, parseRequest, parseResponse,
-  type AppVersions, type EventName, type EventPayload, type HostKind, type KMeansView, type Method, type Request, type Response,
+  type AppVersions, type EventName, type EventPayload, type HostKind, type KMeansView, type Method, type Request, type Response, type SamplingSettings,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
 import { DraftResolver } from './run-drafts';
@@ -54,7 +56,12 @@ type Handler<M extends Method> = (payload: ReturnType<typeof parseRequest<M>>, s
 type Handlers = { [M in Method]: Handler<M> };
 type Subscriber = <E extends EventName>(name: E, payload: EventPayload<E>) => void;
 
-const MODEL_CACHE_SIZE = 3;
+/** A checkpoint written outside the lab: where to (as named), from which checkpoint folder, which files. */
+export interface ExportedCheckpoint {
+  path: string;
+  from: string;
+  files: string[];
+}
 
 export class LabApi {
   readonly store: RunStore;
@@ -68,7 +75,7 @@ export class LabApi {
     control: (runId, action) => this.emit('gpu.control', { runId, action }),
   };
   private readonly subscribers = new Set<Subscriber>();
-  private readonly models = new Map<string, ReturnType<typeof loadRunModel>>();
+  private readonly models: ModelCache;
   private readonly handlers: Handlers;
   /** sample.generate requests still running, and whether each has been asked to stop. */
   private readonly generating = new Map<string, { stop: boolean }>();
@@ -77,6 +84,7 @@ export class LabApi {
     ensureLabHome(options.home);
     this.store = new RunStore(databasePath(options.home));
     this.store.markOrphansInterrupted();
+    this.models = new ModelCache(this.store);
     this.corpora = new Corpora(options.home, options.bundledCorpus);
     this.drafts = new DraftResolver((id) => this.corpora.path(id));
     this.handlers = this.createHandlers();
@@ -135,7 +143,6 @@ export class LabApi {
       return Promise.race([h.done, new Promise((r) => setTimeout(r, 30_000))]);
     });
     await Promise.all(ends);
-    for (const m of this.models.values()) m.dispose();
     this.models.clear();
     this.store.close();
   }
@@ -186,36 +193,45 @@ export class LabApi {
     return { text: tokens.map((t) => t.text).join(''), tokens, stopped: control.stop };
   }
 
-  private model(runId: number, kind: 'best' | 'latest') {
-    const key = `${runId}:${kind}`;
-    const current = chosenCheckpoint(this.store, runId, kind);
-    const cached = this.models.get(key);
-    if (cached && current && cached.path === current.path && cached.step === current.step) {
-      this.models.delete(key);
-      this.models.set(key, cached); // most recently used last
-      return cached;
-    }
-    if (cached) {
-      cached.dispose();
-      this.models.delete(key);
-    }
-    const loaded = loadRunModel(this.store, runId, kind);
-    this.models.set(key, loaded);
-    while (this.models.size > MODEL_CACHE_SIZE) {
-      const [oldest, entry] = this.models.entries().next().value as [string, { dispose(): void }];
-      entry.dispose();
-      this.models.delete(oldest);
-    }
-    return loaded;
+  /**
+   * A sample from a run's checkpoint, token by token: what sample.generate streams, and what
+   * `nanolab sample` writes (within the CLI's own limits). The model is loaded before this
+   * returns (a missing run or checkpoint throws here) and stays lent to the sample until its
+   * tokens end or the caller stops iterating, even if other requests evict it meanwhile.
+   */
+  sample(settings: SamplingSettings): Generator<GeneratedToken> {
+    const { runId, checkpoint, ...options } = settings;
+    const lease = this.models.acquire(runId, checkpoint);
+    return (function* () {
+      try {
+        yield* generate(lease.model, lease.tokenizer, options);
+      } finally {
+        lease.release();
+      }
+    })();
   }
 
-  private forgetModels(runId: number): void {
-    for (const [key, m] of this.models) {
-      if (key.startsWith(`${runId}:`)) {
-        m.dispose();
-        this.models.delete(key);
-      }
-    }
+  /** A run's token embeddings (one vector per vocabulary entry) and its tokens: analysis.embeddings draws them, `nanolab kmeans` lists them. */
+  tokenEmbeddings(runId: number, kind: 'best' | 'latest'): { vectors: Float64Array[]; vocab: string[] } {
+    return this.models.use(runId, kind, ({ model, tokenizer }) => ({ vectors: embeddingVectors(model), vocab: [...tokenizer.vocab] }));
+  }
+
+  /**
+   * Writes a run's checkpoint (model.safetensors, config.json, tokenizer.json) for use outside
+   * the lab: `nanolab export` names the folder; the desktop's Export asks for it once the
+   * checkpoint is read and validated, knowing its step (a folder dialog: null cancels). `force`
+   * replaces only those files in a folder that holds others; the lab home is refused.
+   */
+  async exportTo(runId: number, kind: 'best' | 'latest', out: string, force?: boolean): Promise<ExportedCheckpoint>;
+  async exportTo(runId: number, kind: 'best' | 'latest', out: (step: number) => Promise<string | null>): Promise<ExportedCheckpoint | null>;
+  async exportTo(
+    runId: number, kind: 'best' | 'latest', destination: string | ((step: number) => Promise<string | null>), force = false,
+  ): Promise<ExportedCheckpoint | null> {
+    const { files, path, step } = checkpointFiles(this.store, runId, kind);
+    const out = typeof destination === 'string' ? destination : await destination(step);
+    if (out === null) return null;
+    exportFolder(out, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]])), { force, protectedDirs: [this.options.home] });
+    return { path: out, from: path, files: [...EXPORTED_FILES] };
   }
 
   private requireIdle(runId: number, doing: string): void {
@@ -277,7 +293,7 @@ export class LabApi {
       },
       'runs.delete': ({ id }) => {
         this.requireIdle(id, 'delete it');
-        this.forgetModels(id);
+        this.models.forget(id);
         const paths = store.deleteRun(id);
         rmSync(join(options.home, 'runs', String(id)), { recursive: true, force: true });
         this.emit('runs.changed', {});
@@ -288,23 +304,7 @@ export class LabApi {
         return ids.flatMap((runId) => names.map((name) => ({ runId, name, points: store.series(runId, name, maxPoints) })));
       },
       'runs.configDiff': ({ ids }) => store.configDiff(ids),
-      'runs.metricsCsv': ({ id }) => {
-        const run = store.getRun(id);
-        const rows = store.metricRows(id);
-        const names = [...new Set(rows.map((r) => r.name))].sort();
-        const bySteps = new Map<number, { tokens: number; wallMs: number; values: Map<string, number> }>();
-        for (const r of rows) {
-          let row = bySteps.get(r.step);
-          if (!row) bySteps.set(r.step, (row = { tokens: r.tokens, wallMs: r.wallMs, values: new Map() }));
-          row.values.set(r.name, r.value);
-        }
-        const lines = [['step', 'tokens', 'wall_ms', ...names].join(',')];
-        for (const [step, row] of [...bySteps].sort((a, b) => a[0] - b[0])) {
-          lines.push([step, row.tokens, row.wallMs.toFixed(1), ...names.map((n) => (row.values.has(n) ? String(row.values.get(n)) : ''))].join(','));
-        }
-        const safe = run.name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || 'run';
-        return { filename: `nanolab-run-${id}-${safe}-metrics.csv`, csv: `${lines.join('\n')}\n` };
-      },
+      'runs.metricsCsv': ({ id }) => metricsCsv(store, id),
       'runs.preview': (draft) => this.drafts.preview(draft),
       'runs.start': (draft) => {
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
@@ -382,13 +382,13 @@ export class LabApi {
         const picked = await options.dialogs.openText();
         return picked === null ? null : this.corpora.addFile(picked);
       },
-      'sample.generate': async ({ requestId, runId, checkpoint, prompt, length, temperature, topK, topP, seed }) => {
+      'sample.generate': async ({ requestId, ...settings }) => {
         if (this.generating.has(requestId)) throw new Error(`a sample with request id "${requestId}" is already running`);
-        const { model, tokenizer } = this.model(runId, checkpoint);
+        const tokens = this.sample(settings);
         const control = { stop: false };
         this.generating.set(requestId, control);
         try {
-          return await this.stream(requestId, control, generate(model, tokenizer, { prompt, length, temperature, topK, topP, seed }));
+          return await this.stream(requestId, control, tokens);
         } finally {
           this.generating.delete(requestId);
         }
@@ -398,25 +398,17 @@ export class LabApi {
         if (control) control.stop = true;
         return {};
       },
-      'sample.surprise': ({ runId, checkpoint, text }) => {
-        const { model, tokenizer } = this.model(runId, checkpoint);
-        return surprise(model, tokenizer, text);
-      },
+      'sample.surprise': ({ runId, checkpoint, text }) => this.models.use(runId, checkpoint, ({ model, tokenizer }) => surprise(model, tokenizer, text)),
       'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
-        const { model, tokenizer } = this.model(runId, checkpoint);
-        const vectors = embeddingVectors(model);
+        const { vectors, vocab } = this.tokenEmbeddings(runId, checkpoint);
         if (k > vectors.length) throw new Error(`k (${k}) is larger than the vocabulary (${vectors.length} tokens): choose k ≤ ${vectors.length}`);
         // cluster in the embedding's own space; PCA only draws it
         const result = kmeans(vectors, { k, seed, init, maxIterations });
         const p = pca(vectors, 2);
-        const dim = vectors[0].length;
-        const mean = new Float64Array(dim);
-        for (const v of vectors) for (let i = 0; i < dim; i++) mean[i] += v[i] / vectors.length;
-        const project = (v: Float64Array): [number, number] => {
-          const xy = p.components.map((c) => c.reduce((s, ci, i) => s + ci * (v[i] - mean[i]), 0));
-          return [xy[0], xy[1]];
-        };
-        return this.kmeansView(vectors, [...tokenizer.vocab], result, p.explained, project);
+        return this.kmeansView(vectors, vocab, result, p.explained, (v) => {
+          const [x, y] = p.project(v);
+          return [x, y];
+        });
       },
       'analysis.toy': ({ data, dataSeed, k, seed, init, maxIterations }) => {
         const points = data === 'gaussian' ? toyGaussian(100, dataSeed) : toyBlobs(undefined, 40, 0.8, dataSeed);
@@ -426,34 +418,33 @@ export class LabApi {
       },
       'analysis.attention': ({ runId, checkpoint, prompt }) => {
         const run = store.getRun(runId);
-        if (run.family !== 'gpt') {
+        // a recurrent network has no attention: the view says why
+        if (run.family !== 'gpt') return { applies: false as const, family: run.family };
+        return this.models.use(runId, checkpoint, ({ model, tokenizer }) => {
+          if (!(model instanceof GPT)) throw new Error(`run ${runId}'s checkpoint is not a Transformer`);
+          const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
+          if (unknown.length > 0) throw new Error(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
+          const { tokens, maps } = attentionMaps(model, tokenizer, prompt);
+          const c = model.config;
           return {
-            applies: false as const,
-            reason: `Run ${runId} is ${run.family === 'rnn' ? 'an' : 'a'} ${run.family.toUpperCase()}: it has no attention. A recurrent network reads the text one character at a time and carries what it remembers in its hidden state, so there is no table of "which earlier position did this one look at". Pick a Transformer (GPT) run to see attention.`,
+            applies: true as const, tokens, maps, positionEncoding: c.position_encoding,
+            positions: c.position_encoding === 'sinusoidal' ? positionTable(Math.min(c.block_size, 128), c.n_embd) : null,
           };
-        }
-        const { model, tokenizer } = this.model(runId, checkpoint);
-        if (!(model instanceof GPT)) throw new Error(`run ${runId}'s checkpoint is not a Transformer`);
-        const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
-        if (unknown.length > 0) throw new Error(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
-        const { tokens, maps } = attentionMaps(model, tokenizer, prompt);
-        const c = model.config;
-        return {
-          applies: true as const, tokens, maps, positionEncoding: c.position_encoding,
-          positions: c.position_encoding === 'sinusoidal' ? positionTable(Math.min(c.block_size, 128), c.n_embd) : null,
-        };
+        });
       },
       'checkpoint.export': async ({ runId, checkpoint }) => {
-        if (!options.dialogs) throw new Error('in the browser a checkpoint export is a download (the Export button); there is no folder dialog');
-        const { files, step } = checkpointFiles(store, runId, checkpoint);
-        const folder = await options.dialogs.chooseFolder(`Export run ${runId}'s ${checkpoint} checkpoint`);
-        if (folder === null) return { path: null, files: [] };
-        // a new folder inside the chosen one, never one that is there already
-        const base = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
-        let out = base;
-        for (let n = 2; existsSync(out); n++) out = `${base}-${n}`;
-        exportFolder(out, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]])), { protectedDirs: [options.home] });
-        return { path: out, files: [...EXPORTED_FILES] };
+        const { dialogs } = options;
+        if (!dialogs) throw new Error('in the browser a checkpoint export is a download (the Export button); there is no folder dialog');
+        const exported = await this.exportTo(runId, checkpoint, async (step) => {
+          const folder = await dialogs.chooseFolder(`Export run ${runId}'s ${checkpoint} checkpoint`);
+          if (folder === null) return null;
+          // a new folder inside the chosen one, never one that is there already
+          const base = join(folder, `nanolab-run-${runId}-${checkpoint}-step${step}`);
+          let out = base;
+          for (let n = 2; existsSync(out); n++) out = `${base}-${n}`;
+          return out;
+        });
+        return exported === null ? { path: null, files: [] } : { path: exported.path, files: exported.files };
       },
     };
   }
