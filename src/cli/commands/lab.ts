@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { embeddingVectors } from '../../engine/analysis/inspect';
+import { fileURLToPath } from 'node:url';
 import { kmeans } from '../../engine/analysis/kmeans';
-import { CHECKPOINT_FILES, EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
-import { generate } from '../../engine/generate';
-import { RUN_STATUSES, type RunStatus, type RunStore } from '../../main/store/run-store';
-import { exportFolder } from '../../main/store/checkpoint-files';
-import { checkpointFiles, loadRunModel as loadModel } from '../../main/api/run-model';
+import { CHECKPOINT_FILES } from '../../engine/checkpoint/checkpoint';
+import { MODEL_FAMILIES, type ModelFamily } from '../../engine/models';
+import { LabApi } from '../../main/api/lab-api';
+import { labHome } from '../../main/store/paths';
+import { RUN_STATUSES, type RunStatus } from '../../main/store/run-store';
+import type { Response } from '../../shared/contract';
 import { parse, parseInteger, UsageError } from '../args';
-import { openLab, parseRunId } from './train';
+import { BUNDLED_CORPUS, parseRunId } from './train';
 
-// The lab's read side from the terminal: list, show, sample, export, compare, cluster.
+// The lab's read side from the terminal: list, show, sample, export, compare, cluster, through
+// the same LabApi as the app (its contract's calls, or the methods its handlers share where the
+// CLI allows more than the app: longer samples, more clusters, larger seeds).
 
 export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|steps|params] [--json]
 nanolab show RUN [--json]
@@ -22,12 +25,16 @@ nanolab export RUN --out DIR [--checkpoint best|latest] [--force] [--json]
 nanolab compare RUN RUN... [--json]
 nanolab kmeans RUN --k K [--seed S] [--json]`;
 
-function withLab<T>(fn: (store: RunStore, home: string) => T): T {
-  const { home, store } = openLab();
+const PACKAGE = fileURLToPath(new URL('../../../package.json', import.meta.url));
+
+/** Runs a command against the lab's API. It starts no run and no GPU host here: closing it closes the database. */
+async function withApi<T>(fn: (api: LabApi) => T | Promise<T>): Promise<T> {
+  const version = (JSON.parse(readFileSync(PACKAGE, 'utf8')) as { version: string }).version;
+  const api = new LabApi({ home: labHome(), host: 'cli', bundledCorpus: BUNDLED_CORPUS, versions: { app: version, electron: '', chrome: '', node: process.versions.node } });
   try {
-    return fn(store, home);
+    return await fn(api);
   } finally {
-    store.close();
+    await api.close();
   }
 }
 
@@ -38,16 +45,18 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
-export function runsCommand(argv: string[]): number {
+export function runsCommand(argv: string[]): Promise<number> {
   const { values } = parse('runs', argv, {
     family: { type: 'string' }, status: { type: 'string' }, tag: { type: 'string' }, sort: { type: 'string' }, json: { type: 'boolean' },
   });
+  const family = values.family as ModelFamily | undefined;
+  if (family && !MODEL_FAMILIES.includes(family)) throw new UsageError(`runs: --family ${family} is not one of ${MODEL_FAMILIES.join(', ')}`);
   const status = values.status as RunStatus | undefined;
   if (status && !RUN_STATUSES.includes(status)) throw new UsageError(`runs: --status ${status} is not one of ${RUN_STATUSES.join(', ')}`);
   const sort = values.sort as 'created' | undefined;
   if (sort && !['created', 'name', 'best_val_loss', 'steps', 'params'].includes(sort)) throw new UsageError(`runs: cannot sort by ${sort}`);
-  return withLab((store) => {
-    const runs = store.listRuns({ family: values.family as string | undefined, status, tag: values.tag as string | undefined, sort });
+  return withApi(async (api) => {
+    const runs = await api.call('runs.list', { family, status, tag: values.tag as string | undefined, sort });
     if (values.json) {
       console.log(JSON.stringify(runs));
       return 0;
@@ -67,13 +76,11 @@ export function runsCommand(argv: string[]): number {
   });
 }
 
-export function showCommand(argv: string[]): number {
+export function showCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('show', argv, { json: { type: 'boolean' } }, true);
   const id = parseRunId(positionals);
-  return withLab((store) => {
-    const run = store.getRun(id);
-    const checkpoints = store.checkpoints(id);
-    const samples = store.samples(id);
+  return withApi(async (api) => {
+    const { run, checkpoints, samples } = printable(await api.call('runs.get', { id }));
     if (values.json) {
       console.log(JSON.stringify({ ...run, checkpoints, samples }));
       return 0;
@@ -88,6 +95,11 @@ export function showCommand(argv: string[]): number {
   });
 }
 
+/** A run as `show` and `compare` have always printed it: its summary and config, checkpoints and samples (not the app's live state and log). */
+function printable({ checkpoints, samples, live: _live, totalSteps: _steps, timeBudgetMs: _budget, log: _log, ...run }: Response<'runs.get'>) {
+  return { run, checkpoints, samples };
+}
+
 /** The longest sample the CLI writes in one call (the app streams at most 5,000 characters). */
 const MAX_CLI_SAMPLE_LENGTH = 100_000;
 
@@ -97,9 +109,7 @@ function checkpointKind(which: string | undefined): 'best' | 'latest' {
   return kind;
 }
 
-const loadRunModel = (store: RunStore, id: number, which: string | undefined) => loadModel(store, id, checkpointKind(which));
-
-export function sampleCommand(argv: string[]): number {
+export function sampleCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('sample', argv, {
     prompt: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
     'top-p': { type: 'string' }, seed: { type: 'string' }, checkpoint: { type: 'string' }, json: { type: 'boolean' },
@@ -112,54 +122,53 @@ export function sampleCommand(argv: string[]): number {
     if (!Number.isFinite(n)) throw new UsageError(`--${key} ${v}: expected a number`);
     return n;
   };
-  return withLab((store) => {
-    const { model, tokenizer, dispose } = loadRunModel(store, id, values.checkpoint as string | undefined);
-    try {
-      const prompt = (values.prompt as string | undefined) ?? '\n';
-      const stream = generate(model, tokenizer, {
-        prompt, length: parseInteger('length', values.length as string | undefined, 500, 0, MAX_CLI_SAMPLE_LENGTH), seed: parseInteger('seed', values.seed as string | undefined, 1),
-        temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1),
-      });
-      if (values.json) {
-        const tokens = [...stream];
-        console.log(JSON.stringify({ run_id: id, prompt, text: tokens.map((t) => t.text).join(''), tokens }));
-      } else {
-        process.stdout.write(prompt);
-        for (const t of stream) process.stdout.write(t.text);
-        process.stdout.write('\n');
-      }
-    } finally {
-      dispose();
+  return withApi((api) => {
+    const checkpoint = checkpointKind(values.checkpoint as string | undefined);
+    const prompt = (values.prompt as string | undefined) ?? '\n';
+    const length = parseInteger('length', values.length as string | undefined, 500, 0, MAX_CLI_SAMPLE_LENGTH);
+    const seed = parseInteger('seed', values.seed as string | undefined, 1);
+    const stream = api.sample({ runId: id, checkpoint, prompt, length, seed, temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1) });
+    if (values.json) {
+      const tokens = [...stream];
+      console.log(JSON.stringify({ run_id: id, prompt, text: tokens.map((t) => t.text).join(''), tokens }));
+    } else {
+      // each token as it is made
+      process.stdout.write(prompt);
+      for (const t of stream) process.stdout.write(t.text);
+      process.stdout.write('\n');
     }
     return 0;
   });
 }
 
-export function exportCommand(argv: string[]): number {
+export function exportCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('export', argv, {
     out: { type: 'string' }, checkpoint: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
   }, true);
   const id = parseRunId(positionals);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError('export: --out DIR is required');
-  return withLab((store, home) => {
-    const { files, path } = checkpointFiles(store, id, checkpointKind(values.checkpoint as string | undefined));
-    const keep = [...EXPORTED_FILES];
-    const written = exportFolder(out, Object.fromEntries(keep.map((name) => [name, files[name]])), { force: Boolean(values.force), protectedDirs: [home] });
-    const params = JSON.parse(readFileSync(join(written, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;
-    console.log(`exported ${path} to ${out}: ${keep.join(', ')} (${params.toLocaleString('en-US')} parameters)`);
-    if (values.json) console.log(JSON.stringify({ run_id: id, from: path, out, files: keep, parameter_count: params }));
+  return withApi(async (api) => {
+    const { from, files } = await api.exportTo(id, checkpointKind(values.checkpoint as string | undefined), out, Boolean(values.force));
+    const params = JSON.parse(readFileSync(join(out, CHECKPOINT_FILES.config), 'utf8')).parameter_count as number;
+    console.log(`exported ${from} to ${out}: ${files.join(', ')} (${params.toLocaleString('en-US')} parameters)`);
+    if (values.json) console.log(JSON.stringify({ run_id: id, from, out, files, parameter_count: params }));
     return 0;
   });
 }
 
-export function compareCommand(argv: string[]): number {
+/** The most runs `compare` lines up (the app's config diff takes as many). */
+const MAX_COMPARED = 20;
+
+export function compareCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('compare', argv, { json: { type: 'boolean' } }, true);
   if (positionals.length < 2) throw new UsageError('compare: name two or more run ids');
+  if (positionals.length > MAX_COMPARED) throw new UsageError(`compare: name at most ${MAX_COMPARED} run ids (you named ${positionals.length})`);
   const ids = positionals.map((p) => parseRunId([p]));
-  return withLab((store) => {
-    const runs = ids.map((id) => store.getRun(id));
-    const diff = store.configDiff(ids);
+  return withApi(async (api) => {
+    const runs = [];
+    for (const id of ids) runs.push(printable(await api.call('runs.get', { id })).run);
+    const diff = await api.call('runs.configDiff', { ids });
     if (values.json) {
       console.log(JSON.stringify({ runs, config_diff: diff }));
       return 0;
@@ -179,22 +188,17 @@ export function compareCommand(argv: string[]): number {
   });
 }
 
-export function kmeansCommand(argv: string[]): number {
+export function kmeansCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse('kmeans', argv, { k: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } }, true);
   const id = parseRunId(positionals);
   const k = parseInteger('k', values.k as string | undefined, 0, 1);
   if (k === 0) throw new UsageError('kmeans: --k K is required');
-  return withLab((store) => {
-    const { model, tokenizer, dispose } = loadRunModel(store, id, undefined);
-    try {
-      const vectors = embeddingVectors(model);
-      const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });
-      const clusters = Array.from({ length: k }, (_, c) => tokenizer.vocab.filter((_, t) => r.assignments[t] === c));
-      if (values.json) console.log(JSON.stringify({ run_id: id, k, iterations: r.iterations.length, converged: r.converged, clusters }));
-      else clusters.forEach((members, c) => console.log(`cluster ${c}: ${members.map((m) => JSON.stringify(m)).join(' ')}`));
-    } finally {
-      dispose();
-    }
+  return withApi((api) => {
+    const { vectors, vocab } = api.tokenEmbeddings(id, 'best');
+    const r = kmeans(vectors, { k, seed: parseInteger('seed', values.seed as string | undefined, 0), init: 'kmeans++' });
+    const clusters = Array.from({ length: k }, (_, c) => vocab.filter((_, t) => r.assignments[t] === c));
+    if (values.json) console.log(JSON.stringify({ run_id: id, k, iterations: r.iterations.length, converged: r.converged, clusters }));
+    else clusters.forEach((members, c) => console.log(`cluster ${c}: ${members.map((m) => JSON.stringify(m)).join(' ')}`));
     return 0;
   });
 }
