@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
 import { explainStoreError } from '../main/store/run-store';
+import { isUserError, UserError } from '../shared/errors';
 
 type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 
-/** An error meant for the person at the terminal: printed as one sentence, no stack trace. */
-export class UsageError extends Error {}
+/** A command line the CLI cannot run (an unknown option, a bad value): printed after `nanolab`, with no colon. */
+export class UsageError extends UserError {}
 
 const FILE_ERRORS: Record<string, string> = {
   ENOENT: 'does not exist', EACCES: 'is not readable or writable by you (permission denied)', EPERM: 'is not allowed (permission denied)',
@@ -22,7 +23,7 @@ export function userMessage(error: unknown, dbPath: string): string {
   const e = error as NodeJS.ErrnoException;
   if (e instanceof Error && e.code && FILE_ERRORS[e.code] && e.path) return `${e.path} ${FILE_ERRORS[e.code]} (${e.code})`;
   const firstLine = (text: string) => text.split('\n')[0];
-  if (error instanceof UsageError || (error instanceof Error && error.constructor === Error)) return firstLine(error.message);
+  if (error instanceof Error && isUserError(error)) return firstLine(error.message);
   const name = error instanceof Error ? error.constructor.name : typeof error;
   const message = error instanceof Error ? error.message : String(error);
   return `internal error (${name}: ${firstLine(message)}); this is a bug in NanoLab: run the command again with --debug for the details to report`;

@@ -7,6 +7,7 @@ import {
   bannedByNgram, sampleNext, softmaxWithTemperature, topTokens, validateSamplingOptions,
   type GenerateOptions, type GeneratedToken,
 } from './sample';
+import { UserError } from './errors';
 
 // Text generation from a trained model, one token at a time, so a host can stream it. Recurrent
 // models carry their state from token to token. The Transformer keeps a KV cache while the text
@@ -36,12 +37,12 @@ function cachedLogits(model: GPT, ids: readonly number[], cache: GptCache): Floa
 
 export function* generate(model: LanguageModel, tokenizer: Tokenizer, options: GenerateOptions): Generator<GeneratedToken> {
   validateSamplingOptions(options);
-  if (!Number.isInteger(options.length) || options.length < 0) throw new Error(`length (${options.length}) must be a whole number ≥ 0`);
+  if (!Number.isInteger(options.length) || options.length < 0) throw new UserError(`length (${options.length}) must be a whole number ≥ 0`);
   const n = options.noRepeatNgram ?? 0;
-  if (!Number.isInteger(n) || n < 0) throw new Error(`no-repeat-ngram (${n}) must be a whole number ≥ 0 (0 = off)`);
+  if (!Number.isInteger(n) || n < 0) throw new UserError(`no-repeat-ngram (${n}) must be a whole number ≥ 0 (0 = off)`);
   let prompt = options.prompt;
   if (prompt === '') {
-    if (!tokenizer.vocab.includes('\n')) throw new Error('give a prompt: this vocabulary has no newline to start from');
+    if (!tokenizer.vocab.includes('\n')) throw new UserError('give a prompt: this vocabulary has no newline to start from');
     prompt = '\n';
   }
   const ids = Array.from(tokenizer.encode(prompt)); // throws naming unknown characters

@@ -1,4 +1,5 @@
 import type { ModelFamily } from './models';
+import { UserError } from './errors';
 
 // Presets are small typed objects, like nanoGPT's config/train_shakespeare_char.py: a family plus
 // flat settings in the CLI's `--set` namespace, stored with every run that uses them.
@@ -63,6 +64,6 @@ export const PRESETS: Record<string, Preset[]> = {
 
 export function getPreset(name: string): Preset[] {
   const p = PRESETS[name];
-  if (!p) throw new Error(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+  if (!p) throw new UserError(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
   return p;
 }

@@ -4,6 +4,7 @@ import { splitCorpus, type Corpus } from './data/corpus';
 import type { TokenizerSpec } from './data/tokenizer';
 import { generate } from './generate';
 import { DivergedError, Trainer, type TrainConfig } from './train';
+import { UserError } from './errors';
 
 // One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
 // its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
@@ -117,7 +118,7 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     const restored = restoreTrainer(io.readLatest(), corpus, io.backend);
     if (restored.tokenizer.vocab.join('') !== corpus.tokenizer.vocab.join('')) {
       restored.trainer.dispose();
-      throw new Error(`${io.textName} has changed since the run started (its characters differ): resume needs the same text`);
+      throw new UserError(`${io.textName} has changed since the run started (its characters differ): resume needs the same text`);
     }
     trainer = restored.trainer;
     resumedFrom = trainer.step;

@@ -1,4 +1,5 @@
 import type { Rng } from './rng';
+import { UserError } from './errors';
 
 // One sampling step: from the logits of the last position to a token id. Filters apply in this
 // order: temperature -> banned tokens (no-repeat-ngram) -> top-k -> top-p -> renormalise.
@@ -16,11 +17,11 @@ export interface SamplingOptions {
 
 export function validateSamplingOptions(o: SamplingOptions): void {
   const t = o.temperature ?? 1;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new Error(`temperature (${t}) must be a finite number ≥ 0 (0 = greedy)`);
+  if (!(t >= 0) || !Number.isFinite(t)) throw new UserError(`temperature (${t}) must be a finite number ≥ 0 (0 = greedy)`);
   const k = o.topK ?? 0;
-  if (!Number.isInteger(k) || k < 0) throw new Error(`top-k (${k}) must be a whole number ≥ 0 (0 = off)`);
+  if (!Number.isInteger(k) || k < 0) throw new UserError(`top-k (${k}) must be a whole number ≥ 0 (0 = off)`);
   const p = o.topP ?? 1;
-  if (!(p > 0 && p <= 1)) throw new Error(`top-p (${p}) must be in (0, 1] (1 = off)`);
+  if (!(p > 0 && p <= 1)) throw new UserError(`top-p (${p}) must be in (0, 1] (1 = off)`);
 }
 
 /** softmax(logits / temperature) in float64. */

@@ -13,6 +13,7 @@ import { Rng, type RngState } from './rng';
 import type { OptimizerState } from './optim/optimizer';
 import type { FloatArray, Tensor } from './tensor';
 import { settingBoundError, settingKeys } from '../shared/hyperparameters';
+import { SettingError, UserError } from './errors';
 
 // The training loop, pure: no files, no clock but the one passed in, no threads. A host (the CLI,
 // a worker, a test) feeds it token arrays and reads its events.
@@ -87,7 +88,7 @@ export function resolveTrainConfig(
   const schedKeys: Record<string, unknown> = {};
   const optimizerName = String(overrides.optimizer ?? d.optimizerName);
   if (!(optimizerName in OPTIMIZER_DEFAULTS)) {
-    throw new Error(`unknown optimizer "${optimizerName}": choose one of ${Object.keys(OPTIMIZER_DEFAULTS).join(', ')}`);
+    throw new UserError(`unknown optimizer "${optimizerName}": choose one of ${Object.keys(OPTIMIZER_DEFAULTS).join(', ')}`);
   }
   const optimizerKnown = Object.keys(OPTIMIZER_DEFAULTS[optimizerName as OptimizerConfig['name']]);
   const probe = resolveModelConfig(family, vocabSize);
@@ -100,7 +101,7 @@ export function resolveTrainConfig(
     else if (modelKnown.has(key) && key !== 'family' && key !== 'vocab_size') modelKeys[key] = value;
     else {
       const known = [...TRAIN_KEYS, ...SCHEDULE_KEYS, ...optimizerKnown, ...[...modelKnown].filter((k) => k !== 'family' && k !== 'vocab_size')];
-      throw new Error(`unknown setting "${key}" for a ${family} run with ${optimizerName}; known settings: ${known.sort().join(', ')}`);
+      throw new SettingError(key, `unknown setting "${key}" for a ${family} run with ${optimizerName}; known settings: ${known.sort().join(', ')}`);
     }
   }
   const model = resolveModelConfig(family, vocabSize, modelKeys);
@@ -115,9 +116,9 @@ export function resolveTrainConfig(
   const allowed: Record<string, string[]> = {
     constant: ['schedule'], cosine: ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr'], step: ['schedule', 'step_size', 'gamma'],
   };
-  if (!(String(kind) in allowed)) throw new Error(`unknown schedule "${String(kind)}": choose constant, cosine or step`);
+  if (!(String(kind) in allowed)) throw new UserError(`unknown schedule "${String(kind)}": choose constant, cosine or step`);
   for (const key of Object.keys(schedKeys)) {
-    if (!allowed[String(kind)].includes(key)) throw new Error(`${key} does not apply to the ${String(kind)} schedule`);
+    if (!allowed[String(kind)].includes(key)) throw new UserError(`${key} does not apply to the ${String(kind)} schedule`);
   }
   let schedule: LrSchedule;
   if (kind === 'cosine') {
@@ -158,7 +159,7 @@ function checkBounds(c: TrainConfig, overrides: Record<string, unknown>): void {
   if ('dropout' in overrides) values.dropout = overrides.dropout;
   for (const [key, value] of Object.entries(values)) {
     const error = settingBoundError(key, value);
-    if (error) throw new Error(error);
+    if (error) throw new SettingError(key, error);
   }
 }
 
@@ -197,19 +198,19 @@ export function divergence(loss: number, limit: number, step: number, what = 'lo
 
 export function validateTrainConfig(c: TrainConfig): void {
   for (const key of ['batch_size', 'seq_len', 'steps', 'eval_interval', 'eval_iters'] as const) {
-    if (!Number.isInteger(c[key]) || c[key] < 1) throw new Error(`${key} (${c[key]}) must be a positive integer`);
+    if (!Number.isInteger(c[key]) || c[key] < 1) throw new SettingError(key, `${key} (${c[key]}) must be a positive integer`);
   }
   for (const key of ['grad_clip', 'grad_clip_value'] as const) {
-    if (!(c[key] >= 0)) throw new Error(`${key} (${c[key]}) must be ≥ 0 (0 turns it off)`);
+    if (!(c[key] >= 0)) throw new SettingError(key, `${key} (${c[key]}) must be ≥ 0 (0 turns it off)`);
   }
   if (c.batching !== 'random' && c.batching !== 'sequential') {
-    throw new Error(`batching (${String(c.batching)}) must be random or sequential`);
+    throw new SettingError('batching', `batching (${String(c.batching)}) must be random or sequential`);
   }
   if (c.batching === 'sequential' && !isRecurrent(c.model)) {
-    throw new Error('batching (sequential) needs a recurrent model: a Transformer carries no state between batches');
+    throw new SettingError('batching', 'batching (sequential) needs a recurrent model: a Transformer carries no state between batches');
   }
   if (!isRecurrent(c.model) && c.seq_len > c.model.block_size) {
-    throw new Error(`seq_len (${c.seq_len}) must be ≤ block_size (${c.model.block_size})`);
+    throw new SettingError('seq_len', `seq_len (${c.seq_len}) must be ≤ block_size (${c.model.block_size})`);
   }
 }
 
@@ -344,11 +345,11 @@ export class Trainer {
     this.step = s.step;
     this.tokensSeen = s.tokensSeen;
     if (this.batcher) {
-      if (s.batcherPosition === null) throw new Error('the checkpoint has no data position for sequential batching');
+      if (s.batcherPosition === null) throw new UserError('the checkpoint has no data position for sequential batching');
       this.batcher.position = s.batcherPosition;
     }
     if (this.state) {
-      if (!s.carried) throw new Error('the checkpoint has no carried recurrent state');
+      if (!s.carried) throw new UserError('the checkpoint has no carried recurrent state');
       this.state.h.forEach((t, i) => this.backend.write(t, s.carried!.h[i]));
       this.state.c?.forEach((t, i) => this.backend.write(t, s.carried!.c![i]));
     }

@@ -3,6 +3,7 @@
 // dialog belongs to, and what happens when the lab cannot start. index.ts wires them to Electron.
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { UserError } from '../shared/errors'
 
 /** Where the windows' pages come from: electron-vite's dev server, or the built index.html. */
 export type RendererSource = { kind: 'dev'; url: URL } | { kind: 'file'; path: string }
@@ -18,10 +19,10 @@ export function rendererSource(options: { isPackaged: boolean; devServerUrl: str
   try {
     url = new URL(devServerUrl)
   } catch {
-    throw new Error(`ELECTRON_RENDERER_URL (${devServerUrl}) is not a URL: start the app with \`npm run dev\`, or unset it to use the built pages`)
+    throw new UserError(`ELECTRON_RENDERER_URL (${devServerUrl}) is not a URL: start the app with \`npm run dev\`, or unset it to use the built pages`)
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new Error(`ELECTRON_RENDERER_URL (${devServerUrl}) must be an http(s) address of the dev server: start the app with \`npm run dev\``)
+    throw new UserError(`ELECTRON_RENDERER_URL (${devServerUrl}) must be an http(s) address of the dev server: start the app with \`npm run dev\``)
   }
   return { kind: 'dev', url }
 }

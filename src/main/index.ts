@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { LabApi } from './api/lab-api'
 import { dialogParent, hasAppWindow, installQuitSequence, isAppUrl, isWebLink, navigationDecision, rendererSource, startDesktop, type QuitSequence, type RendererSource } from './desktop'
-import { APP_NAME, IPC_EVENT, IPC_INVOKE } from '../shared/contract'
+import { APP_NAME, ContractError, IPC_EVENT, IPC_INVOKE } from '../shared/contract'
+import { isUserError } from '../shared/errors'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 
@@ -121,7 +122,8 @@ function start(): void {
     try {
       return { ok: true, result: await lab.dispatch(method, payload, `window-${event.sender.id}`) }
     } catch (error) {
-      if (error instanceof Error && error.constructor !== Error && error.name !== 'ContractError') console.error(error)
+      // a refusal (the user's error, a malformed payload) goes back to the page; anything else is a bug to log
+      if (error instanceof Error && !isUserError(error) && !(error instanceof ContractError)) console.error(error)
       return { ok: false, error: error instanceof Error ? error.message : String(error) }
     }
   })

@@ -6,6 +6,7 @@ import { decodeText, splitCorpus } from '../../src/main/engine/data/corpus';
 import { CharTokenizer, tokenizerFromJSON, WordTokenizer } from '../../src/main/engine/data/tokenizer';
 import { RecurrentLM } from '../../src/main/engine/models';
 import { Rng } from '../../src/main/engine/rng';
+import { SettingError, UserError } from '../../src/engine/errors';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
 
 const text = 'the quick brown fox jumps over the lazy dog. '.repeat(200);
@@ -165,6 +166,26 @@ describe('trainer', () => {
     expect(() => resolveTrainConfig('lstm', V, { gamma: 0.5, schedule: 'cosine' })).toThrow('gamma does not apply to the cosine schedule');
     expect(() => resolveTrainConfig('lstm', V, { optimizer: 'lion' })).toThrow('unknown optimizer "lion"');
     expect(() => resolveTrainConfig('lstm', V, { batch_size: 0 })).toThrow('batch_size (0) must be a positive integer');
+  });
+
+  it('names the setting it refuses as data (SettingError.field), for the form to point at', () => {
+    const fieldOf = (overrides: Record<string, unknown>, family: 'gpt' | 'lstm' = 'gpt') => {
+      try {
+        resolveTrainConfig(family, V, overrides);
+      } catch (error) {
+        return error instanceof SettingError ? error.field : `not a SettingError: ${String(error)}`;
+      }
+      return 'accepted';
+    };
+    expect(fieldOf({ n_embd: 130 })).toBe('n_embd');
+    expect(fieldOf({ seq_len: 128 })).toBe('seq_len');
+    expect(fieldOf({ lr: -1 })).toBe('lr');
+    expect(fieldOf({ lr: 'abc' })).toBe('lr');
+    expect(fieldOf({ dropout: 1.5 })).toBe('dropout');
+    expect(fieldOf({ warmup_iters: 50, lr_decay_iters: 10 })).toBe('lr_decay_iters');
+    expect(fieldOf({ hidden_size: 1e308 }, 'lstm')).toBe('hidden_size');
+    expect(fieldOf({ learning_rate: 0.1 })).toBe('learning_rate');
+    expect(() => resolveTrainConfig('lstm', V, { optimizer: 'lion' })).toThrow(UserError);
   });
 });
 

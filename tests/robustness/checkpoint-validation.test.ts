@@ -9,6 +9,7 @@ import { encodeSafetensors } from '../../src/main/engine/checkpoint/safetensors'
 import { CpuBackend } from '../../src/main/engine/backend/cpu';
 import { splitCorpus } from '../../src/main/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { UserError } from '../../src/shared/errors';
 
 // Every checkpoint load checks the files against each other before using them: each damaged,
 // mismatched or edited checkpoint below is refused with one sentence that names the file, says
@@ -60,7 +61,7 @@ function refusal(load: () => unknown): string {
     caught = error;
   }
   expect(caught, 'the load was accepted').not.toBeNull();
-  expect((caught as object).constructor, String(caught)).toBe(Error);
+  expect(caught, String(caught)).toBeInstanceOf(UserError);
   const message = (caught as Error).message;
   expect(message).not.toMatch(/\n/);
   expect(message.endsWith(ADVICE), message).toBe(true);

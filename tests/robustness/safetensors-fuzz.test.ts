@@ -3,6 +3,7 @@ import { encodeCheckpoint } from '../../src/main/engine/checkpoint/checkpoint';
 import { decodeSafetensors } from '../../src/main/engine/checkpoint/safetensors';
 import { splitCorpus } from '../../src/main/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { UserError } from '../../src/shared/errors';
 
 // The safetensors reader against damaged and hostile files: a real checkpoint's model.safetensors,
 // truncated, with bytes flipped in its header length, its header and its data, and with headers
@@ -48,7 +49,7 @@ function judge(bytes: Uint8Array, label: string): 'error' | 'decoded' {
   try {
     result = decodeSafetensors(bytes, 'model.safetensors');
   } catch (error) {
-    expect((error as object).constructor, `${label}: ${String(error)}`).toBe(Error);
+    expect(error, `${label}: ${String(error)}`).toBeInstanceOf(UserError);
     const message = (error as Error).message;
     expect(message.startsWith('model.safetensors is not a valid safetensors file: '), `${label}: ${message}`).toBe(true);
     expect(message, label).not.toMatch(/\n/);

@@ -10,6 +10,7 @@ import { Rng } from '../rng';
 import { Trainer, validateTrainConfig, type TrainConfig, type TrainerSnapshot } from '../train';
 import type { FloatArray } from '../tensor';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
+import { UserError } from '../errors';
 
 // A checkpoint is a folder of files, self-contained: PyTorch reads model.safetensors with
 // config.json (nanoGPT / torch.nn.LSTM names); the lab also needs the tokenizer, the optimizer's
@@ -137,7 +138,7 @@ class NoDraws extends Rng {
 
 /** An error about one file of a checkpoint: `${file} ${what}` with the advice. */
 function refuse(file: string, what: string): never {
-  throw new Error(`${file} ${what}; ${ADVICE}`);
+  throw new UserError(`${file} ${what}; ${ADVICE}`);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -258,7 +259,7 @@ function readTensors(files: Record<string, Uint8Array>, file: string): Map<strin
   try {
     tensors = decodeSafetensors(files[file], file).tensors; // its errors begin with the file's name
   } catch (error) {
-    throw new Error(`${(error as Error).message}; ${ADVICE}`);
+    throw new UserError(`${(error as Error).message}; ${ADVICE}`);
   }
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const t of tensors) {

@@ -1,3 +1,5 @@
+import { UserError } from '../errors';
+
 // The safetensors format (what `safetensors.torch.load_file` reads): an 8-byte little-endian header
 // length, a JSON header mapping each tensor name to { dtype, shape, data_offsets } (byte offsets
 // into the data that follows) plus an optional `__metadata__` of strings, then the raw
@@ -73,7 +75,7 @@ function readFloat32(bytes: Uint8Array, at: number, count: number): Float32Array
  */
 export function decodeSafetensors(bytes: Uint8Array, name = 'safetensors file'): { tensors: NamedTensor[]; metadata: Record<string, string> } {
   const fail = (why: string): never => {
-    throw new Error(`${name} is not a valid safetensors file: ${why}`);
+    throw new UserError(`${name} is not a valid safetensors file: ${why}`);
   };
   if (bytes.length < 8) fail(`it is ${bytes.length} bytes long, shorter than the 8-byte header length`);
   const claimed = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);

@@ -1,4 +1,5 @@
 import { tokenizerBuilder, type Tokenizer, type TokenizerSpec } from './tokenizer';
+import { UserError } from '../errors';
 
 // A corpus is text checked for being text, tokenized, and split contiguously into train and
 // validation (nanoGPT: the first 90% trains, the last 10% validates). A large text is read in
@@ -39,15 +40,15 @@ const SAMPLE_BYTES = 1 << 16;
 
 /** Refuses bytes that are clearly not text, judging by the first 64 KiB. `name` is used in messages. */
 export function checkTextSample(head: Uint8Array, name: string): void {
-  if (head.length === 0) throw new Error(`${name} is empty: choose a text file with some writing in it`);
+  if (head.length === 0) throw new UserError(`${name} is empty: choose a text file with some writing in it`);
   const sample = head.subarray(0, Math.min(head.length, SAMPLE_BYTES));
-  if (sample.includes(0)) throw new Error(`${name} looks binary (it contains NUL bytes): choose a UTF-8 text file`);
+  if (sample.includes(0)) throw new UserError(`${name} looks binary (it contains NUL bytes): choose a UTF-8 text file`);
   // streamed: a character cut at the sample's end is not counted as undecodable
   const text = new TextDecoder('utf-8', { fatal: false }).decode(sample, { stream: true });
   let bad = 0;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0xfffd) bad++;
   if (bad > 0.01 * text.length) {
-    throw new Error(`${name} is not UTF-8 text (${bad} undecodable bytes in its first 64 KiB): save it as UTF-8 and try again`);
+    throw new UserError(`${name} is not UTF-8 text (${bad} undecodable bytes in its first 64 KiB): save it as UTF-8 and try again`);
   }
 }
 
@@ -61,7 +62,7 @@ function splitSizes(tokens: number, valFraction: number, minTokens: number, name
   const train = Math.floor(tokens * (1 - valFraction));
   const val = tokens - train;
   if (train < minTokens || (valFraction > 0 && val < minTokens)) {
-    throw new Error(
+    throw new UserError(
       `${name} is too short: ${tokens} tokens give ${train} for training and ${val} for validation, ` +
         `and one batch window needs ${minTokens}; use a longer text or a shorter context`,
     );
@@ -88,7 +89,7 @@ export function buildCorpus(pieces: TextPieces, options: CorpusOptions): Corpus 
     for (const piece of pieces()) n += tokenizer.encodeInto(options.lowercase ? piece.toLowerCase() : piece, ids, n);
     if (n !== ids.length) throw new Error(`it now has ${n} tokens, not ${ids.length}`);
   } catch (error) {
-    throw new Error(`${options.name} changed while it was read (${(error as Error).message}): make sure nothing writes to it and try again`);
+    throw new UserError(`${options.name} changed while it was read (${(error as Error).message}): make sure nothing writes to it and try again`);
   }
   return { tokenizer, train: ids.subarray(0, train.length), val: ids.subarray(train.length) };
 }

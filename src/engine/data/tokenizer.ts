@@ -1,3 +1,5 @@
+import { UserError } from '../errors';
+
 // Tokenizers turn text into ids and back; both kinds serialise to JSON, stored with every
 // checkpoint.
 
@@ -138,7 +140,7 @@ export class CharTokenizer implements Tokenizer {
     });
     if (unknown.size > 0) {
       const list = [...unknown].map((cp) => JSON.stringify(String.fromCodePoint(cp))).join(', ');
-      throw new Error(`text has characters the vocabulary does not: ${list}; use only characters of the training text`);
+      throw new UserError(`text has characters the vocabulary does not: ${list}; use only characters of the training text`);
     }
     return n - offset;
   }
@@ -200,7 +202,7 @@ export class WordTokenizer implements Tokenizer {
 
   /** Counts the tokens of every piece; the vocabulary keeps the most frequent (ties by code unit order). */
   static builder(maxVocab: number, lowercase: boolean): TokenizerBuilder<WordTokenizer> {
-    if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new Error(`word vocabulary size (${maxVocab}) must be a whole number ≥ 2`);
+    if (!Number.isInteger(maxVocab) || maxVocab < 2) throw new UserError(`word vocabulary size (${maxVocab}) must be a whole number ≥ 2`);
     const counts = new Map<string, number>();
     let tokens = 0;
     return {
@@ -267,5 +269,5 @@ export function buildTokenizer(text: string, spec: TokenizerSpec): Tokenizer {
 export function tokenizerFromJSON(json: TokenizerJson): Tokenizer {
   if (json?.kind === 'word') return WordTokenizer.fromJSON(json);
   if (json?.kind === 'char') return CharTokenizer.fromJSON(json);
-  throw new Error(`unknown tokenizer kind "${String((json as { kind?: unknown })?.kind)}": expected char or word`);
+  throw new UserError(`unknown tokenizer kind "${String((json as { kind?: unknown })?.kind)}": expected char or word`);
 }

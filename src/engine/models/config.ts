@@ -2,6 +2,7 @@
 // stored with a run, written next to a checkpoint and read by PyTorch code without translation.
 
 import { FAMILIES, settingBoundError } from '../../shared/hyperparameters';
+import { SettingError, UserError } from '../errors';
 
 export type RecurrentFamily = 'rnn' | 'lstm' | 'gru';
 export type ModelFamily = RecurrentFamily | 'gpt';
@@ -83,7 +84,7 @@ export function resolveModelConfig(family: ModelFamily, vocabSize: number, overr
   const { dropout, ...rest } = overrides;
   // named as the user gave it, before it is spread over the Transformer's three rates
   if (dropout !== undefined && !(typeof dropout === 'number' && dropout >= 0 && dropout < 1)) {
-    throw new Error(`dropout (${String(dropout)}) must be a number in [0, 1)`);
+    throw new SettingError('dropout', `dropout (${String(dropout)}) must be a number in [0, 1)`);
   }
   let config: ModelConfig;
   if (family === 'gpt') {
@@ -92,7 +93,7 @@ export function resolveModelConfig(family: ModelFamily, vocabSize: number, overr
   } else if (family === 'rnn' || family === 'lstm' || family === 'gru') {
     config = { ...RECURRENT_DEFAULTS, ...(dropout === undefined ? {} : { dropout }), ...rest, family, vocab_size: vocabSize } as RecurrentConfig;
   } else {
-    throw new Error(`unknown model family "${String(family)}": choose one of ${MODEL_FAMILIES.join(', ')}`);
+    throw new UserError(`unknown model family "${String(family)}": choose one of ${MODEL_FAMILIES.join(', ')}`);
   }
   validateModelConfig(config);
   return config;
@@ -101,18 +102,18 @@ export function resolveModelConfig(family: ModelFamily, vocabSize: number, overr
 function positiveInt(config: object, key: string): void {
   const v = (config as Record<string, unknown>)[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new Error(`${key} (${String(v)}) must be a positive integer`);
+    throw new SettingError(key, `${key} (${String(v)}) must be a positive integer`);
   }
 }
 
 function probability(config: object, key: string): void {
   const v = (config as Record<string, unknown>)[key];
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error(`${key} (${String(v)}) must be a number in [0, 1)`);
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new SettingError(key, `${key} (${String(v)}) must be a number in [0, 1)`);
 }
 
 function oneOf(config: object, key: string, allowed: readonly unknown[]): void {
   const v = (config as Record<string, unknown>)[key];
-  if (!allowed.includes(v)) throw new Error(`${key} (${String(v)}) must be one of ${allowed.join(', ')}`);
+  if (!allowed.includes(v)) throw new SettingError(key, `${key} (${String(v)}) must be one of ${allowed.join(', ')}`);
 }
 
 /** The most tokens a vocabulary can hold: every Unicode code point (a character vocabulary's limit). */
@@ -122,10 +123,10 @@ export const MAX_VOCAB_SIZE = 0x110000;
 function withinBounds(config: ModelConfig): void {
   for (const [key, value] of Object.entries(config)) {
     const error = settingBoundError(key, value);
-    if (error) throw new Error(error);
+    if (error) throw new SettingError(key, error);
   }
   if (config.vocab_size > MAX_VOCAB_SIZE) {
-    throw new Error(`vocab_size (${config.vocab_size}) must be a whole number from 1 to ${MAX_VOCAB_SIZE}: lower the word tokenizer's vocabulary size`);
+    throw new SettingError('vocab_size', `vocab_size (${config.vocab_size}) must be a whole number from 1 to ${MAX_VOCAB_SIZE}: lower the word tokenizer's vocabulary size`);
   }
 }
 
@@ -136,7 +137,7 @@ export function validateModelConfig(config: ModelConfig): void {
   known.add('vocab_size');
   for (const key of Object.keys(config)) {
     if (!known.has(key)) {
-      throw new Error(`unknown setting "${key}" for a ${config.family} model; known settings: ${[...known].sort().join(', ')}`);
+      throw new SettingError(key, `unknown setting "${key}" for a ${config.family} model; known settings: ${[...known].sort().join(', ')}`);
     }
   }
   positiveInt(config, 'vocab_size');
@@ -151,13 +152,13 @@ export function validateModelConfig(config: ModelConfig): void {
   for (const key of ['block_size', 'n_layer', 'n_head', 'n_embd']) positiveInt(config, key);
   const hidden = config.mlp_ratio * config.n_embd;
   if (typeof config.mlp_ratio !== 'number' || !(config.mlp_ratio > 0) || !Number.isInteger(hidden)) {
-    throw new Error(`mlp_ratio (${String(config.mlp_ratio)}) must be positive and give a whole MLP width (mlp_ratio · n_embd = ${hidden})`);
+    throw new SettingError('mlp_ratio', `mlp_ratio (${String(config.mlp_ratio)}) must be positive and give a whole MLP width (mlp_ratio · n_embd = ${hidden})`);
   }
   if (config.n_embd % config.n_head !== 0) {
-    throw new Error(`n_embd (${config.n_embd}) must be divisible by n_head (${config.n_head})`);
+    throw new SettingError('n_embd', `n_embd (${config.n_embd}) must be divisible by n_head (${config.n_head})`);
   }
   if (config.position_encoding === 'sinusoidal' && config.n_embd % 2 !== 0) {
-    throw new Error(`n_embd (${config.n_embd}) must be even for sinusoidal position encoding`);
+    throw new SettingError('n_embd', `n_embd (${config.n_embd}) must be even for sinusoidal position encoding`);
   }
   oneOf(config, 'activation', ['gelu', 'relu']);
   oneOf(config, 'norm_position', ['pre', 'post']);

@@ -1,6 +1,7 @@
 import type { Backend } from '../backend/backend';
 import type { ParameterStore } from '../nn/parameters';
 import type { Tensor } from '../tensor';
+import { SettingError, UserError } from '../errors';
 
 // torch.optim's update rules (PyTorch 1.13, single-tensor path), parameter by parameter. The
 // optimizer's state is plain named tensors plus a step count, so a checkpoint can hold it and a
@@ -29,20 +30,20 @@ export const OPTIMIZER_DEFAULTS: { [K in OptimizerName]: Omit<Extract<OptimizerC
 
 export function resolveOptimizerConfig(name: string, overrides: Record<string, unknown> = {}): OptimizerConfig {
   if (!(name in OPTIMIZER_DEFAULTS)) {
-    throw new Error(`unknown optimizer "${name}": choose one of ${Object.keys(OPTIMIZER_DEFAULTS).join(', ')}`);
+    throw new UserError(`unknown optimizer "${name}": choose one of ${Object.keys(OPTIMIZER_DEFAULTS).join(', ')}`);
   }
   const defaults = OPTIMIZER_DEFAULTS[name as OptimizerName] as Record<string, unknown>;
   for (const key of Object.keys(overrides)) {
     if (!(key in defaults)) {
-      throw new Error(`unknown setting "${key}" for optimizer ${name}; known settings: ${Object.keys(defaults).join(', ')}`);
+      throw new SettingError(key, `unknown setting "${key}" for optimizer ${name}; known settings: ${Object.keys(defaults).join(', ')}`);
     }
     if (typeof overrides[key] !== typeof defaults[key]) {
-      throw new Error(`optimizer setting ${key} (${String(overrides[key])}) must be a ${typeof defaults[key]}`);
+      throw new SettingError(key, `optimizer setting ${key} (${String(overrides[key])}) must be a ${typeof defaults[key]}`);
     }
   }
   const config = { name, ...defaults, ...overrides } as OptimizerConfig;
-  if (!(config.lr > 0)) throw new Error(`lr (${config.lr}) must be a positive number`);
-  if (!(config.weight_decay >= 0)) throw new Error(`weight_decay (${config.weight_decay}) must be ≥ 0`);
+  if (!(config.lr > 0)) throw new SettingError('lr', `lr (${config.lr}) must be a positive number`);
+  if (!(config.weight_decay >= 0)) throw new SettingError('weight_decay', `weight_decay (${config.weight_decay}) must be ≥ 0`);
   return config;
 }
 
@@ -131,7 +132,7 @@ export class Optimizer {
   setState(state: OptimizerState): void {
     for (const [key, t] of this.buffers) {
       const v = state.buffers[key];
-      if (!v) throw new Error(`optimizer state has no buffer ${key}: was it saved by a different optimizer or model?`);
+      if (!v) throw new UserError(`optimizer state has no buffer ${key}: was it saved by a different optimizer or model?`);
       this.backend.write(t, v);
     }
     this.stepCount = state.step;

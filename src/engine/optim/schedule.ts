@@ -1,3 +1,5 @@
+import { SettingError, UserError } from '../errors';
+
 // Learning-rate schedules, as functions of the 0-based iteration.
 
 export type LrSchedule =
@@ -29,19 +31,19 @@ export function validateSchedule(schedule: LrSchedule): void {
     case 'constant':
       return;
     case 'cosine':
-      if (!(schedule.warmup_iters >= 0)) throw new Error(`warmup_iters (${schedule.warmup_iters}) must be ≥ 0`);
+      if (!(schedule.warmup_iters >= 0)) throw new SettingError('warmup_iters', `warmup_iters (${schedule.warmup_iters}) must be ≥ 0`);
       if (!(schedule.lr_decay_iters >= schedule.warmup_iters)) {
-        throw new Error(`lr_decay_iters (${schedule.lr_decay_iters}) must be ≥ warmup_iters (${schedule.warmup_iters})`);
+        throw new SettingError('lr_decay_iters', `lr_decay_iters (${schedule.lr_decay_iters}) must be ≥ warmup_iters (${schedule.warmup_iters})`);
       }
-      if (!(schedule.min_lr >= 0)) throw new Error(`min_lr (${schedule.min_lr}) must be ≥ 0`);
+      if (!(schedule.min_lr >= 0)) throw new SettingError('min_lr', `min_lr (${schedule.min_lr}) must be ≥ 0`);
       return;
     case 'step':
       if (!(Number.isInteger(schedule.step_size) && schedule.step_size > 0)) {
-        throw new Error(`step_size (${schedule.step_size}) must be a positive integer`);
+        throw new SettingError('step_size', `step_size (${schedule.step_size}) must be a positive integer`);
       }
-      if (!(schedule.gamma > 0)) throw new Error(`gamma (${schedule.gamma}) must be positive`);
+      if (!(schedule.gamma > 0)) throw new SettingError('gamma', `gamma (${schedule.gamma}) must be positive`);
       return;
     default:
-      throw new Error(`unknown lr schedule "${(schedule as { kind: string }).kind}": choose constant, cosine or step`);
+      throw new UserError(`unknown lr schedule "${(schedule as { kind: string }).kind}": choose constant, cosine or step`);
   }
 }

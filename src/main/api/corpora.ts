@@ -6,6 +6,7 @@ import { CharTokenizer } from '../../engine/data/tokenizer';
 import { describeSize, maxCorpusBytes, openCorpusFile, readBlocks, tooLarge } from '../jobs/corpus-file';
 import { BUNDLED_CORPUS_REF } from '../store/paths';
 import { MAX_UPLOAD_BYTES, type CorpusInfo } from '../../shared/contract';
+import { UserError } from '../../shared/errors';
 
 // The texts the lab can train on: the bundled tinyshakespeare, and every text the user uploaded,
 // picked or gave `nanolab train --data`, copied into <home>/corpora/<hash>.txt. A run stores the
@@ -48,7 +49,7 @@ class TextDescriber {
   finish(): { id: string; meta: CorpusMeta } {
     if (this.bytes === 0) checkTextSample(new Uint8Array(0), this.name);
     this.text(this.decoder.decode());
-    if (this.chars.tokens < 2) throw new Error(`${this.name} has a single character: a corpus needs text to learn from`);
+    if (this.chars.tokens < 2) throw new UserError(`${this.name} has a single character: a corpus needs text to learn from`);
     return {
       id: this.hash.digest('hex').slice(0, 16),
       meta: {
@@ -91,9 +92,9 @@ export class Corpora {
       }
       return { id, ...this.bundled, bundled: true };
     }
-    if (!/^[0-9a-f]{16}$/.test(id)) throw new Error(`unknown corpus "${id}": choose one from the list or upload a text`);
+    if (!/^[0-9a-f]{16}$/.test(id)) throw new UserError(`unknown corpus "${id}": choose one from the list or upload a text`);
     const metaPath = join(this.dir, `${id}.json`);
-    if (!existsSync(metaPath)) throw new Error(`unknown corpus "${id}": it may have been removed from ${this.dir}; upload the text again`);
+    if (!existsSync(metaPath)) throw new UserError(`unknown corpus "${id}": it may have been removed from ${this.dir}; upload the text again`);
     return { id, ...(JSON.parse(readFileSync(metaPath, 'utf8')) as CorpusMeta), bundled: false };
   }
 
@@ -128,7 +129,7 @@ export class Corpora {
   upload(name: string, bytes: Uint8Array): CorpusInfo {
     if (bytes.length > Math.min(MAX_UPLOAD_BYTES, this.limit)) {
       if (this.limit <= MAX_UPLOAD_BYTES) throw tooLarge(name, bytes.length, this.limit);
-      throw new Error(
+      throw new UserError(
         `${name} is ${describeSize(bytes.length)}; uploads over the browser are limited to ${describeSize(MAX_UPLOAD_BYTES)}: ` +
           `for larger texts (up to ${describeSize(this.limit)}) use nanolab train --data`,
       );

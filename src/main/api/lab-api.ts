@@ -27,6 +27,7 @@ import {
 } from '../../shared/contract';
 import { Corpora } from './corpora';
 import { DraftResolver } from './run-drafts';
+import { UserError } from '../../shared/errors';
 import { tarFolder } from './tar';
 
 // The host side of the contract: one handler per method, each given a payload the contract has
@@ -122,7 +123,7 @@ export class LabApi {
 
   private gpuRun(runId: number): GpuRun {
     const run = this.gpuRuns.get(runId);
-    if (!run) throw new Error(`run ${runId} is not a live GPU run (its status: ${this.store.getRun(runId).status})`);
+    if (!run) throw new UserError(`run ${runId} is not a live GPU run (its status: ${this.store.getRun(runId).status})`);
     return run;
   }
 
@@ -235,10 +236,10 @@ export class LabApi {
   }
 
   private requireIdle(runId: number, doing: string): void {
-    if (this.live.has(runId)) throw new Error(`run ${runId} is training: stop it before you ${doing}`);
+    if (this.live.has(runId)) throw new UserError(`run ${runId} is training: stop it before you ${doing}`);
     const owner = this.store.owner(runId);
     if (owner.status === 'running' || owner.status === 'paused') {
-      throw new Error(`run ${runId} is ${owner.status} in another NanoLab process (pid ${owner.pid}): stop it there before you ${doing}`);
+      throw new UserError(`run ${runId} is ${owner.status} in another NanoLab process (pid ${owner.pid}): stop it there before you ${doing}`);
     }
   }
 
@@ -324,7 +325,7 @@ export class LabApi {
       },
       'runs.startPreset': ({ preset, steps }, session) => {
         const runs = PRESETS[preset];
-        if (!runs) throw new Error(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+        if (!runs) throw new UserError(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
         const ids: number[] = [];
         for (const p of runs) {
           const settings = steps === undefined ? p.settings : { ...p.settings, steps };
@@ -338,7 +339,7 @@ export class LabApi {
       },
       'runs.control': ({ id, action }) => {
         const handle = this.live.get(id);
-        if (!handle) throw new Error(`run ${id} is not training in this NanoLab (its status: ${store.getRun(id).status})`);
+        if (!handle) throw new UserError(`run ${id} is not training in this NanoLab (its status: ${store.getRun(id).status})`);
         if (action === 'stop') handle.stop();
         else {
           if (action === 'pause') handle.pause();
@@ -378,12 +379,12 @@ export class LabApi {
         return options.host === 'browser' ? this.corpora.upload(name, bytes) : this.corpora.add(name, bytes);
       },
       'corpus.pick': async () => {
-        if (!options.dialogs) throw new Error('choosing a file from disk is a desktop feature: in the browser, upload the file instead');
+        if (!options.dialogs) throw new UserError('choosing a file from disk is a desktop feature: in the browser, upload the file instead');
         const picked = await options.dialogs.openText();
         return picked === null ? null : this.corpora.addFile(picked);
       },
       'sample.generate': async ({ requestId, ...settings }) => {
-        if (this.generating.has(requestId)) throw new Error(`a sample with request id "${requestId}" is already running`);
+        if (this.generating.has(requestId)) throw new UserError(`a sample with request id "${requestId}" is already running`);
         const tokens = this.sample(settings);
         const control = { stop: false };
         this.generating.set(requestId, control);
@@ -401,7 +402,7 @@ export class LabApi {
       'sample.surprise': ({ runId, checkpoint, text }) => this.models.use(runId, checkpoint, ({ model, tokenizer }) => surprise(model, tokenizer, text)),
       'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
         const { vectors, vocab } = this.tokenEmbeddings(runId, checkpoint);
-        if (k > vectors.length) throw new Error(`k (${k}) is larger than the vocabulary (${vectors.length} tokens): choose k ≤ ${vectors.length}`);
+        if (k > vectors.length) throw new UserError(`k (${k}) is larger than the vocabulary (${vectors.length} tokens): choose k ≤ ${vectors.length}`);
         // cluster in the embedding's own space; PCA only draws it
         const result = kmeans(vectors, { k, seed, init, maxIterations });
         const p = pca(vectors, 2);
@@ -412,7 +413,7 @@ export class LabApi {
       },
       'analysis.toy': ({ data, dataSeed, k, seed, init, maxIterations }) => {
         const points = data === 'gaussian' ? toyGaussian(100, dataSeed) : toyBlobs(undefined, 40, 0.8, dataSeed);
-        if (k > points.length) throw new Error(`k (${k}) is larger than the number of points (${points.length})`);
+        if (k > points.length) throw new UserError(`k (${k}) is larger than the number of points (${points.length})`);
         const result = kmeans(points, { k, seed, init, maxIterations });
         return this.kmeansView(points, points.map(() => ''), result, [], (v) => [v[0], v[1]]);
       },
@@ -421,9 +422,9 @@ export class LabApi {
         // a recurrent network has no attention: the view says why
         if (run.family !== 'gpt') return { applies: false as const, family: run.family };
         return this.models.use(runId, checkpoint, ({ model, tokenizer }) => {
-          if (!(model instanceof GPT)) throw new Error(`run ${runId}'s checkpoint is not a Transformer`);
+          if (!(model instanceof GPT)) throw new UserError(`run ${runId}'s checkpoint is not a Transformer`);
           const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
-          if (unknown.length > 0) throw new Error(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
+          if (unknown.length > 0) throw new UserError(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
           const { tokens, maps } = attentionMaps(model, tokenizer, prompt);
           const c = model.config;
           return {
@@ -434,7 +435,7 @@ export class LabApi {
       },
       'checkpoint.export': async ({ runId, checkpoint }) => {
         const { dialogs } = options;
-        if (!dialogs) throw new Error('in the browser a checkpoint export is a download (the Export button); there is no folder dialog');
+        if (!dialogs) throw new UserError('in the browser a checkpoint export is a download (the Export button); there is no folder dialog');
         const exported = await this.exportTo(runId, checkpoint, async (step) => {
           const folder = await dialogs.chooseFolder(`Export run ${runId}'s ${checkpoint} checkpoint`);
           if (folder === null) return null;

@@ -3,9 +3,11 @@ import type { CorpusOutline } from '../../engine/data/corpus';
 import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { estimateTrainingMemory, trainingMemory, WASM_HEAP_BYTES } from '../../engine/memory';
 import { countParameters, isRecurrent } from '../../engine/models';
+import { SettingError } from '../../engine/errors';
 import { resolveTrainConfig, type TrainConfig } from '../../engine/train';
 import { outlineCorpusFile } from '../jobs/corpus-file';
 import type { RunDraft, RunPreview } from '../../shared/contract';
+import { UserError } from '../../shared/errors';
 import { SETTINGS } from '../../shared/hyperparameters';
 
 // From what a New-run form describes (family, flat settings, corpus, tokenizer) to a complete,
@@ -14,7 +16,7 @@ import { SETTINGS } from '../../shared/hyperparameters';
 /** A corpus too short for one batch, or for one validation window, cannot train. */
 export function checkCorpusFits(config: TrainConfig, corpus: CorpusOutline, name: string): void {
   if (corpus.val.length < config.seq_len + 1 || corpus.train.length < config.batch_size * (config.seq_len + 1)) {
-    throw new Error(
+    throw new UserError(
       `${name} is too short for batch_size ${config.batch_size} × seq_len ${config.seq_len} ` +
         `(${corpus.train.length} training and ${corpus.val.length} validation tokens); use a longer text or smaller settings`,
     );
@@ -56,22 +58,24 @@ export function preflight(config: TrainConfig, available = availableMemory()): v
     ? `lower batch_size or seq_len, or ${size}`
     : `lower ${size}, or batch_size`;
   if (heapBound) {
-    throw new Error(
+    throw new UserError(
       `this model needs about ${formatBytes(need.total)} to train (${parts}) but this process can use ` +
         `${formatBytes(WASM_HEAP_BYTES)} (the CPU backend's 4 GiB WebAssembly heap): ${lower}`,
     );
   }
-  throw new Error(
+  throw new UserError(
     `this model needs about ${formatBytes(need.total + need.checkpoint)} to train (${parts}, checkpoint copies ` +
       `${formatBytes(need.checkpoint)}) but this machine has ${formatBytes(available)} available: ${lower}, or close other programs`,
   );
 }
 
-/** Which form field an engine error is about (its messages start with the setting's name). */
-export function fieldOf(message: string, settings: Record<string, unknown>): string | null {
-  const known = new Set([...SETTINGS.map((s) => s.key), ...Object.keys(settings)]);
-  const m = /^unknown setting "([^"]+)"/.exec(message) ?? /^(?:optimizer setting )?([a-z_0-9]+) \(/.exec(message);
-  return m && known.has(m[1]) ? m[1] : null;
+/**
+ * The form field a refused setting is about: the setting the engine names (SettingError), when the
+ * form has a field for it (a setting of the catalogue, or one the draft gave).
+ */
+function fieldOf(error: unknown, settings: Record<string, unknown>): string | null {
+  if (!(error instanceof SettingError)) return null;
+  return SETTINGS.some((s) => s.key === error.field) || Object.hasOwn(settings, error.field) ? error.field : null;
 }
 
 export interface ResolvedDraft {
@@ -114,8 +118,7 @@ export class DraftResolver {
         vocabSize: corpus.tokenizer.vocabSize, resolved: flatten(config),
       };
     } catch (error) {
-      const message = (error as Error).message;
-      return { ok: false, error: message, field: fieldOf(message, draft.settings) };
+      return { ok: false, error: (error as Error).message, field: fieldOf(error, draft.settings) };
     }
   }
 }

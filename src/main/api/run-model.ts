@@ -1,6 +1,7 @@
 import { restoreModel, validateCheckpoint } from '../../engine/checkpoint/checkpoint';
 import { readCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
+import { UserError } from '../../shared/errors';
 
 // A run's trained model, read back from its checkpoint folder alone (the folder holds the
 // tokenizer; the training text is needed only to resume), for the read-side tools (sample,
@@ -16,13 +17,13 @@ export function chosenCheckpoint(store: RunStore, id: number, kind: 'best' | 'la
 function withCheckpoint<T>(store: RunStore, id: number, kind: 'best' | 'latest', use: (files: Record<string, Uint8Array>) => T): T & { path: string; step: number } {
   store.getRun(id); // "no run with id N" before "no checkpoint"
   const c = chosenCheckpoint(store, id, kind);
-  if (!c) throw new Error(`run ${id} has no checkpoint yet: one is written at every evaluation (eval_interval) and when a run stops`);
+  if (!c) throw new UserError(`run ${id} has no checkpoint yet: one is written at every evaluation (eval_interval) and when a run stops`);
   const files = readCheckpointFolder(c.path);
   let result: T;
   try {
     result = use(files);
   } catch (error) {
-    throw new Error(`run ${id}'s ${c.kind} checkpoint (step ${c.step}, ${c.path}): ${(error as Error).message}`);
+    throw new UserError(`run ${id}'s ${c.kind} checkpoint (step ${c.step}, ${c.path}): ${(error as Error).message}`);
   }
   return { ...result, path: c.path, step: c.step };
 }

@@ -5,6 +5,7 @@ import type { Duplex } from 'node:stream';
 import { extname, join, normalize, sep } from 'node:path';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { ContractError, isMethod, MAX_UPLOAD_BYTES, wireFrame, type WireFrame } from '../../shared/contract';
+import { isUserError } from '../../shared/errors';
 import type { LabApi } from './lab-api';
 
 // Browser mode (`nanolab serve`): the built renderer over HTTP and the contract over a WebSocket,
@@ -66,8 +67,8 @@ function sameToken(given: string | null | undefined, token: string): boolean {
 /** A request the server refuses as malformed: answered 400 with this sentence. */
 class BadRequest extends Error {}
 
-/** Errors that refuse a request (the contract's, and the lab's plain `Error` sentences), as opposed to bugs. */
-const isRefusal = (error: unknown): error is Error => error instanceof ContractError || error instanceof BadRequest || (error instanceof Error && error.constructor === Error);
+/** Errors that refuse a request (the contract's, and the user's: UserError), as opposed to bugs. */
+const isRefusal = (error: unknown): error is Error => error instanceof ContractError || error instanceof BadRequest || (error instanceof Error && isUserError(error));
 
 /** A value from a request, quoted, on one line and short enough for a log or a reply. */
 function quote(value: unknown, max = 80): string {

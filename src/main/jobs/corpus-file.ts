@@ -2,6 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, statSync, type Sta
 import { buildCorpus, checkTextSample, outlineCorpus, type Corpus, type CorpusOptions, type CorpusOutline } from '../../engine/data/corpus';
 import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { DEFAULT_MAX_CORPUS_BYTES } from '../../shared/contract';
+import { UserError } from '../../shared/errors';
 
 // Corpus files from disk, in bounded memory: a file is checked by type and size before a byte of
 // it is read (a FIFO is never opened for a blocking read, /dev/zero never read), then read in
@@ -21,7 +22,7 @@ export function describeSize(bytes: number): string {
 export function parseCorpusLimit(raw: string, source: string): number {
   const mb = Number(raw);
   if (raw.trim() === '' || !(mb >= 1 && mb <= MAX_LIMIT_MB)) {
-    throw new Error(`${source} ${JSON.stringify(raw)} is not a corpus limit: give megabytes between 1 and ${MAX_LIMIT_MB} (default ${DEFAULT_MAX_CORPUS_BYTES / 2 ** 20})`);
+    throw new UserError(`${source} ${JSON.stringify(raw)} is not a corpus limit: give megabytes between 1 and ${MAX_LIMIT_MB} (default ${DEFAULT_MAX_CORPUS_BYTES / 2 ** 20})`);
   }
   return Math.floor(mb * 2 ** 20);
 }
@@ -41,10 +42,10 @@ export function tooLarge(name: string, bytes: number, limit: number): Error {
 }
 
 function refuse(path: string, s: Stats, limit: number): void {
-  if (s.isDirectory()) throw new Error(`${path} is a directory, not a text file: give the path of a text file in it`);
+  if (s.isDirectory()) throw new UserError(`${path} is a directory, not a text file: give the path of a text file in it`);
   if (!s.isFile()) {
     const kind = s.isFIFO() ? 'a named pipe (FIFO)' : s.isCharacterDevice() ? 'a character device' : s.isBlockDevice() ? 'a block device' : s.isSocket() ? 'a socket' : 'not a regular file';
-    throw new Error(`${path} is ${kind}, not a text file: save the text to a file and give that file's path`);
+    throw new UserError(`${path} is ${kind}, not a text file: save the text to a file and give that file's path`);
   }
   if (s.size > limit) throw tooLarge(path, s.size, limit);
 }

@@ -8,6 +8,7 @@ import { explainStoreError, MetricWriter, type RunStore } from '../store/run-sto
 import type { RunEvent, RunSpec } from './cpu-run';
 import { preflight } from '../api/run-drafts';
 import { metricPointsOf } from '../../shared/metrics';
+import { UserError } from '../../shared/errors';
 
 // The host side of a run: it owns the database rows, starts the worker, turns the worker's events
 // into metrics, samples, checkpoints and a final status, and relays pause / resume / stop.
@@ -233,16 +234,16 @@ export function specOf(home: string, runId: number, c: StoredRunConfig, resume: 
  */
 export function prepareResume(store: RunStore, runId: number): { stored: StoredRunConfig; wallOffsetMs: number } {
   const run = store.getRun(runId);
-  if (run.status === 'running' || run.status === 'paused') throw new Error(`run ${runId} is ${run.status}: it is still owned by a process`);
+  if (run.status === 'running' || run.status === 'paused') throw new UserError(`run ${runId} is ${run.status}: it is still owned by a process`);
   const latest = store.checkpoints(runId).find((c) => c.kind === 'latest');
-  if (!latest) throw new Error(`run ${runId} has no checkpoint to resume from`);
-  if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new Error(`run ${runId} already reached its ${latest.step} steps`);
+  if (!latest) throw new UserError(`run ${runId} has no checkpoint to resume from`);
+  if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new UserError(`run ${runId} already reached its ${latest.step} steps`);
   preflight((run.config as StoredRunConfig).train);
   // refuse a damaged checkpoint here, in one sentence, rather than as a failed run a moment later
   try {
     validateCheckpoint(readCheckpointFolder(latest.path), 'resume');
   } catch (error) {
-    throw new Error(`run ${runId}'s latest checkpoint (step ${latest.step}, ${latest.path}) cannot be resumed: ${(error as Error).message}`);
+    throw new UserError(`run ${runId}'s latest checkpoint (step ${latest.step}, ${latest.path}) cannot be resumed: ${(error as Error).message}`);
   }
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;

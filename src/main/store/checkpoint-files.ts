@@ -2,6 +2,7 @@ import {
   closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync,
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { UserError } from '../../shared/errors';
 
 // Checkpoint folders on disk, never half-written: the files go to a temporary sibling folder,
 // each is flushed to disk, and only then does the folder take its final name (rename is atomic on
@@ -87,7 +88,7 @@ function writeFailure(error: unknown, dir: string): unknown {
 
 export function readCheckpointFolder(dir: string): Record<string, Uint8Array> {
   const from = recoverCheckpointFolder(dir);
-  if (!existsSync(from)) throw new Error(`no checkpoint folder at ${dir}: it was removed or moved outside NanoLab; continue the run from its other checkpoint or start a new run`);
+  if (!existsSync(from)) throw new UserError(`no checkpoint folder at ${dir}: it was removed or moved outside NanoLab; continue the run from its other checkpoint or start a new run`);
   const files: Record<string, Uint8Array> = {};
   for (const name of readdirSync(from)) {
     if (!name.startsWith('.')) files[name] = new Uint8Array(readFileSync(join(from, name)));
@@ -130,29 +131,29 @@ export interface ExportOptions {
  * refused, so an export can never land on the lab's own files.
  */
 export function exportFolder(out: string, files: Record<string, Uint8Array>, o: ExportOptions = {}): string {
-  if (out.trim() === '') throw new Error('the export folder is empty: name a folder, e.g. --out ./my-model');
+  if (out.trim() === '') throw new UserError('the export folder is empty: name a folder, e.g. --out ./my-model');
   const target = canonical(out);
   for (const dir of o.protectedDirs ?? []) {
     const lab = canonical(dir);
-    if (inside(target, lab)) throw new Error(`${out} is inside the lab home (${dir}), which holds the lab's database and runs: export to a folder outside it`);
-    if (inside(lab, target)) throw new Error(`${out} contains the lab home (${dir}): export to a new folder that does not hold the lab`);
+    if (inside(target, lab)) throw new UserError(`${out} is inside the lab home (${dir}), which holds the lab's database and runs: export to a folder outside it`);
+    if (inside(lab, target)) throw new UserError(`${out} contains the lab home (${dir}): export to a new folder that does not hold the lab`);
   }
-  for (const name of Object.keys(files)) if (!plainName(name)) throw new Error(`export file name ${JSON.stringify(name)} is not a plain file name`);
+  for (const name of Object.keys(files)) if (!plainName(name)) throw new UserError(`export file name ${JSON.stringify(name)} is not a plain file name`);
   if (!existsSync(target)) {
     writeCheckpointFolder(target, files);
     return target;
   }
   const stat = lstatSync(target);
   if (!stat.isDirectory()) {
-    throw new Error(`${out} already exists and is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file, not a folder'}: choose a new folder name`);
+    throw new UserError(`${out} already exists and is ${stat.isSymbolicLink() ? 'a symbolic link' : 'a file, not a folder'}: choose a new folder name`);
   }
   const present = readdirSync(target);
   if (present.length > 0 && !o.force) {
-    throw new Error(`${out} already exists and is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'}): choose a new or empty folder, or pass --force to replace only ${Object.keys(files).join(', ')} there`);
+    throw new UserError(`${out} already exists and is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'}): choose a new or empty folder, or pass --force to replace only ${Object.keys(files).join(', ')} there`);
   }
   for (const name of Object.keys(files)) {
     const path = join(target, name);
-    if (existsSync(path) && !lstatSync(path).isFile()) throw new Error(`${path} exists and is not a file: move it away or choose another folder`);
+    if (existsSync(path) && !lstatSync(path).isFile()) throw new UserError(`${path} exists and is not a file: move it away or choose another folder`);
   }
   for (const [name, bytes] of Object.entries(files)) {
     const tmp = join(target, `.${name}.tmp-${process.pid}`);

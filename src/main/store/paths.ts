@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { UserError } from '../../shared/errors';
 
 // Where the lab keeps its database and checkpoints. The CLI uses the same folder as the Electron
 // app's userData (Electron names it after package.json's "name"), so both see one lab;
@@ -29,7 +30,7 @@ export function ensureLabHome(home: string): void {
     at = dirname(at);
   }
   if (existsSync(at) && !statSync(at).isDirectory()) {
-    throw new Error(`the lab home ${home} cannot be used: ${at} is a file, not a folder; point NANOLAB_HOME at a folder`);
+    throw new UserError(`the lab home ${home} cannot be used: ${at} is a file, not a folder; point NANOLAB_HOME at a folder`);
   }
   for (const dir of missing) {
     try {
@@ -37,7 +38,7 @@ export function ensureLabHome(home: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') continue;
-      throw new Error(`cannot create the lab home ${home} (${code ?? (error as Error).message} at ${dir}): point NANOLAB_HOME at a folder you can write`);
+      throw new UserError(`cannot create the lab home ${home} (${code ?? (error as Error).message} at ${dir}): point NANOLAB_HOME at a folder you can write`);
     }
   }
 }
@@ -55,13 +56,13 @@ export const BUNDLED_CORPUS_REF = `${BUNDLED_PREFIX}tinyshakespeare.txt`;
 
 /** The file a bundled text is read from: resources/ at the package root, above this file in src/ or out/. */
 export function bundledFile(name: string): string {
-  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new Error(`"${name}" is not the name of a bundled text: the lab stores bundled texts as ${BUNDLED_CORPUS_REF}`);
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new UserError(`"${name}" is not the name of a bundled text: the lab stores bundled texts as ${BUNDLED_CORPUS_REF}`);
   const here = dirname(fileURLToPath(import.meta.url));
   for (let dir = here, i = 0; i < 5; i++, dir = dirname(dir)) {
     const file = join(dir, 'resources', name);
     if (existsSync(file)) return file;
   }
-  throw new Error(`the bundled text ${name} is missing from this installation (no resources/${name} above ${here}): reinstall NanoLab`);
+  throw new UserError(`the bundled text ${name} is missing from this installation (no resources/${name} above ${here}): reinstall NanoLab`);
 }
 
 /** The file a run's stored corpus path names: a bundled text, a copy in the lab home, or an absolute path. */

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { openDatabase } from './native';
 import { RUN_STATUSES, type Request, type RunStatusName, type RunSummary, type SeriesPoint } from '../../shared/contract';
+import { UserError } from '../../shared/errors';
 
 // The lab notebook: one SQLite file (WAL) holding every run, its resolved config, every logged
 // metric, every sample and every checkpoint path. Schema changes are numbered migrations applied
@@ -297,7 +298,7 @@ export class RunStore {
   owner(id: number): { pid: number | null; heartbeatAt: number | null; status: RunStatus } {
     const row = this.db.prepare('SELECT owner_pid AS pid, heartbeat_at AS heartbeatAt, status FROM runs WHERE id = ?').get(id) as
       { pid: number | null; heartbeatAt: number | null; status: RunStatus } | undefined;
-    if (!row) throw new Error(`no run with id ${id}`);
+    if (!row) throw new UserError(`no run with id ${id}`);
     return row;
   }
 
@@ -311,7 +312,7 @@ export class RunStore {
   createRun(run: NewRun, now = Date.now()): number {
     this.requireWritable('start a run');
     const name = run.name.trim();
-    if (name === '') throw new Error('a run needs a name');
+    if (name === '') throw new UserError('a run needs a name');
     return this.db.transaction(() => {
       const id = Number(this.db.prepare(
         `INSERT INTO runs (name, status, family, param_count, config, notes, created_at, owner_pid, heartbeat_at)
@@ -323,25 +324,25 @@ export class RunStore {
   }
 
   private requireRun(id: number): void {
-    if (!this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)) throw new Error(`no run with id ${id}`);
+    if (!this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(id)) throw new UserError(`no run with id ${id}`);
   }
 
   setStatus(id: number, status: RunStatus, reason: string | null = null, now = Date.now()): void {
-    if (!RUN_STATUSES.includes(status)) throw new Error(`unknown run status "${status}"`);
+    if (!RUN_STATUSES.includes(status)) throw new UserError(`unknown run status "${status}"`);
     this.requireRun(id);
     const ended = status === 'finished' || status === 'stopped' || status === 'failed' || status === 'interrupted';
     this.db.prepare('UPDATE runs SET status = ?, status_reason = ?, finished_at = ? WHERE id = ?').run(status, reason, ended ? now : null, id);
   }
 
   rename(id: number, name: string): void {
-    if (name.trim() === '') throw new Error('a run needs a name');
+    if (name.trim() === '') throw new UserError('a run needs a name');
     this.requireRun(id);
     this.db.prepare('UPDATE runs SET name = ? WHERE id = ?').run(name.trim(), id);
   }
 
   addTag(id: number, tag: string): void {
     const t = tag.trim();
-    if (t === '') throw new Error('a tag cannot be empty');
+    if (t === '') throw new UserError('a tag cannot be empty');
     this.db.prepare('INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?, ?)').run(id, t);
   }
 
@@ -417,7 +418,7 @@ export class RunStore {
 
   getRun(id: number): RunSummary & { config: unknown } {
     const [run] = this.listRuns({ id });
-    if (!run) throw new Error(`no run with id ${id}`);
+    if (!run) throw new UserError(`no run with id ${id}`);
     const { config } = this.db.prepare('SELECT config FROM runs WHERE id = ?').get(id) as { config: string };
     return { ...run, config: JSON.parse(config) };
   }
@@ -432,7 +433,7 @@ export class RunStore {
     const order = {
       created: 'r.created_at', name: 'r.name COLLATE NOCASE', best_val_loss: 'best_val_loss', steps: 'steps', params: 'r.param_count',
     }[filter.sort ?? 'created'];
-    if (!order) throw new Error(`cannot sort runs by "${filter.sort}"`);
+    if (!order) throw new UserError(`cannot sort runs by "${filter.sort}"`);
     const rows = this.db.prepare(
       `SELECT r.id, r.name, r.status, r.status_reason, r.family, r.param_count, r.created_at, r.finished_at, r.notes,
          (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM run_tags WHERE run_id = r.id ORDER BY tag)) AS tags,
