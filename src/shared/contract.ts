@@ -5,6 +5,9 @@
 // process boundary is checked on arrival.
 import { z } from 'zod'
 import { FAMILIES } from './hyperparameters'
+import type { TokenizerSpec } from '../engine/data/tokenizer'
+import type { RunSettings } from '../engine/run'
+import type { TrainConfig } from '../engine/train'
 
 export const APP_NAME = 'NanoLab'
 
@@ -50,6 +53,78 @@ const tokenizer = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('char') }),
   z.object({ kind: z.literal('word'), vocab_size: z.number().int().min(2).max(100_000) })
 ])
+
+/**
+ * A schema for a type the engine declares (the engine imports no zod, so the type cannot be
+ * inferred from the schema): the compiler checks that they describe the same values, both ways.
+ */
+const describes = <T>() => <S extends z.ZodType<T>>(schema: S & ([T] extends [z.infer<S>] ? unknown : never)): S => schema
+
+/** The engine's TokenizerSpec: a char vocabulary, or the most frequent words (lower-cased or not). */
+export const tokenizerSpec = describes<TokenizerSpec>()(z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('char') }),
+  z.object({ kind: z.literal('word'), vocab_size: z.number(), lowercase: z.boolean() })
+]))
+
+const decayScope = z.enum(['all', 'matrices'])
+const adamConfig = { lr: z.number(), beta1: z.number(), beta2: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope }
+
+/** The engine's TrainConfig: a resolved, validated config (model, optimizer, schedule, loop), as a run stores it. */
+export const trainConfig = describes<TrainConfig>()(z.object({
+  model: z.union([
+    z.object({
+      family: z.enum(['rnn', 'lstm', 'gru']), vocab_size: z.number(), embedding_dim: z.number(), hidden_size: z.number(),
+      num_layers: z.number(), dropout: z.number()
+    }),
+    z.object({
+      family: z.literal('gpt'), vocab_size: z.number(), block_size: z.number(), n_layer: z.number(), n_head: z.number(),
+      n_embd: z.number(), mlp_ratio: z.number(), activation: z.enum(['gelu', 'relu']), norm_position: z.enum(['pre', 'post']),
+      position_encoding: z.enum(['learned', 'sinusoidal']), final_layer_norm: z.boolean(), tie_word_embeddings: z.boolean(),
+      lm_head_bias: z.boolean(), bias: z.boolean(), embd_dropout: z.number(), attn_dropout: z.number(), resid_dropout: z.number()
+    })
+  ]),
+  optimizer: z.discriminatedUnion('name', [
+    z.object({ name: z.literal('adamw'), ...adamConfig }),
+    z.object({ name: z.literal('adam'), ...adamConfig }),
+    z.object({
+      name: z.literal('sgd'), lr: z.number(), momentum: z.number(), dampening: z.number(), nesterov: z.boolean(),
+      weight_decay: z.number(), decay: decayScope
+    }),
+    z.object({
+      name: z.literal('rmsprop'), lr: z.number(), alpha: z.number(), eps: z.number(), momentum: z.number(), centered: z.boolean(),
+      weight_decay: z.number(), decay: decayScope
+    }),
+    z.object({ name: z.literal('adagrad'), lr: z.number(), lr_decay: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope })
+  ]),
+  schedule: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('constant') }),
+    z.object({ kind: z.literal('cosine'), warmup_iters: z.number(), lr_decay_iters: z.number(), min_lr: z.number() }),
+    z.object({ kind: z.literal('step'), step_size: z.number(), gamma: z.number() })
+  ]),
+  batch_size: z.number(),
+  seq_len: z.number(),
+  steps: z.number(),
+  grad_clip: z.number(),
+  grad_clip_value: z.number(),
+  eval_interval: z.number(),
+  eval_iters: z.number(),
+  batching: z.enum(['random', 'sequential']),
+  seed: z.number()
+}))
+
+/** The engine's RunSettings: what a run's training loop needs besides its text and checkpoint. */
+const runSettings = describes<RunSettings>()(z.object({
+  runId: z.number().int().positive(),
+  config: trainConfig,
+  checkpointInterval: z.number(),
+  sampleInterval: z.number(),
+  samplePrompt: z.string(),
+  resume: z.boolean(),
+  lowercase: z.boolean(),
+  tokenizer: tokenizerSpec,
+  timeBudgetMs: z.number().nullable(),
+  wallOffsetMs: z.number()
+}))
 
 export const runSummary = z.object({
   id: runId,
@@ -307,7 +382,7 @@ export const methods = {
    */
   'runs.calibrate': {
     request: z.object({ draft: runDraft, steps: z.number().int().min(1).max(50).default(5) }),
-    response: z.object({ tokensPerSec: z.number(), device: z.string(), config: z.record(z.string(), z.unknown()), tokenizer: z.record(z.string(), z.unknown()), text: z.string() })
+    response: z.object({ tokensPerSec: z.number(), device: z.string(), config: trainConfig, tokenizer: tokenizerSpec, text: z.string() })
   },
   /**
    * A page's GPU executor takes a GPU run that 'gpu.job' announced: the run's settings, its text
@@ -318,7 +393,7 @@ export const methods = {
     response: z.discriminatedUnion('granted', [
       z.object({
         granted: z.literal(true),
-        settings: z.record(z.string(), z.unknown()),
+        settings: runSettings,
         text: z.string(),
         textName: z.string(),
         checkpoint: z.record(z.string(), z.string()).nullable()

@@ -3,7 +3,7 @@ import type { LabApi } from '../../src/main/api/lab-api';
 import { CpuBackend } from '../../src/main/engine/backend/cpu';
 import type { ReportedEvent } from '../../src/main/jobs/gpu-host';
 import { runGpuJob, type GpuJob } from '../../src/main/jobs/gpu-job';
-import type { RunControl, RunSettings } from '../../src/main/jobs/run-core';
+import type { RunControl } from '../../src/main/jobs/run-core';
 import type { EventPayload } from '../../src/shared/contract';
 import { openApi, tinyDraft } from './helpers';
 
@@ -33,7 +33,7 @@ async function ended(api: LabApi, id: number) {
 async function execute(api: LabApi, runId: number, session: string, o: { failAt?: number; control?: RunControl } = {}) {
   const claim = await api.call('gpu.claim', { runId, adapter: 'test executor (float32 JS)' }, session);
   if (!claim.granted) throw new Error(claim.reason);
-  const job: GpuJob = { runId, settings: claim.settings as unknown as RunSettings, text: claim.text, textName: claim.textName, checkpoint: claim.checkpoint };
+  const job: GpuJob = { runId, settings: claim.settings, text: claim.text, textName: claim.textName, checkpoint: claim.checkpoint };
   const pending: Promise<unknown>[] = [];
   const report = (e: ReportedEvent) => pending.push(api.call('gpu.report', { runId, events: [e] }, session));
   let steps = 0;

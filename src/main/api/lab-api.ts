@@ -365,7 +365,7 @@ export class LabApi {
         const cpu = await calibrateCpu(config, path, draft.lowercase, tokenizer, steps);
         // enough text for a few batches and the same characters, without shipping a large corpus
         const text = readCorpusText(path, { headBytes: 4 * 400_000 });
-        return { ...cpu, config: config as unknown as Record<string, unknown>, tokenizer: tokenizer as unknown as Record<string, unknown>, text: text.length > 400_000 ? text.slice(0, 400_000) : text };
+        return { ...cpu, config, tokenizer, text: text.length > 400_000 ? text.slice(0, 400_000) : text };
       },
       'gpu.pending': () => [...this.gpuRuns.values()].filter((r) => r.device === 'waiting').map((r) => r.runId),
       'gpu.claim': ({ runId, adapter }, session) => this.gpuRun(runId).claim(session, adapter),

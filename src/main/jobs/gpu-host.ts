@@ -74,7 +74,7 @@ export class GpuRun implements RunHandle {
 
   /** A page's executor asks for the run: the first one gets its settings, text and checkpoint. */
   claim(session: string, adapter: string):
-    | { granted: true; settings: Record<string, unknown>; text: string; textName: string; checkpoint: Record<string, string> | null }
+    | { granted: true; settings: RunSettings; text: string; textName: string; checkpoint: Record<string, string> | null }
     | { granted: false; reason: string } {
     if (this.state.kind !== 'waiting') {
       return { granted: false, reason: `run ${this.runId} is already ${this.state.kind === 'gpu' ? 'training on a GPU page' : this.state.kind === 'cpu' ? 'training on the CPU' : 'over'}` };
@@ -85,7 +85,7 @@ export class GpuRun implements RunHandle {
     const { home: _home, dataPath: _dataPath, ...settings }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs);
     const reply = {
       granted: true as const,
-      settings: (settings satisfies RunSettings) as unknown as Record<string, unknown>,
+      settings,
       text: readCorpusText(corpusFile(home, stored.data.path)),
       textName: corpusFile(home, stored.data.path),
       checkpoint: latest ? Object.fromEntries(Object.entries(readCheckpointFolder(latest)).map(([n, b]) => [n, bytesToBase64(b)])) : null,

@@ -44,7 +44,7 @@ export function useAutoDevice() {
       let note: string | null = null
       if (gpuReady.value) {
         try {
-          const r = await calibrateGpu(cpu.config as unknown as Parameters<typeof calibrateGpu>[0], cpu.text, d.lowercase, cpu.tokenizer as unknown as Parameters<typeof calibrateGpu>[3], 3)
+          const r = await calibrateGpu(cpu.config, cpu.text, d.lowercase, cpu.tokenizer, 3)
           gpu = r.tokensPerSec
           adapter = r.adapter
         } catch (e) {

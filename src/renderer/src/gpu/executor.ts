@@ -7,7 +7,6 @@
 import { reactive } from 'vue'
 import type { ReportedEvent } from '../../../shared/contract'
 import type { GpuJob } from './gpu-job'
-import type { RunSettings } from '../../../engine/run'
 import type { TokenizerSpec } from '../../../engine/data/tokenizer'
 import type { TrainConfig } from '../../../engine/train'
 import type { NanoLabApi } from '../../../shared/contract'
@@ -110,7 +109,7 @@ async function take(api: NanoLabApi, runId: number): Promise<void> {
   if (probe.status !== 'ready') return // another page, or the host's timeout, takes it to the CPU
   const claim = await api.invoke('gpu.claim', { runId, adapter: probe.adapter })
   if (!claim.granted) return
-  const job: GpuJob = { runId, settings: claim.settings as unknown as RunSettings, text: claim.text, textName: claim.textName, checkpoint: claim.checkpoint }
+  const job: GpuJob = { runId, settings: claim.settings, text: claim.text, textName: claim.textName, checkpoint: claim.checkpoint }
   const worker = newWorker()
   workers.set(runId, worker)
   gpuState.running = [...workers.keys()]
