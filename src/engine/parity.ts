@@ -29,6 +29,8 @@ export interface AdamWRunJson {
 
 export interface TorchFixture {
   case: string;
+  /** The PyTorch version that wrote the fixture (a file made elsewhere may not say). */
+  torch_version?: string;
   config: Record<string, unknown>;
   input_ids: TensorJson;
   target_ids: TensorJson;

@@ -66,7 +66,7 @@ export async function gpuBench(o: { models: GpuBenchModel[]; text: string; bundl
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(server.url);
     await page.waitForFunction(() => '__nanolabGpu' in globalThis, undefined, { timeout: 60_000 });
-    const probe = await page.evaluate(() => (globalThis as unknown as { __nanolabGpu: GpuHook }).__nanolabGpu.probe());
+    const probe = await page.evaluate(() => (globalThis as typeof globalThis & { __nanolabGpu: GpuHook }).__nanolabGpu.probe());
     const adapter = probe.status === 'ready' ? probe.adapter ?? null : null;
     o.log(adapter ? `GPU: ${adapter}` : `GPU: unavailable (${probe.reason ?? probe.status})`);
     const corpus = splitCorpus(o.text);
@@ -82,7 +82,7 @@ export async function gpuBench(o: { models: GpuBenchModel[]; text: string; bundl
       if (adapter) {
         try {
           gpu = (await page.evaluate(
-            ([c, t, s]) => (globalThis as unknown as { __nanolabGpu: GpuHook }).__nanolabGpu.calibrate(c, t, false, { kind: 'char' }, s),
+            ([c, t, s]) => (globalThis as typeof globalThis & { __nanolabGpu: GpuHook }).__nanolabGpu.calibrate(c, t, false, { kind: 'char' }, s),
             [config, o.text, m.steps] as const,
           )).tokensPerSec;
         } catch (e) {

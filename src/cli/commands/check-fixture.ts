@@ -38,7 +38,7 @@ export function checkFixtureCommand(argv: string[]): number {
       failed++;
       continue;
     }
-    console.log(`${file} (${fx.case}, torch ${String((fx as unknown as { torch_version?: string }).torch_version ?? '?')})`);
+    console.log(`${file} (${fx.case}, torch ${fx.torch_version ?? '?'})`);
     for (const c of checks) console.log(line(c));
     const bad = checks.filter((c) => !c.pass).length;
     console.log(bad === 0 ? `${file}: PASS (${checks.length} fields)` : `${file}: FAIL (${bad} of ${checks.length} fields)`);

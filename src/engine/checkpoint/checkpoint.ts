@@ -150,6 +150,13 @@ const quote = (v: unknown): string => {
 const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
 const listed = (names: string[]) => (names.length > 4 ? `${names.slice(0, 4).map(quote).join(', ')} and ${names.length - 4} more` : names.map(quote).join(', '));
 
+/**
+ * A JSON value as the type its checks accept (the refusals before it, or the `within` check right
+ * after). The checks are written by hand (the engine has no schema library): here their result
+ * gets its type.
+ */
+const accepted = <T>(value: unknown): T => value as T;
+
 /** Runs a check written elsewhere (model, train, tokenizer rules) and names the file when it fails. */
 function within<T>(file: string, what: string, check: () => T): T {
   try {
@@ -184,11 +191,11 @@ function checkConfig(files: Record<string, Uint8Array>): CheckpointConfigJson {
   if (!isObject(model) || !MODEL_FAMILIES.includes(model.family as never)) {
     refuse(file, `has model ${quote(isObject(model) ? model.family : model)} where a model config of family ${MODEL_FAMILIES.join(', ')} belongs`);
   }
-  within(file, 'has a model setting that is not valid', () => validateModelConfig(model as unknown as ModelConfig));
-  const m = model as unknown as ModelConfig;
+  const m = accepted<ModelConfig>(model);
+  within(file, 'has a model setting that is not valid', () => validateModelConfig(m));
   const train = c.train;
   if (!isObject(train) || !isObject(train.optimizer) || !isObject(train.schedule)) refuse(file, 'has no complete train settings (train, with optimizer and schedule)');
-  const t = train as unknown as TrainConfig;
+  const t = accepted<TrainConfig>(train);
   if (!sameJson(t.model, m)) refuse(file, 'has a train.model that differs from its model');
   within(file, 'has a train setting that is not valid', () => {
     const { name, ...rest } = t.optimizer;
@@ -202,7 +209,7 @@ function checkConfig(files: Record<string, Uint8Array>): CheckpointConfigJson {
   if (!sameJson(c.tied_params, tied)) refuse(file, `has tied_params ${quote(c.tied_params)}; its ${m.family} model ties ${quote(tied)}`);
   const count = countParameters(m);
   if (c.parameter_count !== count) refuse(file, `says parameter_count ${quote(c.parameter_count)} but its ${m.family} model has ${count} parameters`);
-  return c as unknown as CheckpointConfigJson;
+  return accepted<CheckpointConfigJson>(c);
 }
 
 function checkTokenizer(files: Record<string, Uint8Array>, model: ModelConfig): Tokenizer {
@@ -211,7 +218,7 @@ function checkTokenizer(files: Record<string, Uint8Array>, model: ModelConfig): 
   if (!Array.isArray(json.vocab) || !json.vocab.every((t) => typeof t === 'string')) refuse(file, 'has no vocab list of strings');
   const long = json.kind === 'char' ? (json.vocab as string[]).find((t) => [...t].length !== 1) : undefined;
   if (long !== undefined) refuse(file, `has ${quote(long)} in the vocabulary of a char tokenizer, which holds single characters`);
-  const tokenizer = within(file, 'is not a tokenizer', () => tokenizerFromJSON(json as unknown as TokenizerJson));
+  const tokenizer = within(file, 'is not a tokenizer', () => tokenizerFromJSON(accepted<TokenizerJson>(json)));
   if (tokenizer.vocabSize !== model.vocab_size) {
     refuse(file, `has ${tokenizer.vocabSize} tokens but config.json's model has vocab_size ${model.vocab_size}: they come from different runs`);
   }
@@ -224,7 +231,7 @@ function checkState(files: Record<string, Uint8Array>, train: TrainConfig, train
   for (const key of ['step', 'tokens_seen', 'optimizer_step', 'carried_layers']) {
     if (!isCount(s[key])) refuse(file, `has ${key} ${quote(s[key])}, not a whole number ≥ 0`);
   }
-  const state = s as unknown as CheckpointState;
+  const state = accepted<CheckpointState>(s);
   if (state.step > train.steps) refuse(file, `has step ${state.step}, past the run's ${train.steps} steps (config.json)`);
   const tokens = state.step * train.batch_size * train.seq_len;
   if (state.tokens_seen !== tokens) {

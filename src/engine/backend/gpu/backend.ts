@@ -81,16 +81,16 @@ export class GpuBackend implements Backend {
   private constructor(private readonly d: GpuDevice, readonly adapter: GpuAdapter, options: GpuBackendOptions) {
     const fail = options.failKernel;
     if (fail) {
-      const self = this as unknown as Record<string, (...args: unknown[]) => unknown>;
-      const kernel = self[fail].bind(this);
-      self[fail] = (...args: unknown[]) => {
+      // the kernel is named at run time (a test's fault injection), so it is looked up by name
+      const kernel = (Reflect.get(this, fail) as (...args: unknown[]) => unknown).bind(this);
+      Reflect.set(this, fail, (...args: unknown[]) => {
         this.d.corrupting = true;
         try {
           return kernel(...args);
         } finally {
           this.d.corrupting = false;
         }
-      };
+      });
     }
   }
 

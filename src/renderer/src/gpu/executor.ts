@@ -144,12 +144,14 @@ export function startGpuExecutor(api: NanoLabApi): void {
   void api.invoke('gpu.pending', {}).then((ids) => Promise.all(ids.map((id) => take(api, id)))).catch(fail)
   // for `nanolab bench --gpu` (the GPU side of its table, timed by the same calibration as Auto),
   // and in a test build the e2e tests' hooks (test-hooks.ts)
-  ;(window as unknown as { __nanolabGpu?: unknown }).__nanolabGpu = {
-    ...pageTestHooks(workers),
-    probe: async () => {
-      await probeGpu()
-      return { ...gpuState.probe }
-    },
-    calibrate: calibrateGpu
-  }
+  Object.assign(window, {
+    __nanolabGpu: {
+      ...pageTestHooks(workers),
+      probe: async () => {
+        await probeGpu()
+        return { ...gpuState.probe }
+      },
+      calibrate: calibrateGpu
+    }
+  })
 }

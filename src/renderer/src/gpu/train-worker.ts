@@ -11,7 +11,8 @@ import { runGpuJob } from './gpu-job'
 import type { FromWorker, GpuFaults, ToWorker } from './protocol'
 import { workerTestMessage } from './test-hooks'
 
-const post = (m: FromWorker): void => (self as unknown as Worker).postMessage(m)
+// a dedicated worker's postMessage takes the message alone (the web config types `self` as a window)
+const post = (m: FromWorker): void => self.postMessage(m)
 
 let backend: GpuBackend | null = null
 let gpu: GPU | null = null

@@ -54,7 +54,8 @@ export interface WasmElementwise {
   ): void;
 }
 
-interface Exports {
+// a type, not an interface: WebAssembly.Exports (a record of functions) narrows to it
+type Exports = {
   gelu_forward(x: number, y: number, n: number): void;
   gelu_backward(x: number, y: number, dy: number, dx: number, n: number): void;
   lstm_cell(acts: number, cPrev: number, cs: number, hs: number, B: number, H: number): void;
@@ -75,7 +76,7 @@ interface Exports {
   sum_squares(x: number, n: number): number;
   scale(x: number, n: number, s: number): void;
   layer_norm_backward(dy: number, x: number, gain: number, mean: number, rstd: number, dx: number, dgain: number, dbias: number, R: number, C: number): void;
-}
+};
 
 let compiled: WebAssembly.Module | null = null;
 
@@ -86,7 +87,7 @@ export function createWasmElementwise(memory: WebAssembly.Memory): WasmElementwi
     for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
     compiled = new WebAssembly.Module(bytes);
   }
-  const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as unknown as Exports;
+  const e = new WebAssembly.Instance(compiled, { env: { memory } }).exports as Exports;
   const check = (what: string, n: number) => {
     if (n % 4 !== 0) throw new RangeError(`wasm elementwise: ${what} (${n}) must be a multiple of 4`);
   };

@@ -39,8 +39,8 @@ export function runGemmHelper(init: GemmHelperInit): void {
     memory: init.memory,
     scratchPtr: init.scratchPtr,
   };
-  const ctl = new Int32Array(init.memory.buffer as unknown as SharedArrayBuffer, init.controlPtr, CONTROL_INTS);
-  const args = new Float64Array(init.memory.buffer as unknown as SharedArrayBuffer, init.argsPtr, ARG_COUNT);
+  const ctl = new Int32Array(init.memory.buffer, init.controlPtr, CONTROL_INTS);
+  const args = new Float64Array(init.memory.buffer, init.argsPtr, ARG_COUNT);
   // from 0, the block's initial value: a job posted before this thread got here is not missed
   let seen = 0;
   for (;;) {
@@ -59,7 +59,7 @@ export class GemmPool {
 
   /** `controlPtrs`: one control block per helper, already started with runGemmHelper on `argsPtr`. */
   constructor(private readonly kernels: PoolKernels, controlPtrs: number[], argsPtr: number) {
-    const buffer = kernels.memory.buffer as unknown as SharedArrayBuffer;
+    const buffer = kernels.memory.buffer;
     this.controls = controlPtrs.map((p) => new Int32Array(buffer, p, CONTROL_INTS));
     this.args = new Float64Array(buffer, argsPtr, ARG_COUNT);
   }

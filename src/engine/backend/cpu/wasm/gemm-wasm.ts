@@ -66,7 +66,8 @@ export interface WasmGemm {
   ): void;
 }
 
-interface GemmExports {
+// a type, not an interface: WebAssembly.Exports (a record of functions) narrows to it
+type GemmExports = {
   gemm(
     transA: number, transB: number, M: number, N: number, K: number,
     a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
@@ -80,7 +81,7 @@ interface GemmExports {
     packed: number, packedN: number, j0: number, c: number, ldc: number,
     accumulate: number, scratch: number,
   ): void;
-}
+};
 
 // (func (param v128) (result v128) local.get 0 local.get 0 local.get 0 f32x4.relaxed_madd):
 // validates only where relaxed SIMD is enabled.
@@ -166,7 +167,7 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
     throw new Error('wasm gemm: the memory must be shared (new WebAssembly.Memory({ ..., shared: true }))');
   }
   const instance = new WebAssembly.Instance(compile(chosen), { env: { memory } });
-  const exports = instance.exports as unknown as GemmExports;
+  const exports = instance.exports as GemmExports;
 
   return {
     variant: chosen,

@@ -79,7 +79,7 @@ export class WasmHeap {
     const argsPtr = this.reserve(GemmPool.argsBytes());
     for (let i = 0; i < count; i++) {
       const controlPtr = this.reserve(GemmPool.controlBytes());
-      new Int32Array(this.memory.buffer as unknown as SharedArrayBuffer, controlPtr, GemmPool.controlBytes() / 4).fill(0);
+      new Int32Array(this.memory.buffer, controlPtr, GemmPool.controlBytes() / 4).fill(0);
       const scratchPtr = this.reserve(this.gemm.scratchBytes(4096, 4096, 4096));
       start({ memory: this.memory, variant: this.gemm.variant, controlPtr, argsPtr, scratchPtr });
       controls.push(controlPtr);
@@ -111,7 +111,7 @@ export class WasmHeap {
     }
     // a view on the current buffer: after a grow the old views stay valid, as the memory is shared
     const at = this.reserve(4 * Math.max(n, 1));
-    const buffer = this.memory.buffer as unknown as SharedArrayBuffer;
+    const buffer = this.memory.buffer;
     heapBuffers.add(buffer);
     return new Float32Array(buffer, at, n);
   }
@@ -129,12 +129,12 @@ export class WasmHeap {
 
   /** Whether an array lives in this heap (so its byteOffset is a pointer the kernels can use). */
   owns(a: ArrayBufferView): boolean {
-    return heapBuffers.has(a.buffer as SharedArrayBuffer);
+    return heapBuffers.has(a.buffer);
   }
 }
 
 /** Every buffer object the heaps' memories have had (a grow gives the memory a new one). */
-const heapBuffers = new WeakSet<SharedArrayBuffer>();
+const heapBuffers = new WeakSet<ArrayBufferLike>();
 let shared: WasmHeap | null | undefined;
 
 /**

@@ -119,7 +119,7 @@ const lstmBackward: PoolJob = (k, a, part, parts) => {
   }
 };
 
-const f32 = (k: PoolKernels, ptr: number, n: number) => new Float32Array(k.memory.buffer as unknown as SharedArrayBuffer, ptr, n);
+const f32 = (k: PoolKernels, ptr: number, n: number) => new Float32Array(k.memory.buffer, ptr, n);
 
 // Causal attention forward for a range of (batch, head) pairs; each part has its own T×T
 // dropout buffer. args: qkv, B, T, C, nHead, y, probs, mask (0: none), masked (parts·T·T floats)
