@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { LabApi } from '../../src/main/api/lab-api';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
+import { CpuBackend } from '../../src/engine/backend/cpu';
 import type { ReportedEvent } from '../../src/main/jobs/gpu-host';
-import { runGpuJob, type GpuJob } from '../../src/main/jobs/gpu-job';
-import type { RunControl } from '../../src/main/jobs/run-core';
+import { runGpuJob, type GpuJob } from '../../src/renderer/src/gpu/gpu-job';
+import type { RunControl } from '../../src/engine/run';
 import type { EventPayload } from '../../src/shared/contract';
 import { openApi, tinyDraft } from './helpers';
 

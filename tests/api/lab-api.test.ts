@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LabApi } from '../../src/main/api/lab-api';
 import { estimateTrainingMemory } from '../../src/engine/memory';
-import { countParameters } from '../../src/main/engine/models';
-import { resolveTrainConfig } from '../../src/main/engine/train';
+import { countParameters } from '../../src/engine/models';
+import { resolveTrainConfig } from '../../src/engine/train';
 import { MAX_UPLOAD_BYTES, type EventPayload } from '../../src/shared/contract';
 import { openApi, tinyDraft } from './helpers';
 

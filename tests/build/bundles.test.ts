@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { resolveTrainConfig } from '../../src/main/engine/train';
-import type { RunEvent, RunSpec } from '../../src/main/jobs/run-loop';
+import { resolveTrainConfig } from '../../src/engine/train';
+import type { RunEvent, RunSpec } from '../../src/main/jobs/cpu-run';
 import { ROOT } from './ensure-built';
 
 // What electron-vite builds: main, preload, worker and renderer bundles. Electron itself cannot

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Graph } from '../../src/main/engine/autograd';
-import { encodeCheckpoint } from '../../src/main/engine/checkpoint/checkpoint';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { compare } from '../../src/main/engine/parity';
-import { Rng } from '../../src/main/engine/rng';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { Graph } from '../../src/engine/autograd';
+import { encodeCheckpoint } from '../../src/engine/checkpoint/checkpoint';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { compare } from '../../src/engine/parity';
+import { Rng } from '../../src/engine/rng';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 import { readCheckpointFolder, writeCheckpointFolder } from '../../src/main/store/checkpoint-files';
 
 // Exported checkpoints load in PyTorch: a trained tiny model of each family goes to a folder,

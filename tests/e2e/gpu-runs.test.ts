@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databasePath } from '../../src/main/jobs/lab-home';
+import { databasePath } from '../../src/main/store/paths';
 import { RunStore } from '../../src/main/store/run-store';
 import { ROOT } from '../build/ensure-built';
 import { CHROMIUM, hasChromium, launchChromium, serveLab, setField, type Served } from './launch';

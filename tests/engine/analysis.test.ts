@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../src/main/engine/analysis/inspect';
-import { kmeans, toyBlobs, toyGaussian } from '../../src/main/engine/analysis/kmeans';
-import { pca } from '../../src/main/engine/analysis/pca';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../src/engine/analysis/inspect';
+import { kmeans, toyBlobs, toyGaussian } from '../../src/engine/analysis/kmeans';
+import { pca } from '../../src/engine/analysis/pca';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 
 describe('k-means', () => {
   it('follows the lesson step by step on a hand-checked case', () => {

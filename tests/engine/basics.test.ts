@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Graph } from '../../src/main/engine/autograd';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { erf, gelu, gelu32, geluGrad, geluGrad32, geluGradFromOutput32 } from '../../src/main/engine/backend/cpu/math';
-import { countParameters, createModel, resolveModelConfig } from '../../src/main/engine/models';
-import { Rng } from '../../src/main/engine/rng';
-import { sampleNext, samplingDistribution } from '../../src/main/engine/sample';
+import { Graph } from '../../src/engine/autograd';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { erf, gelu, gelu32, geluGrad, geluGrad32, geluGradFromOutput32 } from '../../src/engine/backend/cpu/math';
+import { countParameters, createModel, resolveModelConfig } from '../../src/engine/models';
+import { Rng } from '../../src/engine/rng';
+import { sampleNext, samplingDistribution } from '../../src/engine/sample';
 
 describe('Rng', () => {
   it('is reproducible from its seed and from a saved state', () => {

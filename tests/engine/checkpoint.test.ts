@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint } from '../../src/main/engine/checkpoint/checkpoint';
-import { decodeSafetensors, encodeSafetensors } from '../../src/main/engine/checkpoint/safetensors';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint } from '../../src/engine/checkpoint/checkpoint';
+import { decodeSafetensors, encodeSafetensors } from '../../src/engine/checkpoint/safetensors';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 
 const corpus = splitCorpus('It was the best of times, it was the worst of times, it was the age of wisdom. '.repeat(60));
 const V = corpus.tokenizer.vocabSize;

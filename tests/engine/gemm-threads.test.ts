@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { wasmHeap } from '../../src/main/engine/backend/cpu/wasm/heap';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { wasmHeap } from '../../src/engine/backend/cpu/wasm/heap';
 import { enableGemmThreads } from '../../src/main/jobs/gemm-threads';
 
 // Work split over helper threads is bit-identical to the same work on one thread: products (rows

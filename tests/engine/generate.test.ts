@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { Graph } from '../../src/main/engine/autograd';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { generate } from '../../src/main/engine/generate';
-import type { LanguageModel } from '../../src/main/engine/models';
-import { Rng } from '../../src/main/engine/rng';
-import { bannedByNgram, softmaxWithTemperature } from '../../src/main/engine/sample';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { Graph } from '../../src/engine/autograd';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { generate } from '../../src/engine/generate';
+import type { LanguageModel } from '../../src/engine/models';
+import { Rng } from '../../src/engine/rng';
+import { bannedByNgram, softmaxWithTemperature } from '../../src/engine/sample';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 
 const corpus = splitCorpus('To be, or not to be, that is the question: whether tis nobler in the mind to suffer. '.repeat(40));
 const tok = corpus.tokenizer;
@@ -32,8 +32,8 @@ function probsAt(model: LanguageModel, ids: number[], position: number, window =
 
 describe('KV cache', () => {
   it('feeding a prompt then one token at a time gives the full forward pass logits, both position encodings', async () => {
-    const { GPT, resolveModelConfig } = await import('../../src/main/engine/models');
-    const { CpuBackend } = await import('../../src/main/engine/backend/cpu');
+    const { GPT, resolveModelConfig } = await import('../../src/engine/models');
+    const { CpuBackend } = await import('../../src/engine/backend/cpu');
     const backend = new CpuBackend();
     for (const position_encoding of ['learned', 'sinusoidal'] as const) {
       const config = resolveModelConfig('gpt', 11, { n_layer: 2, n_head: 2, n_embd: 16, block_size: 10, position_encoding, norm_position: position_encoding === 'learned' ? 'pre' : 'post' });

@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { Graph } from '../../src/main/engine/autograd';
-import { KERNEL_NAMES, type Backend } from '../../src/main/engine/backend/backend';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { createModel, resolveModelConfig, type ModelFamily } from '../../src/main/engine/models';
-import { Rng } from '../../src/main/engine/rng';
-import type { Tensor } from '../../src/main/engine/tensor';
+import { Graph } from '../../src/engine/autograd';
+import { KERNEL_NAMES, type Backend } from '../../src/engine/backend/backend';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { createModel, resolveModelConfig, type ModelFamily } from '../../src/engine/models';
+import { Rng } from '../../src/engine/rng';
+import type { Tensor } from '../../src/engine/tensor';
 
 // Central finite differences in float64 against every op's backward kernel, and against whole
 // models of every family. The backend is wrapped so the test can prove every kernel ran.

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { TorchFixture } from '../../src/main/engine/parity';
+import type { TorchFixture } from '../../src/engine/parity';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/torch/', import.meta.url));
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { ParameterStore } from '../../src/main/engine/nn/parameters';
-import { clipGradNorm, clipGradValue } from '../../src/main/engine/optim/clip';
-import { Optimizer, resolveOptimizerConfig } from '../../src/main/engine/optim/optimizer';
-import { learningRate, validateSchedule } from '../../src/main/engine/optim/schedule';
-import { Rng } from '../../src/main/engine/rng';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { ParameterStore } from '../../src/engine/nn/parameters';
+import { clipGradNorm, clipGradValue } from '../../src/engine/optim/clip';
+import { Optimizer, resolveOptimizerConfig } from '../../src/engine/optim/optimizer';
+import { learningRate, validateSchedule } from '../../src/engine/optim/schedule';
+import { Rng } from '../../src/engine/rng';
 
 // Each optimizer against the update rule in torch.optim's documentation, written out here in
 // float64 independently of the engine, over several steps with changing gradients.

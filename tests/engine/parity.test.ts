@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkFixture, modelConfigFromFixture, modelFromFixture, type FieldCheck, type TorchFixture } from '../../src/main/engine/parity';
-import { countParameters } from '../../src/main/engine/models';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
+import { checkFixture, modelConfigFromFixture, modelFromFixture, type FieldCheck, type TorchFixture } from '../../src/engine/parity';
+import { countParameters } from '../../src/engine/models';
+import { CpuBackend } from '../../src/engine/backend/cpu';
 import { loadFixtures } from './helpers';
 
 // The engine against PyTorch 1.13's own numbers for every model family (tests/fixtures/torch).

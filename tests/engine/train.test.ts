@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { Graph } from '../../src/main/engine/autograd';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { randomBatch, SequentialBatcher } from '../../src/main/engine/data/batches';
-import { decodeText, splitCorpus } from '../../src/main/engine/data/corpus';
-import { CharTokenizer, tokenizerFromJSON, WordTokenizer } from '../../src/main/engine/data/tokenizer';
-import { RecurrentLM } from '../../src/main/engine/models';
-import { Rng } from '../../src/main/engine/rng';
+import { Graph } from '../../src/engine/autograd';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { randomBatch, SequentialBatcher } from '../../src/engine/data/batches';
+import { decodeText, splitCorpus } from '../../src/engine/data/corpus';
+import { CharTokenizer, tokenizerFromJSON, WordTokenizer } from '../../src/engine/data/tokenizer';
+import { RecurrentLM } from '../../src/engine/models';
+import { Rng } from '../../src/engine/rng';
 import { SettingError, UserError } from '../../src/engine/errors';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 
 const text = 'the quick brown fox jumps over the lazy dog. '.repeat(200);
 
@@ -60,7 +60,7 @@ describe('word tokenizer', () => {
     expect(() => tokenizerFromJSON({ kind: 'bpe' } as never)).toThrow('unknown tokenizer kind "bpe"');
   });
   it('trains and checkpoints a word-level model', async () => {
-    const { encodeCheckpoint, restoreTrainer } = await import('../../src/main/engine/checkpoint/checkpoint');
+    const { encodeCheckpoint, restoreTrainer } = await import('../../src/engine/checkpoint/checkpoint');
     const words = splitCorpus('the cat sat on the mat and the dog sat on the log. '.repeat(80), 0.1, 2, { kind: 'word', vocab_size: 50, lowercase: false });
     const t = new Trainer(resolveTrainConfig('lstm', words.tokenizer.vocabSize, { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 8, lr: 1e-2, eval_iters: 2 }), words);
     for (let i = 0; i < 150; i++) t.trainStep();
@@ -191,8 +191,8 @@ describe('trainer', () => {
 
 describe('presets', () => {
   it('every preset resolves to a valid config; the matched pair has matched parameter counts', async () => {
-    const { PRESETS } = await import('../../src/main/engine/presets');
-    const { countParameters } = await import('../../src/main/engine/models');
+    const { PRESETS } = await import('../../src/engine/presets');
+    const { countParameters } = await import('../../src/engine/models');
     for (const [name, runs] of Object.entries(PRESETS)) {
       for (const p of runs) expect(() => resolveTrainConfig(p.family, 65, p.settings), name).not.toThrow();
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { Rng } from '../../src/main/engine/rng';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { Rng } from '../../src/engine/rng';
 
 // The wasm attention (four gemms per head on strided qkv views) against the plain loops, with and
 // without a dropout mask, at odd sizes; forward outputs, probabilities and every input gradient.

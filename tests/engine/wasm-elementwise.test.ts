@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { elementwiseGeneratedPath, generateElementwiseModule } from '../../scripts/build-wasm.mjs';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { gelu, geluGrad } from '../../src/main/engine/backend/cpu/math';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { gelu, geluGrad } from '../../src/engine/backend/cpu/math';
 
 // The vectorised GELU (elementwise.wat) against the exact double-precision GELU, through the
 // backend at odd sizes (the wasm part plus the JS tail), forward and backward.

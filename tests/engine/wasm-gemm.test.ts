@@ -3,8 +3,8 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   createWasmGemm, relaxedSimdSupported, type GemmVariant, type WasmGemm,
-} from '../../src/main/engine/backend/cpu/wasm/gemm-wasm';
-import { GEMM_WASM_SIMD } from '../../src/main/engine/backend/cpu/wasm/gemm-wasm.generated';
+} from '../../src/engine/backend/cpu/wasm/gemm-wasm';
+import { GEMM_WASM_SIMD } from '../../src/engine/backend/cpu/wasm/gemm-wasm.generated';
 import { gemmGeneratedPath, generateGemmModule } from '../../scripts/build-wasm.mjs';
 
 // The WebAssembly gemm against a float64 reference, in every transposition form, at edge sizes

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FieldCheck } from '../../src/main/engine/parity';
-import type { KernelCheck } from '../../src/main/engine/backend/gpu';
+import type { FieldCheck } from '../../src/engine/parity';
+import type { KernelCheck } from '../../src/engine/backend/gpu';
 import { CHROMIUM, startGpuHarness, type GpuHarness } from './harness';
 
 // The GPU backend where it runs: gpu.js on WebGL2 in a Web Worker of headless Chromium (SwiftShader

@@ -1,13 +1,13 @@
 // The browser side of the GPU tests: a dedicated Web Worker (as in the app) that owns a gpu.js
 // instance on an OffscreenCanvas's WebGL2 context and answers the test's requests.
 import { GPU } from 'gpu.js';
-import { KERNEL_NAMES, type KernelName } from '../../src/main/engine/backend/backend';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { checkKernels, GpuBackend, GpuContextLostError, maxRelError } from '../../src/main/engine/backend/gpu';
-import { checkFixture, forwardBackward, modelFromFixture, type TorchFixture } from '../../src/main/engine/parity';
-import { clipGradNorm } from '../../src/main/engine/optim/clip';
-import { Optimizer, resolveOptimizerConfig } from '../../src/main/engine/optim/optimizer';
-import type { Backend } from '../../src/main/engine/backend/backend';
+import { KERNEL_NAMES, type KernelName } from '../../src/engine/backend/backend';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { checkKernels, GpuBackend, GpuContextLostError, maxRelError } from '../../src/engine/backend/gpu';
+import { checkFixture, forwardBackward, modelFromFixture, type TorchFixture } from '../../src/engine/parity';
+import { clipGradNorm } from '../../src/engine/optim/clip';
+import { Optimizer, resolveOptimizerConfig } from '../../src/engine/optim/optimizer';
+import type { Backend } from '../../src/engine/backend/backend';
 
 function makeGpu(): GPU {
   const canvas = new OffscreenCanvas(1, 1);

@@ -2,11 +2,11 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { resolveTrainConfig } from '../../src/main/engine/train';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { resolveTrainConfig } from '../../src/engine/train';
 import { resumeRun, startRun } from '../../src/main/jobs/job-host';
-import { databasePath } from '../../src/main/jobs/lab-home';
-import type { RunEvent } from '../../src/main/jobs/run-loop';
+import { databasePath } from '../../src/main/store/paths';
+import type { RunEvent } from '../../src/main/jobs/cpu-run';
 import { RunStore } from '../../src/main/store/run-store';
 
 // Real runs in real worker threads, logged to a real SQLite file.

@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint, type CheckpointUse } from '../../src/main/engine/checkpoint/checkpoint';
-import { encodeSafetensors } from '../../src/main/engine/checkpoint/safetensors';
-import { CpuBackend } from '../../src/main/engine/backend/cpu';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint, type CheckpointUse } from '../../src/engine/checkpoint/checkpoint';
+import { encodeSafetensors } from '../../src/engine/checkpoint/safetensors';
+import { CpuBackend } from '../../src/engine/backend/cpu';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 import { UserError } from '../../src/shared/errors';
 
 // Every checkpoint load checks the files against each other before using them: each damaged,

@@ -2,9 +2,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { databasePath } from '../../src/main/jobs/lab-home';
+import { databasePath } from '../../src/main/store/paths';
 import { RunStore } from '../../src/main/store/run-store';
-import { countParameters, type ModelConfig } from '../../src/main/engine/models';
+import { countParameters, type ModelConfig } from '../../src/engine/models';
 import { labState, oneLine, root, smallCorpus, tempDir, TINY, type CliResult } from './cli';
 
 // A table of bad inputs (files, settings, checkpoints, lab homes, arguments), each run through the
@@ -86,7 +86,7 @@ const CASES: Case[] = [
   { name: 'a truncated model.safetensors', setup: (c) => { const p = join(c.ckpt(), 'model.safetensors'); writeFileSync(p, readFileSync(p).subarray(0, 300)); }, args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors/ },
   { name: 'a safetensors header length of 10^12', setup: (c) => { const p = join(c.ckpt(), 'model.safetensors'); const b = readFileSync(p); b.writeBigUInt64LE(10n ** 12n, 0); writeFileSync(p, b); }, args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors.*header/ },
   { name: 'a GPT config.json beside LSTM weights', setup: (c) => writeJson(join(c.ckpt(), 'config.json'), (o) => { o.model = { family: 'gpt', vocab_size: (o.model as { vocab_size: number }).vocab_size, n_layer: 1, n_head: 1, n_embd: 8, block_size: 16, mlp_ratio: 4, activation: 'gelu', norm_position: 'pre', position_encoding: 'learned', final_layer_norm: true, tie_word_embeddings: true, lm_head_bias: false, bias: true, attn_dropout: 0, resid_dropout: 0, embd_dropout: 0 }; Object.assign(o.train as object, { model: o.model, batching: 'random' }); o.tied_params = { 'lm_head.weight': 'transformer.wte.weight' }; o.parameter_count = countParameters(o.model as ModelConfig); }), args: (c) => ['export', '1', '--out', join(c.dir, 'out')], says: /model\.safetensors .*(transformer|tensor)/ },
-  { name: 'a missing tokenizer.json', setup: (c) => rmSync(join(c.ckpt(), 'tokenizer.json')), args: (c) => ['sample', '1', '--length', '5'], says: /tokenizer\.json/ },
+  { name: 'a missing tokenizer.json', setup: (c) => rmSync(join(c.ckpt(), 'tokenizer.json')), args: () => ['sample', '1', '--length', '5'], says: /tokenizer\.json/ },
   { name: 'state.json at step 1e7', setup: (c) => { for (const k of ['best', 'latest'] as const) writeJson(join(c.ckpt(k), 'state.json'), (o) => { o.step = 1e7; }); }, args: () => ['sample', '1'], says: /state\.json has step 10000000/ },
   { name: 'a negative tokens_seen in state.json', setup: (c) => writeJson(join(c.ckpt('latest'), 'state.json'), (o) => { o.tokens_seen = -3; }), args: () => ['sample', '1', '--checkpoint', 'latest'], says: /state\.json/ },
   { name: 'an optimizer state of the wrong shape, on resume', setup: (c) => {
@@ -97,7 +97,7 @@ const CASES: Case[] = [
     const p = join(c.ckpt('latest'), 'optimizer.safetensors');
     writeFileSync(p, readFileSync(p).subarray(0, 200));
   }, args: () => ['resume', '1'], says: /latest checkpoint .* cannot be resumed: .*optimizer\.safetensors/ },
-  { name: 'a config.json that is not JSON', setup: (c) => writeFileSync(join(c.ckpt(), 'config.json'), '{"format": "nanolab-che'), args: (c) => ['sample', '1'], says: /config\.json/ },
+  { name: 'a config.json that is not JSON', setup: (c) => writeFileSync(join(c.ckpt(), 'config.json'), '{"format": "nanolab-che'), args: () => ['sample', '1'], says: /config\.json/ },
   { name: 'a deleted checkpoint folder', setup: (c) => rmSync(join(c.home, 'runs'), { recursive: true }), args: () => ['sample', '1', '--length', '5'], says: /no checkpoint folder/ },
   // arguments
   { name: 'a run that does not exist', args: () => ['sample', '999'], says: /no run with id 999/ },

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Corpora } from '../../src/main/api/corpora';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import type { TokenizerSpec } from '../../src/main/engine/data/tokenizer';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import type { TokenizerSpec } from '../../src/engine/data/tokenizer';
 import { loadCorpusFile, maxCorpusBytes, outlineCorpusFile, readCorpusText } from '../../src/main/jobs/corpus-file';
-import { BUNDLED_CORPUS_REF, corpusFile, databasePath, resolveInHome } from '../../src/main/jobs/lab-home';
+import { BUNDLED_CORPUS_REF, corpusFile, databasePath, resolveInHome } from '../../src/main/store/paths';
 import { RunStore } from '../../src/main/store/run-store';
 import { BUNDLED, openApi, tinyDraft } from '../api/helpers';
 

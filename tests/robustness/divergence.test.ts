@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PRESETS } from '../../src/main/engine/presets';
-import { DIVERGENCE_FACTOR, divergence, divergenceLimit, resolveTrainConfig, Trainer } from '../../src/main/engine/train';
-import { databasePath } from '../../src/main/jobs/lab-home';
-import { corpusOf } from '../../src/main/jobs/run-core';
+import { PRESETS } from '../../src/engine/presets';
+import { DIVERGENCE_FACTOR, divergence, divergenceLimit, resolveTrainConfig, Trainer } from '../../src/engine/train';
+import { databasePath } from '../../src/main/store/paths';
+import { corpusOf } from '../../src/engine/run';
 import { RunStore } from '../../src/main/store/run-store';
 import { nanolab, root, tempDir } from './cli';
 

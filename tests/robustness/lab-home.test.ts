@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databasePath } from '../../src/main/jobs/lab-home';
+import { databasePath } from '../../src/main/store/paths';
 import { RunStore } from '../../src/main/store/run-store';
 import { canMount, labState, mountTmpfs, nanolab, oneLine, remount, smallCorpus, spawnNanolab, tempDir, TINY, unmount } from './cli';
 

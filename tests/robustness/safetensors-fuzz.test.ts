@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCheckpoint } from '../../src/main/engine/checkpoint/checkpoint';
-import { decodeSafetensors } from '../../src/main/engine/checkpoint/safetensors';
-import { splitCorpus } from '../../src/main/engine/data/corpus';
-import { resolveTrainConfig, Trainer } from '../../src/main/engine/train';
+import { encodeCheckpoint } from '../../src/engine/checkpoint/checkpoint';
+import { decodeSafetensors } from '../../src/engine/checkpoint/safetensors';
+import { splitCorpus } from '../../src/engine/data/corpus';
+import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 import { UserError } from '../../src/shared/errors';
 
 // The safetensors reader against damaged and hostile files: a real checkpoint's model.safetensors,

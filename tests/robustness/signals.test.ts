@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { databasePath } from '../../src/main/jobs/lab-home';
+import { databasePath } from '../../src/main/store/paths';
 import { RunStore } from '../../src/main/store/run-store';
 import { nanolab, root, smallCorpus, spawnNanolab, tempDir } from './cli';
 
