@@ -45,8 +45,9 @@ const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'fa
 export type RunStatusName = z.infer<typeof status>
 export const RUN_STATUSES: readonly RunStatusName[] = status.options
 const checkpointKind = z.enum(['best', 'latest'])
-const axis = z.enum(['step', 'tokens', 'wall'])
-export type Axis = z.infer<typeof axis>
+/** The x axes a chart can plot a run's metrics against. */
+export const AXES = ['step', 'tokens', 'wall'] as const
+export type Axis = (typeof AXES)[number]
 const settingValue = z.union([z.string(), z.number(), z.boolean()])
 const tag = z.string().trim().min(1, 'a tag cannot be empty').max(40, 'a tag is at most 40 characters')
 const tokenizer = z.discriminatedUnion('kind', [

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { openDatabase } from './native';
-import { RUN_STATUSES, type Request, type RunStatusName, type RunSummary, type SeriesPoint } from '../../shared/contract';
+import { RUN_STATUSES, type Axis, type Request, type RunStatusName, type RunSummary, type SeriesPoint } from '../../shared/contract';
 import { UserError } from '../../shared/errors';
 
 // The lab notebook: one SQLite file (WAL) holding every run, its resolved config, every logged
@@ -485,7 +485,7 @@ export class RunStore {
   }
 
   /** Several runs' series of one metric on one x axis (step, tokens seen or wall time). */
-  alignedSeries(runIds: number[], name: string, axis: 'step' | 'tokens' | 'wall', maxPoints = 1000): { runId: number; points: { x: number; value: number }[] }[] {
+  alignedSeries(runIds: number[], name: string, axis: Axis, maxPoints = 1000): { runId: number; points: { x: number; value: number }[] }[] {
     return runIds.map((runId) => ({
       runId,
       points: this.series(runId, name, maxPoints).map((p) => ({ x: axis === 'step' ? p.step : axis === 'tokens' ? p.tokens : p.wallMs, value: p.value })),

@@ -23,6 +23,7 @@ export type GpuJsArgument = GpuJsTexture | number | Float32Array;
  * a kernel accepts, textures included) is assignable here.
  */
 export interface GpuJsKernel {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above: gpu.js's own union must be assignable
   (...args: any[]): unknown;
   destroy(removeCanvasReferences?: boolean): void;
 }

@@ -21,6 +21,7 @@ export function visibleWhitespace(text: string): string {
     .replace(/\r\n/g, '\n')
     .replace(/\t/g, '→\t')
     .replace(/\n/g, '↵\n')
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what this makes visible
     .replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
 

@@ -40,8 +40,10 @@ export function axisTitle(axis: 0 | 1, explained: readonly number[]): string {
 export function scatterBounds(view: Pick<KMeansView, 'points' | 'iterations'>): { x: [number, number]; y: [number, number] } {
   const xs: number[] = []
   const ys: number[] = []
-  for (const [x, y] of view.points) xs.push(x), ys.push(y)
-  for (const it of view.iterations) for (const [x, y] of it.centroids) xs.push(x), ys.push(y)
+  for (const [x, y] of [...view.points, ...view.iterations.flatMap((it) => it.centroids)]) {
+    xs.push(x)
+    ys.push(y)
+  }
   const range = (v: number[]): [number, number] => {
     if (v.length === 0) return [-1, 1]
     const lo = Math.min(...v)
