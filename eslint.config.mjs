@@ -1,12 +1,12 @@
 // ESLint in the electron-vite template's manner (flat config): typescript-eslint's recommended
 // rules for every TypeScript file, eslint-plugin-vue's for the renderer's components, and
 // eslint-config-prettier last, so formatting is Prettier's alone (`npm run format`).
-import js from '@eslint/js'
-import prettier from 'eslint-config-prettier'
-import vue from 'eslint-plugin-vue'
-import globals from 'globals'
-import tseslint from 'typescript-eslint'
-import vueParser from 'vue-eslint-parser'
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import vue from 'eslint-plugin-vue';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+import vueParser from 'vue-eslint-parser';
 
 export default tseslint.config(
   { ignores: ['**/node_modules', '**/out', 'build', 'test-results', '**/*.generated.ts', 'tests/fixtures'] },
@@ -39,4 +39,4 @@ export default tseslint.config(
     },
   },
   prettier,
-)
+);

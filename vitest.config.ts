@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config'
+import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   // what electron.vite.config.ts injects into the app's bundles
@@ -12,6 +12,6 @@ export default defineConfig({
     // feature-detects it; bin/nanolab.js sets the same flag).
     execArgv: ['--experimental-wasm-relaxed-simd'],
     reporters: ['default', 'json'],
-    outputFile: { json: 'test-results/vitest.json' }
-  }
-})
+    outputFile: { json: 'test-results/vitest.json' },
+  },
+});

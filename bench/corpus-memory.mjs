@@ -29,8 +29,23 @@ if (!existsSync(file) || statSync(file).size !== bytes) {
 }
 
 const home = mkdtempSync(join(tmpdir(), 'nanolab-corpus-memory-'));
-const args = ['-v', process.execPath, join(root, 'bin/nanolab.js'), 'train', '--model', 'lstm', '--data', file, '--steps', '3',
-  '--set', 'eval_iters=1', '--set', 'eval_interval=3', '--json'];
+const args = [
+  '-v',
+  process.execPath,
+  join(root, 'bin/nanolab.js'),
+  'train',
+  '--model',
+  'lstm',
+  '--data',
+  file,
+  '--steps',
+  '3',
+  '--set',
+  'eval_iters=1',
+  '--set',
+  'eval_interval=3',
+  '--json',
+];
 const r = spawnSync('/usr/bin/time', args, { cwd: root, encoding: 'utf8', env: { ...process.env, NANOLAB_HOME: home }, maxBuffer: 64 << 20 });
 rmSync(home, { recursive: true, force: true });
 if (!keep) rmSync(file);
@@ -42,4 +57,10 @@ if (r.status !== 0 || !rssKb) {
 }
 console.log(`corpus ${mb} MB (${bytes.toLocaleString('en-US')} bytes): nanolab train --model lstm --steps 3`);
 console.log(`maximum resident set size ${(rssKb / 1024).toFixed(0)} MB, wall ${field('Elapsed \\(wall clock\\) time \\(h:mm:ss or m:ss\\)')}`);
-console.log(r.stdout.trim().split('\n').filter((l) => l.startsWith('data')).join('\n'));
+console.log(
+  r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('data'))
+    .join('\n'),
+);

@@ -7,12 +7,15 @@
 // Each cell is the best of several timed trials, since a busy machine only ever slows a trial
 // down. Shapes are M×K×N: C[M,N] (+)= op(A)[M,K]·op(B)[K,N].
 import { matmul, Scratch } from '../src/engine/backend/cpu/gemm';
-import {
-  createWasmGemm, relaxedSimdSupported, type WasmGemm,
-} from '../src/engine/backend/cpu/wasm/gemm-wasm';
+import { createWasmGemm, relaxedSimdSupported, type WasmGemm } from '../src/engine/backend/cpu/wasm/gemm-wasm';
 
 interface Shape {
-  name: string; M: number; K: number; N: number; transA: boolean; transB: boolean;
+  name: string;
+  M: number;
+  K: number;
+  N: number;
+  transA: boolean;
+  transB: boolean;
   /** also time gemmPackedB with B packed once beforehand */
   prepacked?: boolean;
 }
@@ -50,7 +53,7 @@ function measure(flops: number, fn: () => void): number {
   for (;;) {
     const t0 = performance.now();
     for (let r = 0; r < reps; r++) fn();
-    if (performance.now() - t0 > TRIAL_SECONDS * 1000 / 4) break;
+    if (performance.now() - t0 > (TRIAL_SECONDS * 1000) / 4) break;
     reps *= 2;
   }
   reps = Math.max(1, reps * 4);
@@ -84,15 +87,17 @@ for (const s of shapes) {
   const { M, K, N, transA, transB } = s;
   const flops = 2 * M * N * K;
   // A, B, C one after another in the shared memory; the JS kernel gets copies in plain arrays.
-  const aPtr = 0, bPtr = aPtr + M * K * 4, cPtr = bPtr + K * N * 4;
+  const aPtr = 0,
+    bPtr = aPtr + M * K * 4,
+    cPtr = bPtr + K * N * 4;
   const scratchPtr = cPtr + M * N * 4;
-  const lda = transA ? M : K, ldb = transB ? K : N;
-  const A = f32.slice(aPtr / 4, aPtr / 4 + M * K), B = f32.slice(bPtr / 4, bPtr / 4 + K * N);
+  const lda = transA ? M : K,
+    ldb = transB ? K : N;
+  const A = f32.slice(aPtr / 4, aPtr / 4 + M * K),
+    B = f32.slice(bPtr / 4, bPtr / 4 + K * N);
   const C = new Float32Array(M * N);
   const js = measure(flops, () => matmul(M, N, K, A, 0, transA, B, 0, transB, C, 0, false, jsScratch));
-  const wasm = kernels.map(([, g]) => g
-    ? measure(flops, () => g.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, N, false, scratchPtr))
-    : NaN);
+  const wasm = kernels.map(([, g]) => (g ? measure(flops, () => g.gemm(transA, transB, M, N, K, aPtr, lda, bPtr, ldb, cPtr, N, false, scratchPtr)) : NaN));
   const form = `${transA ? 'Aᵀ' : 'A'}·${transB ? 'Bᵀ' : 'B'}`;
   const row = (name: string, formName: string, cells: number[]) => {
     rows.push([name, `${M}×${K}×${N}`, formName, ...cells.map((x) => x.toFixed(1)), `${(cells[2] / cells[0]).toFixed(1)}×`]);

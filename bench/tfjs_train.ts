@@ -25,7 +25,9 @@ if (!(name === 'gpt-tiny' || name === 'lstm-small') || !(steps >= 1) || !(backen
   process.exit(2);
 }
 
-const LR = 1e-3, WEIGHT_DECAY = 0.01, GRAD_CLIP = 1;
+const LR = 1e-3,
+  WEIGHT_DECAY = 0.01,
+  GRAD_CLIP = 1;
 
 // the .wasm files sit beside the package's Node entry point; in Node the path is a directory prefix
 const require = createRequire(import.meta.url);
@@ -50,7 +52,8 @@ function random(): number {
 
 /** B random windows of T tokens and the next-token targets, both [B,T]. */
 function batch(B: number, T: number): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = new Int32Array(B * T), y = new Int32Array(B * T);
+  const x = new Int32Array(B * T),
+    y = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
     const start = Math.floor(random() * (data.length - T - 1));
     x.set(data.subarray(start, start + T), b * T);
@@ -94,21 +97,39 @@ function gelu(x: tf.Tensor): tf.Tensor {
   return mul(mul(x, 0.5), add(tf.tanh(inner), 1));
 }
 
-interface Model { B: number; T: number; logits: (x: tf.Tensor2D) => tf.Tensor2D }
+interface Model {
+  B: number;
+  T: number;
+  logits: (x: tf.Tensor2D) => tf.Tensor2D;
+}
 
 function gptTiny(): Model {
-  const B = 12, T = 64, C = 128, nh = 4, hs = C / nh, nLayer = 4;
-  const std = 0.02, projStd = 0.02 / Math.sqrt(2 * nLayer);
-  const wte = param([V, C], std), wpe = param([T, C], std);
+  const B = 12,
+    T = 64,
+    C = 128,
+    nh = 4,
+    hs = C / nh,
+    nLayer = 4;
+  const std = 0.02,
+    projStd = 0.02 / Math.sqrt(2 * nLayer);
+  const wte = param([V, C], std),
+    wpe = param([T, C], std);
   const blocks = Array.from({ length: nLayer }, () => ({
-    ln1g: param([C], 'ones'), ln1b: param([C], 'zeros'),
-    wqkv: param([C, 3 * C], std), bqkv: param([3 * C], 'zeros'),
-    wo: param([C, C], projStd), bo: param([C], 'zeros'),
-    ln2g: param([C], 'ones'), ln2b: param([C], 'zeros'),
-    wfc: param([C, 4 * C], std), bfc: param([4 * C], 'zeros'),
-    wproj: param([4 * C, C], projStd), bproj: param([C], 'zeros'),
+    ln1g: param([C], 'ones'),
+    ln1b: param([C], 'zeros'),
+    wqkv: param([C, 3 * C], std),
+    bqkv: param([3 * C], 'zeros'),
+    wo: param([C, C], projStd),
+    bo: param([C], 'zeros'),
+    ln2g: param([C], 'ones'),
+    ln2b: param([C], 'zeros'),
+    wfc: param([C, 4 * C], std),
+    bfc: param([4 * C], 'zeros'),
+    wproj: param([4 * C, C], projStd),
+    bproj: param([C], 'zeros'),
   }));
-  const lnfg = param([C], 'ones'), lnfb = param([C], 'zeros');
+  const lnfg = param([C], 'ones'),
+    lnfb = param([C], 'zeros');
   // additive causal mask [T,T]: 0 on and below the diagonal, −1e9 above
   const causal = tf.keep(mul(sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9));
 
@@ -122,7 +143,8 @@ function gptTiny(): Model {
   }
 
   return {
-    B, T,
+    B,
+    T,
     logits(ids) {
       let x: tf.Tensor2D = add(embed(wte, ids), tf.tile(wpe, [B, 1])); // (B·T, C)
       for (const blk of blocks) {
@@ -136,21 +158,29 @@ function gptTiny(): Model {
 }
 
 function lstmSmall(): Model {
-  const B = 32, T = 64, E = 64, H = 256;
+  const B = 32,
+    T = 64,
+    E = 64,
+    H = 256;
   const k = 1 / Math.sqrt(H);
   const embedding = param([V, E], 1);
   const layers = [E, H].map((inSize) => ({
-    wih: param([inSize, 4 * H], k), whh: param([H, 4 * H], k), b: param([4 * H], 'zeros'),
+    wih: param([inSize, 4 * H], k),
+    whh: param([H, 4 * H], k),
+    b: param([4 * H], 'zeros'),
   }));
-  const wout = param([H, V], k), bout = param([V], 'zeros');
+  const wout = param([H, V], k),
+    bout = param([V], 'zeros');
 
   return {
-    B, T,
+    B,
+    T,
     logits(ids) {
       let x: tf.Tensor = embed(embedding, tf.transpose(ids)); // time-major (T·B, E)
       for (const layer of layers) {
         const gi = tf.unstack(tf.reshape(linear(x, layer.wih, layer.b), [T, B, 4 * H])); // all steps at once: T × (B, 4H)
-        let h: tf.Tensor2D = tf.zeros([B, H]), c: tf.Tensor = tf.zeros([B, H]);
+        let h: tf.Tensor2D = tf.zeros([B, H]),
+          c: tf.Tensor = tf.zeros([B, H]);
         const hs: tf.Tensor[] = [];
         for (let t = 0; t < T; t++) {
           const [i, f, g, o] = tf.split(add(gi[t], matMul(h, layer.whh as tf.Tensor2D)), 4, 1); // gate blocks i, f, g, o: (B, H) each
@@ -193,7 +223,15 @@ const t0 = performance.now();
 let loss = 0;
 for (let s = 0; s < steps; s++) loss = trainStep();
 const seconds = (performance.now() - t0) / 1000;
-console.log(JSON.stringify({
-  model: name, backend: tf.getBackend(), threads: tf.getBackend() === 'wasm' ? getThreadsCount() : 1, steps, seconds: Number(seconds.toFixed(3)),
-  tokens_per_s: Number((steps * model.B * model.T / seconds).toFixed(1)), loss: Number(loss.toFixed(4)), tfjs: tf.version_core,
-}));
+console.log(
+  JSON.stringify({
+    model: name,
+    backend: tf.getBackend(),
+    threads: tf.getBackend() === 'wasm' ? getThreadsCount() : 1,
+    steps,
+    seconds: Number(seconds.toFixed(3)),
+    tokens_per_s: Number(((steps * model.B * model.T) / seconds).toFixed(1)),
+    loss: Number(loss.toFixed(4)),
+    tfjs: tf.version_core,
+  }),
+);

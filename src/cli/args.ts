@@ -8,9 +8,15 @@ type Options = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; 
 export class UsageError extends UserError {}
 
 const FILE_ERRORS: Record<string, string> = {
-  ENOENT: 'does not exist', EACCES: 'is not readable or writable by you (permission denied)', EPERM: 'is not allowed (permission denied)',
-  EROFS: 'is on a read-only disk', ENOSPC: 'cannot be written: the disk is full; free some space', EISDIR: 'is a folder, not a file',
-  ENOTDIR: 'has a file where a folder should be', EEXIST: 'already exists', EMFILE: 'cannot be opened: too many open files',
+  ENOENT: 'does not exist',
+  EACCES: 'is not readable or writable by you (permission denied)',
+  EPERM: 'is not allowed (permission denied)',
+  EROFS: 'is on a read-only disk',
+  ENOSPC: 'cannot be written: the disk is full; free some space',
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'has a file where a folder should be',
+  EEXIST: 'already exists',
+  EMFILE: 'cannot be opened: too many open files',
 };
 
 /**
@@ -31,7 +37,10 @@ export function userMessage(error: unknown, dbPath: string): string {
 
 /** node:util parseArgs with its errors turned into UsageErrors that name the command. */
 export function parse(
-  command: string, argv: string[], options: Options, allowPositionals = false,
+  command: string,
+  argv: string[],
+  options: Options,
+  allowPositionals = false,
 ): { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] } {
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
@@ -56,7 +65,9 @@ export function parseInteger(name: string, text: string | undefined, fallback: n
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} ${text}: expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}`);
+    throw new UsageError(
+      `--${name} ${text}: expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}`,
+    );
   }
   return n;
 }

@@ -68,7 +68,6 @@ process.on('uncaughtException', (error) => {
   process.exit(1);
 });
 
-
 try {
   process.exitCode = await main(argv.filter((a) => a !== '--debug'));
 } catch (error) {

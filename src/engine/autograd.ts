@@ -71,7 +71,9 @@ export class Graph {
     this.backend.linearForward(x, w, b, y);
     this.record(y, (dy) =>
       this.backend.linearBackward(
-        dy, x, w,
+        dy,
+        x,
+        w,
         x.requiresGrad ? this.gradOf(x) : null,
         w.requiresGrad ? this.gradOf(w) : null,
         b && b.requiresGrad ? this.gradOf(b) : null,
@@ -106,9 +108,7 @@ export class Graph {
     if (a.size !== b.size) throw new Error(`mul: shapes [${a.shape.join(', ')}] and [${b.shape.join(', ')}] differ`);
     const y = this.output(a.shape, a, b);
     this.backend.mulForward(a, b, y);
-    this.record(y, (dy) =>
-      this.backend.mulBackward(dy, a, b, a.requiresGrad ? this.gradOf(a) : null, b.requiresGrad ? this.gradOf(b) : null),
-    );
+    this.record(y, (dy) => this.backend.mulBackward(dy, a, b, a.requiresGrad ? this.gradOf(a) : null, b.requiresGrad ? this.gradOf(b) : null));
     return y;
   }
 
@@ -137,7 +137,11 @@ export class Graph {
     this.backend.layerNormForward(x, gain, bias, eps, y, mean, rstd);
     this.record(y, (dy) =>
       this.backend.layerNormBackward(
-        dy, x, gain, mean, rstd,
+        dy,
+        x,
+        gain,
+        mean,
+        rstd,
         x.requiresGrad ? this.gradOf(x) : null,
         gain.requiresGrad ? this.gradOf(gain) : null,
         bias.requiresGrad ? this.gradOf(bias) : null,
@@ -196,10 +200,7 @@ export class Graph {
     const hs = this.output([T, B, H], gi, whh, bhh);
     this.backend.rnnTanhForward(gi, whh, bhh, h0, hs);
     this.record(hs, (dhs) =>
-      this.backend.rnnTanhBackward(
-        dhs, hs, h0, whh, this.gradOf(gi),
-        whh.requiresGrad ? this.gradOf(whh) : null, bhh.requiresGrad ? this.gradOf(bhh) : null,
-      ),
+      this.backend.rnnTanhBackward(dhs, hs, h0, whh, this.gradOf(gi), whh.requiresGrad ? this.gradOf(whh) : null, bhh.requiresGrad ? this.gradOf(bhh) : null),
     );
     return hs;
   }
@@ -214,8 +215,16 @@ export class Graph {
     this.backend.lstmForward(gi, whh, bhh, h0, c0, hs, cs, acts);
     this.record(hs, (dhs) =>
       this.backend.lstmBackward(
-        dhs, hs, cs, acts, h0, c0, whh, this.gradOf(gi),
-        whh.requiresGrad ? this.gradOf(whh) : null, bhh.requiresGrad ? this.gradOf(bhh) : null,
+        dhs,
+        hs,
+        cs,
+        acts,
+        h0,
+        c0,
+        whh,
+        this.gradOf(gi),
+        whh.requiresGrad ? this.gradOf(whh) : null,
+        bhh.requiresGrad ? this.gradOf(bhh) : null,
       ),
     );
     return { hs, cs };
@@ -231,8 +240,15 @@ export class Graph {
     this.backend.gruForward(gi, whh, bhh, h0, hs, acts, ghn);
     this.record(hs, (dhs) =>
       this.backend.gruBackward(
-        dhs, hs, acts, ghn, h0, whh, this.gradOf(gi),
-        whh.requiresGrad ? this.gradOf(whh) : null, bhh.requiresGrad ? this.gradOf(bhh) : null,
+        dhs,
+        hs,
+        acts,
+        ghn,
+        h0,
+        whh,
+        this.gradOf(gi),
+        whh.requiresGrad ? this.gradOf(whh) : null,
+        bhh.requiresGrad ? this.gradOf(bhh) : null,
       ),
     );
     return hs;

@@ -9,7 +9,10 @@ export { UserError };
  * key): the New-run form points at that field, the CLI prints the message.
  */
 export class SettingError extends UserError {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
   }
 }

@@ -3,10 +3,7 @@ import type { Tokenizer } from './data/tokenizer';
 import { GPT, RecurrentLM, type LanguageModel, type RecurrentState } from './models';
 import type { GptCache } from './models/transformer';
 import { Rng } from './rng';
-import {
-  bannedByNgram, sampleNext, softmaxWithTemperature, topTokens, validateSamplingOptions,
-  type GenerateOptions, type GeneratedToken,
-} from './sample';
+import { bannedByNgram, sampleNext, softmaxWithTemperature, topTokens, validateSamplingOptions, type GenerateOptions, type GeneratedToken } from './sample';
 import { UserError } from './errors';
 
 // Text generation from a trained model, one token at a time, so a host can stream it. Recurrent

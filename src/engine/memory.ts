@@ -53,7 +53,8 @@ function activationFloatsPerToken(config: TrainConfig): number {
     const dropout = m.dropout > 0 ? 2 * (m.num_layers - 1) * m.hidden_size : 0;
     return 3 * m.vocab_size + 2 * m.embedding_dim + (base + m.num_layers * layer) * m.hidden_size + dropout;
   }
-  const C = m.n_embd, hidden = m.mlp_ratio * C;
+  const C = m.n_embd,
+    hidden = m.mlp_ratio * C;
   const attention = m.n_head * config.seq_len; // a token's row of attention probabilities in every head
   const dropout = Math.max(m.embd_dropout, m.attn_dropout, m.resid_dropout) > 0 ? 2 * C + m.n_layer * (2 * attention + 4.5 * C) : 0;
   return 3 * m.vocab_size + 6.4 * C + m.n_layer * (20 * C + 4 * hidden + attention) + dropout;

@@ -77,15 +77,16 @@ export const TOLERANCE = {
 } as const;
 
 /** numpy.allclose semantics: |a − b| ≤ atol + rtol·|b| for every element. */
-export function compare(
-  field: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number },
-): FieldCheck {
+export function compare(field: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number }): FieldCheck {
   if (actual.length !== expected.length) {
     return { field, maxAbs: Infinity, maxRel: Infinity, ...tol, pass: false, note: `size ${actual.length}, expected ${expected.length}` };
   }
-  let maxAbs = 0, maxRel = 0, pass = true;
+  let maxAbs = 0,
+    maxRel = 0,
+    pass = true;
   for (let i = 0; i < actual.length; i++) {
-    const a = actual[i], b = expected[i];
+    const a = actual[i],
+      b = expected[i];
     const d = Math.abs(a - b);
     if (!(d <= tol.atol + tol.rtol * Math.abs(b))) pass = false; // NaN fails too
     if (!(d <= maxAbs)) maxAbs = d;
@@ -159,7 +160,11 @@ export function modelFromFixture(fx: TorchFixture, backend: Backend = new CpuBac
 
 /** Forward + backward on a batch; the caller reads what it needs inside `inspect`, before the arena is freed. */
 export function forwardBackward<T>(
-  model: LanguageModel, ids: Int32Array, targets: Int32Array, B: number, T: number,
+  model: LanguageModel,
+  ids: Int32Array,
+  targets: Int32Array,
+  B: number,
+  T: number,
   inspect: (out: ForwardResult, loss: number) => T,
 ): T {
   const backend = model.backend;
@@ -224,11 +229,18 @@ export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend
     checks.push(compare('sampling.probs_top_k', samplingDistribution(ref, { temperature: s.temperature, topK: s.top_k }), s.probs_top_k.data, TOLERANCE.probs));
     const topP = samplingDistribution(ref, { temperature: s.temperature, topP: s.top_p });
     checks.push(compare('sampling.probs_top_p', topP, s.probs_top_p.data, TOLERANCE.probs));
-    const kept = Array.from(topP.keys()).filter((i) => topP[i] > 0).sort((a, b) => topP[b] - topP[a] || a - b);
+    const kept = Array.from(topP.keys())
+      .filter((i) => topP[i] > 0)
+      .sort((a, b) => topP[b] - topP[a] || a - b);
     const keptMatches = kept.length === s.top_p_kept_ids.length && kept.every((id, i) => id === s.top_p_kept_ids[i]);
     checks.push({
-      field: 'sampling.top_p_kept_ids', maxAbs: keptMatches ? 0 : Infinity, maxRel: keptMatches ? 0 : Infinity, rtol: 0, atol: 0,
-      pass: keptMatches, note: keptMatches ? undefined : `kept [${kept.join(', ')}], expected [${s.top_p_kept_ids.join(', ')}]`,
+      field: 'sampling.top_p_kept_ids',
+      maxAbs: keptMatches ? 0 : Infinity,
+      maxRel: keptMatches ? 0 : Infinity,
+      rtol: 0,
+      atol: 0,
+      pass: keptMatches,
+      note: keptMatches ? undefined : `kept [${kept.join(', ')}], expected [${s.top_p_kept_ids.join(', ')}]`,
     });
     // the filter alone, applied to PyTorch's own temperature distribution
     checks.push(compare('sampling.top_p_filter', applyTopP(Float64Array.from(s.probs_temperature.data), s.top_p), s.probs_top_p.data, TOLERANCE.probs));

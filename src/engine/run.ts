@@ -127,10 +127,18 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
   }
   const c = trainer.config;
   // a prompt the text cannot spell (a newline in a one-line text) falls back to the text's first character
-  const samplePrompt = corpus.tokenizer.kind === 'word' || [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
-    ? spec.samplePrompt
-    : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
-  emit({ type: 'started', step: trainer.step, totalSteps: c.steps, vocabSize: corpus.tokenizer.vocabSize, resumedFrom, device: io.device ?? trainer.backend.name });
+  const samplePrompt =
+    corpus.tokenizer.kind === 'word' || [...spec.samplePrompt].every((ch) => corpus.tokenizer.vocab.includes(ch))
+      ? spec.samplePrompt
+      : corpus.tokenizer.decode(corpus.train.subarray(0, 1));
+  emit({
+    type: 'started',
+    step: trainer.step,
+    totalSteps: c.steps,
+    vocabSize: corpus.tokenizer.vocabSize,
+    resumedFrom,
+    device: io.device ?? trainer.backend.name,
+  });
   const t0 = performance.now() - spec.wallOffsetMs;
   let bestVal = Infinity;
   let lastGood: number | null = null;
@@ -185,10 +193,21 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
       if (outOfTime) break;
     }
     if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(checkedVal(trainer.evaluate('val')));
-    emit({ type: 'end', status: control.stopRequested ? 'stopped' : 'finished', reason: control.stopRequested ? 'stopped by the user' : null, step: trainer.step });
+    emit({
+      type: 'end',
+      status: control.stopRequested ? 'stopped' : 'finished',
+      reason: control.stopRequested ? 'stopped by the user' : null,
+      step: trainer.step,
+    });
   } catch (error) {
     // the last good checkpoint stays as it was: a diverged step or evaluation never reaches the disk
-    emit({ type: 'end', status: 'failed', reason: (error as Error).message, step: trainer.step, ...(error instanceof DivergedError ? { diverged: true } : {}) });
+    emit({
+      type: 'end',
+      status: 'failed',
+      reason: (error as Error).message,
+      step: trainer.step,
+      ...(error instanceof DivergedError ? { diverged: true } : {}),
+    });
   } finally {
     trainer.dispose();
   }

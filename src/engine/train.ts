@@ -3,8 +3,14 @@ import type { Backend } from './backend/backend';
 import { CpuBackend } from './backend/cpu';
 import { randomBatch, SequentialBatcher, type Batch } from './data/batches';
 import {
-  createModel, isRecurrent, RecurrentLM, resolveModelConfig,
-  type LanguageModel, type ModelConfig, type ModelFamily, type RecurrentState,
+  createModel,
+  isRecurrent,
+  RecurrentLM,
+  resolveModelConfig,
+  type LanguageModel,
+  type ModelConfig,
+  type ModelFamily,
+  type RecurrentState,
 } from './models';
 import { clipGradNorm, clipGradValue, gradNorm } from './optim/clip';
 import { Optimizer, OPTIMIZER_DEFAULTS, resolveOptimizerConfig, type OptimizerConfig } from './optim/optimizer';
@@ -54,17 +60,28 @@ export interface EvalMetrics {
 const TRAIN_DEFAULTS = { steps: 200, grad_clip: 1, grad_clip_value: 0, eval_interval: 100, eval_iters: 20 };
 
 /** Settings that are not the model's or the optimizer's, with their defaults per family. */
-function familyDefaults(family: ModelFamily): Omit<TrainConfig, 'model' | 'optimizer' | 'seed'> & { optimizerName: OptimizerConfig['name']; optimizer: Record<string, unknown> } {
+function familyDefaults(
+  family: ModelFamily,
+): Omit<TrainConfig, 'model' | 'optimizer' | 'seed'> & { optimizerName: OptimizerConfig['name']; optimizer: Record<string, unknown> } {
   if (family === 'gpt') {
     return {
       // nanoGPT's Shakespeare-char settings: beta2 0.99, weight decay 0.1 on matrices only
-      ...TRAIN_DEFAULTS, batch_size: 12, seq_len: 64, batching: 'random', optimizerName: 'adamw',
+      ...TRAIN_DEFAULTS,
+      batch_size: 12,
+      seq_len: 64,
+      batching: 'random',
+      optimizerName: 'adamw',
       optimizer: { lr: 1e-3, beta2: 0.99, weight_decay: 0.1, decay: 'matrices' },
       schedule: { kind: 'cosine', warmup_iters: 20, lr_decay_iters: TRAIN_DEFAULTS.steps, min_lr: 1e-4 },
     };
   }
   return {
-    ...TRAIN_DEFAULTS, batch_size: 32, seq_len: 64, batching: 'sequential', optimizerName: 'adamw', optimizer: { lr: 3e-3 },
+    ...TRAIN_DEFAULTS,
+    batch_size: 32,
+    seq_len: 64,
+    batching: 'sequential',
+    optimizerName: 'adamw',
+    optimizer: { lr: 3e-3 },
     schedule: { kind: 'constant' },
   };
 }
@@ -78,9 +95,7 @@ const SCHEDULE_KEYS = settingKeys('schedule');
  * A complete training config from a family, a vocabulary size and flat `key=value` overrides
  * (model, optimizer, schedule and loop settings share one namespace; unknown keys are refused).
  */
-export function resolveTrainConfig(
-  family: ModelFamily, vocabSize: number, overrides: Record<string, unknown> = {}, seed = 1337,
-): TrainConfig {
+export function resolveTrainConfig(family: ModelFamily, vocabSize: number, overrides: Record<string, unknown> = {}, seed = 1337): TrainConfig {
   const d = familyDefaults(family);
   const modelKeys: Record<string, unknown> = {};
   const optimKeys: Record<string, unknown> = {};
@@ -110,11 +125,12 @@ export function resolveTrainConfig(
   const optimizer = resolveOptimizerConfig(optimizerName, { ...familyOptim, ...optimKeys });
   const loop = { ...d, ...trainKeys } as typeof d;
   const steps = Number(loop.steps);
-  const kind = schedKeys.schedule
-    ?? ('step_size' in schedKeys || 'gamma' in schedKeys ? 'step'
-      : Object.keys(schedKeys).length > 0 ? 'cosine' : d.schedule.kind);
+  const kind =
+    schedKeys.schedule ?? ('step_size' in schedKeys || 'gamma' in schedKeys ? 'step' : Object.keys(schedKeys).length > 0 ? 'cosine' : d.schedule.kind);
   const allowed: Record<string, string[]> = {
-    constant: ['schedule'], cosine: ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr'], step: ['schedule', 'step_size', 'gamma'],
+    constant: ['schedule'],
+    cosine: ['schedule', 'warmup_iters', 'lr_decay_iters', 'min_lr'],
+    step: ['schedule', 'step_size', 'gamma'],
   };
   if (!(String(kind) in allowed)) throw new UserError(`unknown schedule "${String(kind)}": choose constant, cosine or step`);
   for (const key of Object.keys(schedKeys)) {
@@ -136,11 +152,18 @@ export function resolveTrainConfig(
   }
   validateSchedule(schedule);
   const config: TrainConfig = {
-    model, optimizer, schedule,
-    batch_size: Number(loop.batch_size), seq_len: Number(loop.seq_len), steps,
-    grad_clip: Number(loop.grad_clip), grad_clip_value: Number(loop.grad_clip_value),
-    eval_interval: Number(loop.eval_interval), eval_iters: Number(loop.eval_iters),
-    batching: loop.batching, seed,
+    model,
+    optimizer,
+    schedule,
+    batch_size: Number(loop.batch_size),
+    seq_len: Number(loop.seq_len),
+    steps,
+    grad_clip: Number(loop.grad_clip),
+    grad_clip_value: Number(loop.grad_clip_value),
+    eval_interval: Number(loop.eval_interval),
+    eval_iters: Number(loop.eval_iters),
+    batching: loop.batching,
+    seed,
   };
   validateTrainConfig(config);
   checkBounds(config, overrides);

@@ -1,8 +1,8 @@
-import type { PreloadBridge } from '../shared/contract'
+import type { PreloadBridge } from '../shared/contract';
 
 declare global {
   interface Window {
     /** Present in the desktop app (the preload's contextBridge); absent in a plain browser. */
-    nanolab?: PreloadBridge
+    nanolab?: PreloadBridge;
   }
 }

@@ -3,129 +3,163 @@
 // (ipcMain), the preload (contextBridge), the browser mode's WebSocket server and the renderer's
 // transport all use these names and validate with these schemas: a payload that crosses a
 // process boundary is checked on arrival.
-import { z } from 'zod'
-import { FAMILIES } from './hyperparameters'
-import type { TokenizerSpec } from '../engine/data/tokenizer'
-import type { RunSettings } from '../engine/run'
-import type { TrainConfig } from '../engine/train'
+import { z } from 'zod';
+import { FAMILIES } from './hyperparameters';
+import type { TokenizerSpec } from '../engine/data/tokenizer';
+import type { RunSettings } from '../engine/run';
+import type { TrainConfig } from '../engine/train';
 
-export const APP_NAME = 'NanoLab'
+export const APP_NAME = 'NanoLab';
 
 /** Which process hosts the engine: the desktop app, `nanolab serve` for a browser, or a CLI command. */
-export const HOST_KINDS = ['electron', 'browser', 'cli'] as const
-export type HostKind = (typeof HOST_KINDS)[number]
+export const HOST_KINDS = ['electron', 'browser', 'cli'] as const;
+export type HostKind = (typeof HOST_KINDS)[number];
 
 /**
  * Largest corpus a run trains on unless NANOLAB_MAX_CORPUS_MB (or `train --max-corpus-mb`) says
  * otherwise: CLI --data and a file picked in the desktop app alike; app.info reports the limit in force.
  */
-export const DEFAULT_MAX_CORPUS_BYTES = 256 * 1024 * 1024
+export const DEFAULT_MAX_CORPUS_BYTES = 256 * 1024 * 1024;
 
 /**
  * Largest text uploaded from the browser (`nanolab serve`): one WebSocket frame carries it, and the
  * server's frame limit follows from it. Larger texts go through `nanolab train --data`.
  */
-export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
 /** Versions shown in the About line. */
 export interface AppVersions {
-  app: string
-  electron: string
-  chrome: string
-  node: string
+  app: string;
+  electron: string;
+  chrome: string;
+  node: string;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Building blocks
 
-const runId = z.number().int().positive()
-const family = z.enum(FAMILIES)
-export type Family = z.infer<typeof family>
-const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted'])
-export type RunStatusName = z.infer<typeof status>
-export const RUN_STATUSES: readonly RunStatusName[] = status.options
-const checkpointKind = z.enum(['best', 'latest'])
+const runId = z.number().int().positive();
+const family = z.enum(FAMILIES);
+export type Family = z.infer<typeof family>;
+const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted']);
+export type RunStatusName = z.infer<typeof status>;
+export const RUN_STATUSES: readonly RunStatusName[] = status.options;
+const checkpointKind = z.enum(['best', 'latest']);
 /** The x axes a chart can plot a run's metrics against. */
-export const AXES = ['step', 'tokens', 'wall'] as const
-export type Axis = (typeof AXES)[number]
-const settingValue = z.union([z.string(), z.number(), z.boolean()])
-const tag = z.string().trim().min(1, 'a tag cannot be empty').max(40, 'a tag is at most 40 characters')
+export const AXES = ['step', 'tokens', 'wall'] as const;
+export type Axis = (typeof AXES)[number];
+const settingValue = z.union([z.string(), z.number(), z.boolean()]);
+const tag = z.string().trim().min(1, 'a tag cannot be empty').max(40, 'a tag is at most 40 characters');
 const tokenizer = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('char') }),
-  z.object({ kind: z.literal('word'), vocab_size: z.number().int().min(2).max(100_000) })
-])
+  z.object({ kind: z.literal('word'), vocab_size: z.number().int().min(2).max(100_000) }),
+]);
 
 /**
  * A schema for a type the engine declares (the engine imports no zod, so the type cannot be
  * inferred from the schema): the compiler checks that they describe the same values, both ways.
  */
-const describes = <T>() => <S extends z.ZodType<T>>(schema: S & ([T] extends [z.infer<S>] ? unknown : never)): S => schema
+const describes =
+  <T>() =>
+  <S extends z.ZodType<T>>(schema: S & ([T] extends [z.infer<S>] ? unknown : never)): S =>
+    schema;
 
 /** The engine's TokenizerSpec: a char vocabulary, or the most frequent words (lower-cased or not). */
-export const tokenizerSpec = describes<TokenizerSpec>()(z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('char') }),
-  z.object({ kind: z.literal('word'), vocab_size: z.number(), lowercase: z.boolean() })
-]))
+export const tokenizerSpec = describes<TokenizerSpec>()(
+  z.discriminatedUnion('kind', [z.object({ kind: z.literal('char') }), z.object({ kind: z.literal('word'), vocab_size: z.number(), lowercase: z.boolean() })]),
+);
 
-const decayScope = z.enum(['all', 'matrices'])
-const adamConfig = { lr: z.number(), beta1: z.number(), beta2: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope }
+const decayScope = z.enum(['all', 'matrices']);
+const adamConfig = { lr: z.number(), beta1: z.number(), beta2: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope };
 
 /** The engine's TrainConfig: a resolved, validated config (model, optimizer, schedule, loop), as a run stores it. */
-export const trainConfig = describes<TrainConfig>()(z.object({
-  model: z.union([
-    z.object({
-      family: z.enum(['rnn', 'lstm', 'gru']), vocab_size: z.number(), embedding_dim: z.number(), hidden_size: z.number(),
-      num_layers: z.number(), dropout: z.number()
-    }),
-    z.object({
-      family: z.literal('gpt'), vocab_size: z.number(), block_size: z.number(), n_layer: z.number(), n_head: z.number(),
-      n_embd: z.number(), mlp_ratio: z.number(), activation: z.enum(['gelu', 'relu']), norm_position: z.enum(['pre', 'post']),
-      position_encoding: z.enum(['learned', 'sinusoidal']), final_layer_norm: z.boolean(), tie_word_embeddings: z.boolean(),
-      lm_head_bias: z.boolean(), bias: z.boolean(), embd_dropout: z.number(), attn_dropout: z.number(), resid_dropout: z.number()
-    })
-  ]),
-  optimizer: z.discriminatedUnion('name', [
-    z.object({ name: z.literal('adamw'), ...adamConfig }),
-    z.object({ name: z.literal('adam'), ...adamConfig }),
-    z.object({
-      name: z.literal('sgd'), lr: z.number(), momentum: z.number(), dampening: z.number(), nesterov: z.boolean(),
-      weight_decay: z.number(), decay: decayScope
-    }),
-    z.object({
-      name: z.literal('rmsprop'), lr: z.number(), alpha: z.number(), eps: z.number(), momentum: z.number(), centered: z.boolean(),
-      weight_decay: z.number(), decay: decayScope
-    }),
-    z.object({ name: z.literal('adagrad'), lr: z.number(), lr_decay: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope })
-  ]),
-  schedule: z.discriminatedUnion('kind', [
-    z.object({ kind: z.literal('constant') }),
-    z.object({ kind: z.literal('cosine'), warmup_iters: z.number(), lr_decay_iters: z.number(), min_lr: z.number() }),
-    z.object({ kind: z.literal('step'), step_size: z.number(), gamma: z.number() })
-  ]),
-  batch_size: z.number(),
-  seq_len: z.number(),
-  steps: z.number(),
-  grad_clip: z.number(),
-  grad_clip_value: z.number(),
-  eval_interval: z.number(),
-  eval_iters: z.number(),
-  batching: z.enum(['random', 'sequential']),
-  seed: z.number()
-}))
+export const trainConfig = describes<TrainConfig>()(
+  z.object({
+    model: z.union([
+      z.object({
+        family: z.enum(['rnn', 'lstm', 'gru']),
+        vocab_size: z.number(),
+        embedding_dim: z.number(),
+        hidden_size: z.number(),
+        num_layers: z.number(),
+        dropout: z.number(),
+      }),
+      z.object({
+        family: z.literal('gpt'),
+        vocab_size: z.number(),
+        block_size: z.number(),
+        n_layer: z.number(),
+        n_head: z.number(),
+        n_embd: z.number(),
+        mlp_ratio: z.number(),
+        activation: z.enum(['gelu', 'relu']),
+        norm_position: z.enum(['pre', 'post']),
+        position_encoding: z.enum(['learned', 'sinusoidal']),
+        final_layer_norm: z.boolean(),
+        tie_word_embeddings: z.boolean(),
+        lm_head_bias: z.boolean(),
+        bias: z.boolean(),
+        embd_dropout: z.number(),
+        attn_dropout: z.number(),
+        resid_dropout: z.number(),
+      }),
+    ]),
+    optimizer: z.discriminatedUnion('name', [
+      z.object({ name: z.literal('adamw'), ...adamConfig }),
+      z.object({ name: z.literal('adam'), ...adamConfig }),
+      z.object({
+        name: z.literal('sgd'),
+        lr: z.number(),
+        momentum: z.number(),
+        dampening: z.number(),
+        nesterov: z.boolean(),
+        weight_decay: z.number(),
+        decay: decayScope,
+      }),
+      z.object({
+        name: z.literal('rmsprop'),
+        lr: z.number(),
+        alpha: z.number(),
+        eps: z.number(),
+        momentum: z.number(),
+        centered: z.boolean(),
+        weight_decay: z.number(),
+        decay: decayScope,
+      }),
+      z.object({ name: z.literal('adagrad'), lr: z.number(), lr_decay: z.number(), eps: z.number(), weight_decay: z.number(), decay: decayScope }),
+    ]),
+    schedule: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('constant') }),
+      z.object({ kind: z.literal('cosine'), warmup_iters: z.number(), lr_decay_iters: z.number(), min_lr: z.number() }),
+      z.object({ kind: z.literal('step'), step_size: z.number(), gamma: z.number() }),
+    ]),
+    batch_size: z.number(),
+    seq_len: z.number(),
+    steps: z.number(),
+    grad_clip: z.number(),
+    grad_clip_value: z.number(),
+    eval_interval: z.number(),
+    eval_iters: z.number(),
+    batching: z.enum(['random', 'sequential']),
+    seed: z.number(),
+  }),
+);
 
 /** The engine's RunSettings: what a run's training loop needs besides its text and checkpoint. */
-const runSettings = describes<RunSettings>()(z.object({
-  runId: z.number().int().positive(),
-  config: trainConfig,
-  checkpointInterval: z.number(),
-  sampleInterval: z.number(),
-  samplePrompt: z.string(),
-  resume: z.boolean(),
-  lowercase: z.boolean(),
-  tokenizer: tokenizerSpec,
-  timeBudgetMs: z.number().nullable(),
-  wallOffsetMs: z.number()
-}))
+const runSettings = describes<RunSettings>()(
+  z.object({
+    runId: z.number().int().positive(),
+    config: trainConfig,
+    checkpointInterval: z.number(),
+    sampleInterval: z.number(),
+    samplePrompt: z.string(),
+    resume: z.boolean(),
+    lowercase: z.boolean(),
+    tokenizer: tokenizerSpec,
+    timeBudgetMs: z.number().nullable(),
+    wallOffsetMs: z.number(),
+  }),
+);
 
 export const runSummary = z.object({
   id: runId,
@@ -141,13 +175,13 @@ export const runSummary = z.object({
   steps: z.number(),
   /** The validation loss of the run's best checkpoint (null until one exists): a figure always backed by a file. */
   bestValLoss: z.number().nullable(),
-  tokensPerSec: z.number().nullable()
-})
-export type RunSummary = z.infer<typeof runSummary>
+  tokensPerSec: z.number().nullable(),
+});
+export type RunSummary = z.infer<typeof runSummary>;
 
-const checkpointInfo = z.object({ step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind })
-const sampleRow = z.object({ step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() })
-export type SampleRow = z.infer<typeof sampleRow>
+const checkpointInfo = z.object({ step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind });
+const sampleRow = z.object({ step: z.number(), prompt: z.string(), settings: z.unknown(), text: z.string() });
+export type SampleRow = z.infer<typeof sampleRow>;
 
 /** A corpus the host knows: the bundled one, or one the user uploaded / picked (copied into the lab). */
 export const corpusInfo = z.object({
@@ -157,9 +191,9 @@ export const corpusInfo = z.object({
   bytes: z.number(),
   vocabSize: z.number(),
   preview: z.string(),
-  bundled: z.boolean()
-})
-export type CorpusInfo = z.infer<typeof corpusInfo>
+  bundled: z.boolean(),
+});
+export type CorpusInfo = z.infer<typeof corpusInfo>;
 
 /** What a New-run form describes: a model family, flat settings (the CLI's --set namespace), data. */
 export const runDraft = z.object({
@@ -169,8 +203,16 @@ export const runDraft = z.object({
   corpusId: z.string(),
   lowercase: z.boolean(),
   tokenizer,
-  seed: z.number().int().min(0).max(2 ** 32 - 1),
-  minutes: z.number().positive().max(24 * 60).nullable(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1),
+  minutes: z
+    .number()
+    .positive()
+    .max(24 * 60)
+    .nullable(),
   preset: z.string().nullable(),
   tags: z.array(tag).max(20).optional(),
   /**
@@ -178,10 +220,10 @@ export const runDraft = z.object({
    * resolved by the UI's calibration before the run starts; `calibration` keeps its numbers.
    */
   device: z.enum(['cpu', 'gpu']).default('cpu'),
-  calibration: z.object({ cpuTokensPerSec: z.number(), gpuTokensPerSec: z.number().nullable(), adapter: z.string().nullable() }).nullable().optional()
-})
+  calibration: z.object({ cpuTokensPerSec: z.number(), gpuTokensPerSec: z.number().nullable(), adapter: z.string().nullable() }).nullable().optional(),
+});
 /** A draft as callers write it (`device` may be left out: the CPU). */
-export type RunDraft = z.input<typeof runDraft>
+export type RunDraft = z.input<typeof runDraft>;
 
 const preview = z.discriminatedUnion('ok', [
   z.object({
@@ -191,20 +233,29 @@ const preview = z.discriminatedUnion('ok', [
     memoryBytes: z.number(),
     vocabSize: z.number(),
     /** Every setting after defaults, flat, as the run will store it. */
-    resolved: z.record(z.string(), settingValue)
+    resolved: z.record(z.string(), settingValue),
   }),
-  z.object({ ok: z.literal(false), error: z.string(), field: z.string().nullable() })
-])
-export type RunPreview = z.infer<typeof preview>
+  z.object({ ok: z.literal(false), error: z.string(), field: z.string().nullable() }),
+]);
+export type RunPreview = z.infer<typeof preview>;
 
 const presetInfo = z.object({
   id: z.string(),
-  runs: z.array(z.object({ name: z.string(), description: z.string(), family, settings: z.record(z.string(), settingValue), lowercase: z.boolean(), paramCount: z.number() }))
-})
-export type PresetInfo = z.infer<typeof presetInfo>
+  runs: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string(),
+      family,
+      settings: z.record(z.string(), settingValue),
+      lowercase: z.boolean(),
+      paramCount: z.number(),
+    }),
+  ),
+});
+export type PresetInfo = z.infer<typeof presetInfo>;
 
-const seriesPoint = z.object({ step: z.number(), tokens: z.number(), wallMs: z.number(), value: z.number() })
-export type SeriesPoint = z.infer<typeof seriesPoint>
+const seriesPoint = z.object({ step: z.number(), tokens: z.number(), wallMs: z.number(), value: z.number() });
+export type SeriesPoint = z.infer<typeof seriesPoint>;
 
 const samplingSettings = z.object({
   runId,
@@ -214,9 +265,13 @@ const samplingSettings = z.object({
   temperature: z.number().min(0).max(10),
   topK: z.number().int().min(0),
   topP: z.number().gt(0).max(1),
-  seed: z.number().int().min(0).max(2 ** 32 - 1)
-})
-export type SamplingSettings = z.infer<typeof samplingSettings>
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1),
+});
+export type SamplingSettings = z.infer<typeof samplingSettings>;
 
 const generatedToken = z.object({
   text: z.string(),
@@ -225,17 +280,17 @@ const generatedToken = z.object({
   prob: z.number(),
   /** Probability under the distribution it was drawn from (after temperature, top-k, top-p). */
   sampledProb: z.number(),
-  top: z.array(z.object({ text: z.string(), prob: z.number() }))
-})
-export type GeneratedToken = z.infer<typeof generatedToken>
+  top: z.array(z.object({ text: z.string(), prob: z.number() })),
+});
+export type GeneratedToken = z.infer<typeof generatedToken>;
 
 const kmeansIteration = z.object({
   /** Centroids projected on the same 2-D plane as the points. */
   centroids: z.array(z.tuple([z.number(), z.number()])),
   assignments: z.array(z.number()),
-  inertia: z.number()
-})
-export type KMeansIterationView = z.infer<typeof kmeansIteration>
+  inertia: z.number(),
+});
+export type KMeansIterationView = z.infer<typeof kmeansIteration>;
 
 const kmeansView = z.object({
   labels: z.array(z.string()),
@@ -243,16 +298,20 @@ const kmeansView = z.object({
   /** Share of the variance the two plotted axes explain (1 for toy 2-D data). */
   explained: z.array(z.number()),
   iterations: z.array(kmeansIteration),
-  converged: z.boolean()
-})
-export type KMeansView = z.infer<typeof kmeansView>
+  converged: z.boolean(),
+});
+export type KMeansView = z.infer<typeof kmeansView>;
 
 const kmeansOptions = z.object({
   k: z.number().int().min(1).max(64),
-  seed: z.number().int().min(0).max(2 ** 32 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1),
   init: z.enum(['random', 'kmeans++']),
-  maxIterations: z.number().int().min(1).max(500)
-})
+  maxIterations: z.number().int().min(1).max(500),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Requests: method name → payload schema and result schema
@@ -260,27 +319,68 @@ const kmeansOptions = z.object({
 // A run's events, each declared once and put together for where they travel: 'run.event' (all of
 // them), 'gpu.report' (a GPU page's loop). The engine declares the same events as TypeScript types
 // (LoopEvent, RunEvent in engine/run.ts); tests/shared/vocabulary.test.ts holds the two equal.
-const startedEvent = z.object({ type: z.literal('started'), step: z.number(), totalSteps: z.number(), vocabSize: z.number(), resumedFrom: z.number().nullable(), device: z.string().optional() })
-const stepEvent = z.object({ type: z.literal('step'), step: z.number(), loss: z.number(), lr: z.number(), gradNorm: z.number(), tokens: z.number(), tokensPerSec: z.number(), elapsedMs: z.number() })
-const evalEvent = z.object({ type: z.literal('eval'), step: z.number(), tokens: z.number(), elapsedMs: z.number(), trainLoss: z.number(), valLoss: z.number() })
-const sampleEvent = z.object({ type: z.literal('sample'), step: z.number(), prompt: z.string(), settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }), text: z.string() })
-const checkpointEvent = z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind })
+const startedEvent = z.object({
+  type: z.literal('started'),
+  step: z.number(),
+  totalSteps: z.number(),
+  vocabSize: z.number(),
+  resumedFrom: z.number().nullable(),
+  device: z.string().optional(),
+});
+const stepEvent = z.object({
+  type: z.literal('step'),
+  step: z.number(),
+  loss: z.number(),
+  lr: z.number(),
+  gradNorm: z.number(),
+  tokens: z.number(),
+  tokensPerSec: z.number(),
+  elapsedMs: z.number(),
+});
+const evalEvent = z.object({
+  type: z.literal('eval'),
+  step: z.number(),
+  tokens: z.number(),
+  elapsedMs: z.number(),
+  trainLoss: z.number(),
+  valLoss: z.number(),
+});
+const sampleEvent = z.object({
+  type: z.literal('sample'),
+  step: z.number(),
+  prompt: z.string(),
+  settings: z.object({ temperature: z.number(), length: z.number(), seed: z.number() }),
+  text: z.string(),
+});
+const checkpointEvent = z.object({ type: z.literal('checkpoint'), step: z.number(), path: z.string(), valLoss: z.number().nullable(), kind: checkpointKind });
 /** `diverged`: the loss left the healthy range (the run's own failure; another device would not help). */
-const endEvent = z.object({ type: z.literal('end'), status: z.enum(['finished', 'stopped', 'failed']), reason: z.string().nullable(), step: z.number(), diverged: z.boolean().optional() })
+const endEvent = z.object({
+  type: z.literal('end'),
+  status: z.enum(['finished', 'stopped', 'failed']),
+  reason: z.string().nullable(),
+  step: z.number(),
+  diverged: z.boolean().optional(),
+});
 /** A line of the run's log, for people: where it trains, and why it moved (a GPU fault, a lost page). */
-const logEvent = z.object({ type: z.literal('log'), step: z.number(), message: z.string() })
+const logEvent = z.object({ type: z.literal('log'), step: z.number(), message: z.string() });
 /** The run moved to the CPU after `step`, going on from the checkpoint at `fromStep` (null: the start). */
-const movedEvent = z.object({ type: z.literal('moved'), step: z.number(), to: z.literal('cpu'), reason: z.string(), fromStep: z.number().nullable() })
+const movedEvent = z.object({ type: z.literal('moved'), step: z.number(), to: z.literal('cpu'), reason: z.string(), fromStep: z.number().nullable() });
 
 /** Events a GPU executor reports: its loop's (checkpoints go as files), with `gpuFault` on an end the GPU caused. */
-const gpuRunEvent = z.discriminatedUnion('type', [startedEvent, stepEvent, evalEvent, sampleEvent, endEvent.extend({ gpuFault: z.boolean().optional() })])
-export type GpuRunEvent = z.infer<typeof gpuRunEvent>
+const gpuRunEvent = z.discriminatedUnion('type', [startedEvent, stepEvent, evalEvent, sampleEvent, endEvent.extend({ gpuFault: z.boolean().optional() })]);
+export type GpuRunEvent = z.infer<typeof gpuRunEvent>;
 /** What a GPU executor reports: its run's events, and checkpoints as files (base64 per file). */
 const reportedEvent = z.union([
   gpuRunEvent,
-  z.object({ type: z.literal('checkpoint-files'), step: z.number(), valLoss: z.number().nullable(), best: z.boolean(), files: z.record(z.string(), z.string()) })
-])
-export type ReportedEvent = z.infer<typeof reportedEvent>
+  z.object({
+    type: z.literal('checkpoint-files'),
+    step: z.number(),
+    valLoss: z.number().nullable(),
+    best: z.boolean(),
+    files: z.record(z.string(), z.string()),
+  }),
+]);
+export type ReportedEvent = z.infer<typeof reportedEvent>;
 
 export const methods = {
   'app.info': {
@@ -291,8 +391,8 @@ export const methods = {
       home: z.string(),
       maxCorpusBytes: z.number(),
       presets: z.array(presetInfo),
-      families: z.array(family)
-    })
+      families: z.array(family),
+    }),
   },
   'runs.list': {
     request: z.object({
@@ -300,9 +400,9 @@ export const methods = {
       status: status.optional(),
       tag: z.string().optional(),
       sort: z.enum(['created', 'name', 'best_val_loss', 'steps', 'params']).optional(),
-      descending: z.boolean().optional()
+      descending: z.boolean().optional(),
     }),
-    response: z.array(runSummary)
+    response: z.array(runSummary),
   },
   'runs.get': {
     request: z.object({ id: runId }),
@@ -315,19 +415,26 @@ export const methods = {
       timeBudgetMs: z.number().nullable(),
       live: z.boolean(),
       /** The run's log, oldest first: devices, calibration, fallbacks and their reasons. */
-      log: z.array(z.object({ at: z.number(), step: z.number(), message: z.string() }))
-    })
+      log: z.array(z.object({ at: z.number(), step: z.number(), message: z.string() })),
+    }),
   },
   'runs.rename': { request: z.object({ id: runId, name: z.string().trim().min(1, 'a name cannot be empty').max(120) }), response: z.object({}) },
-  'runs.tag': { request: z.object({ id: runId, add: z.array(tag).default([]), remove: z.array(z.string()).default([]) }), response: z.object({ tags: z.array(z.string()) }) },
+  'runs.tag': {
+    request: z.object({ id: runId, add: z.array(tag).default([]), remove: z.array(z.string()).default([]) }),
+    response: z.object({ tags: z.array(z.string()) }),
+  },
   'runs.delete': { request: z.object({ id: runId }), response: z.object({ deletedCheckpoints: z.number() }) },
   'runs.series': {
-    request: z.object({ ids: z.array(runId).min(1).max(20), names: z.array(z.string()).min(1).max(10), maxPoints: z.number().int().min(10).max(20_000).default(2000) }),
-    response: z.array(z.object({ runId, name: z.string(), points: z.array(seriesPoint) }))
+    request: z.object({
+      ids: z.array(runId).min(1).max(20),
+      names: z.array(z.string()).min(1).max(10),
+      maxPoints: z.number().int().min(10).max(20_000).default(2000),
+    }),
+    response: z.array(z.object({ runId, name: z.string(), points: z.array(seriesPoint) })),
   },
   'runs.configDiff': {
     request: z.object({ ids: z.array(runId).min(2).max(20) }),
-    response: z.array(z.object({ key: z.string(), values: z.array(z.unknown()) }))
+    response: z.array(z.object({ key: z.string(), values: z.array(z.unknown()) })),
   },
   'runs.metricsCsv': { request: z.object({ id: runId }), response: z.object({ filename: z.string(), csv: z.string() }) },
   'runs.preview': { request: runDraft, response: preview },
@@ -338,28 +445,28 @@ export const methods = {
   'corpus.list': { request: z.object({}), response: z.array(corpusInfo) },
   'corpus.upload': {
     request: z.object({ name: z.string().min(1).max(255), text: z.string() }),
-    response: corpusInfo
+    response: corpusInfo,
   },
   /** Desktop only: the main process shows an Open dialog and copies the chosen file into the lab. */
   'corpus.pick': { request: z.object({}), response: corpusInfo.nullable() },
   'sample.generate': {
     request: samplingSettings.extend({ requestId: z.string().min(1).max(64) }),
     /** `stopped`: the request was cancelled (sample.cancel) and holds the tokens made until then. */
-    response: z.object({ text: z.string(), tokens: z.array(generatedToken), stopped: z.boolean() })
+    response: z.object({ text: z.string(), tokens: z.array(generatedToken), stopped: z.boolean() }),
   },
   /** Stops a running sample.generate after the token it is on; unknown or finished ids are ignored. */
   'sample.cancel': { request: z.object({ requestId: z.string().min(1).max(64) }), response: z.object({}) },
   'sample.surprise': {
     request: z.object({ runId, checkpoint: checkpointKind, text: z.string().min(2).max(5000) }),
-    response: z.array(z.object({ char: z.string(), loss: z.number(), top: z.array(z.object({ text: z.string(), prob: z.number() })) }))
+    response: z.array(z.object({ char: z.string(), loss: z.number(), top: z.array(z.object({ text: z.string(), prob: z.number() })) })),
   },
   'analysis.embeddings': {
     request: kmeansOptions.extend({ runId, checkpoint: checkpointKind }),
-    response: kmeansView
+    response: kmeansView,
   },
   'analysis.toy': {
     request: kmeansOptions.extend({ data: z.enum(['gaussian', 'blobs']), dataSeed: z.number().int().min(0).default(0) }),
-    response: kmeansView
+    response: kmeansView,
   },
   'analysis.attention': {
     request: z.object({ runId, checkpoint: checkpointKind, prompt: z.string().min(1).max(512) }),
@@ -371,11 +478,11 @@ export const methods = {
         maps: z.array(z.array(z.array(z.array(z.number())))),
         /** The sinusoidal table (positions × n_embd) when the model uses it; null for learned positions. */
         positions: z.array(z.array(z.number())).nullable(),
-        positionEncoding: z.string()
+        positionEncoding: z.string(),
       }),
       /** A recurrent run (its family): it has no attention, and the view says why. */
-      z.object({ applies: z.literal(false), family: z.string() })
-    ])
+      z.object({ applies: z.literal(false), family: z.string() }),
+    ]),
   },
   /**
    * CPU side of Auto's calibration: a few training steps of the draft's model in a worker. Also
@@ -383,7 +490,7 @@ export const methods = {
    */
   'runs.calibrate': {
     request: z.object({ draft: runDraft, steps: z.number().int().min(1).max(50).default(5) }),
-    response: z.object({ tokensPerSec: z.number(), device: z.string(), config: trainConfig, tokenizer: tokenizerSpec, text: z.string() })
+    response: z.object({ tokensPerSec: z.number(), device: z.string(), config: trainConfig, tokenizer: tokenizerSpec, text: z.string() }),
   },
   /**
    * A page's GPU executor takes a GPU run that 'gpu.job' announced: the run's settings, its text
@@ -397,39 +504,46 @@ export const methods = {
         settings: runSettings,
         text: z.string(),
         textName: z.string(),
-        checkpoint: z.record(z.string(), z.string()).nullable()
+        checkpoint: z.record(z.string(), z.string()).nullable(),
       }),
-      z.object({ granted: z.literal(false), reason: z.string() })
-    ])
+      z.object({ granted: z.literal(false), reason: z.string() }),
+    ]),
   },
   /** GPU runs waiting for a page (a page that opens after 'gpu.job' was sent claims these). */
   'gpu.pending': { request: z.object({}), response: z.array(runId) },
   /** What the GPU executor's run did: the same events as a CPU run, and checkpoints as files. */
   'gpu.report': {
     request: z.object({ runId, events: z.array(reportedEvent).max(1000) }),
-    response: z.object({})
+    response: z.object({}),
   },
   /** Desktop only: a Save dialog picks the folder; browser mode downloads `exportUrl` instead. */
   'checkpoint.export': {
     request: z.object({ runId, checkpoint: checkpointKind }),
-    response: z.object({ path: z.string().nullable(), files: z.array(z.string()) })
-  }
-} as const
+    response: z.object({ path: z.string().nullable(), files: z.array(z.string()) }),
+  },
+} as const;
 
-export type Method = keyof typeof methods
-export type Request<M extends Method> = z.input<(typeof methods)[M]['request']>
-export type Response<M extends Method> = z.output<(typeof methods)[M]['response']>
-export const METHOD_NAMES = Object.keys(methods) as Method[]
+export type Method = keyof typeof methods;
+export type Request<M extends Method> = z.input<(typeof methods)[M]['request']>;
+export type Response<M extends Method> = z.output<(typeof methods)[M]['response']>;
+export const METHOD_NAMES = Object.keys(methods) as Method[];
 
 // ---------------------------------------------------------------------------------------------
 // Events the host pushes (never polled)
 
 /** A run's events as the host passes them on, and its status changes (pause, resume). */
 const runEvent = z.discriminatedUnion('type', [
-  startedEvent, stepEvent, evalEvent, sampleEvent, checkpointEvent, endEvent, logEvent, movedEvent,
-  z.object({ type: z.literal('status'), status })
-])
-export type RunEventView = z.infer<typeof runEvent>
+  startedEvent,
+  stepEvent,
+  evalEvent,
+  sampleEvent,
+  checkpointEvent,
+  endEvent,
+  logEvent,
+  movedEvent,
+  z.object({ type: z.literal('status'), status }),
+]);
+export type RunEventView = z.infer<typeof runEvent>;
 
 export const events = {
   /** Something a run did: a step, an eval, a sample, a checkpoint, a status change, its end. */
@@ -441,12 +555,12 @@ export const events = {
   /** Pause, resume or stop for the page executing a GPU run. */
   'gpu.control': z.object({ runId, action: z.enum(['pause', 'resume', 'stop']) }),
   /** Tokens of a `sample.generate` request as they are produced. */
-  'sample.tokens': z.object({ requestId: z.string(), tokens: z.array(generatedToken) })
-} as const
+  'sample.tokens': z.object({ requestId: z.string(), tokens: z.array(generatedToken) }),
+} as const;
 
-export type EventName = keyof typeof events
-export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>
-export const EVENT_NAMES = Object.keys(events) as EventName[]
+export type EventName = keyof typeof events;
+export type EventPayload<E extends EventName> = z.output<(typeof events)[E]>;
+export const EVENT_NAMES = Object.keys(events) as EventName[];
 
 // ---------------------------------------------------------------------------------------------
 // Validation helpers used on every side of a boundary
@@ -454,83 +568,83 @@ export const EVENT_NAMES = Object.keys(events) as EventName[]
 /** A request or payload the contract rejects; its message names the field and the problem. */
 export class ContractError extends Error {
   constructor(message: string) {
-    super(message)
-    this.name = 'ContractError'
+    super(message);
+    this.name = 'ContractError';
   }
 }
 
 /** A value the contract refused, short and on one line: `"abc"`, `0`, `an object`, `nothing`. */
 function shown(value: unknown): string {
-  if (value === undefined) return 'nothing'
-  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value)
-  if (Array.isArray(value)) return `an array of ${value.length} items`
-  if (value !== null && typeof value === 'object') return 'an object'
-  return String(value)
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+  if (Array.isArray(value)) return `an array of ${value.length} items`;
+  if (value !== null && typeof value === 'object') return 'an object';
+  return String(value);
 }
 
 /** One line that names the field, the rule and the value given: `runs.get request: id: expected number, got "abc"`. */
 function describe(where: string, error: z.ZodError, input: unknown): string {
-  const issue = error.issues[0]
-  const path = issue.path.length > 0 ? issue.path.join('.') : 'payload'
-  let value = input
-  for (const key of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined
-  const rule = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '')
-  return `${where}: ${path}: ${rule}, got ${shown(value)}`
+  const issue = error.issues[0];
+  const path = issue.path.length > 0 ? issue.path.join('.') : 'payload';
+  let value = input;
+  for (const key of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  const rule = issue.code === 'invalid_type' ? `expected ${issue.expected}` : issue.message.replace(/^(Invalid input|Invalid option|Too small|Too big): /, '');
+  return `${where}: ${path}: ${rule}, got ${shown(value)}`;
 }
 
 export function isMethod(name: unknown): name is Method {
-  return typeof name === 'string' && Object.hasOwn(methods, name)
+  return typeof name === 'string' && Object.hasOwn(methods, name);
 }
 
 export function isEventName(name: unknown): name is EventName {
-  return typeof name === 'string' && Object.hasOwn(events, name)
+  return typeof name === 'string' && Object.hasOwn(events, name);
 }
 
 export function parseRequest<M extends Method>(method: M, payload: unknown): z.output<(typeof methods)[M]['request']> {
-  const input = payload ?? {}
-  const r = methods[method].request.safeParse(input)
-  if (!r.success) throw new ContractError(describe(`${method} request`, r.error, input))
-  return r.data as z.output<(typeof methods)[M]['request']>
+  const input = payload ?? {};
+  const r = methods[method].request.safeParse(input);
+  if (!r.success) throw new ContractError(describe(`${method} request`, r.error, input));
+  return r.data as z.output<(typeof methods)[M]['request']>;
 }
 
 export function parseResponse<M extends Method>(method: M, value: unknown): Response<M> {
-  const r = methods[method].response.safeParse(value)
-  if (!r.success) throw new ContractError(describe(`${method} response`, r.error, value))
-  return r.data as Response<M>
+  const r = methods[method].response.safeParse(value);
+  if (!r.success) throw new ContractError(describe(`${method} response`, r.error, value));
+  return r.data as Response<M>;
 }
 
 export function parseEvent<E extends EventName>(name: E, payload: unknown): EventPayload<E> {
-  const r = events[name].safeParse(payload)
-  if (!r.success) throw new ContractError(describe(`${name} event`, r.error, payload))
-  return r.data as EventPayload<E>
+  const r = events[name].safeParse(payload);
+  if (!r.success) throw new ContractError(describe(`${name} event`, r.error, payload));
+  return r.data as EventPayload<E>;
 }
 
 // ---------------------------------------------------------------------------------------------
 // The API the renderer sees, whatever the transport
 
 export interface NanoLabApi {
-  readonly host: HostKind
-  invoke<M extends Method>(method: M, payload: Request<M>): Promise<Response<M>>
+  readonly host: HostKind;
+  invoke<M extends Method>(method: M, payload: Request<M>): Promise<Response<M>>;
   /** Subscribes to a pushed event; returns the unsubscribe function. */
-  on<E extends EventName>(name: E, listener: (payload: EventPayload<E>) => void): () => void
+  on<E extends EventName>(name: E, listener: (payload: EventPayload<E>) => void): () => void;
 }
 
 /** What the desktop preload exposes on window.nanolab (the renderer wraps it in NanoLabApi). */
 export interface PreloadBridge {
-  readonly versions: AppVersions
-  invoke(method: string, payload: unknown): Promise<unknown>
-  on(name: string, listener: (payload: unknown) => void): () => void
+  readonly versions: AppVersions;
+  invoke(method: string, payload: unknown): Promise<unknown>;
+  on(name: string, listener: (payload: unknown) => void): () => void;
 }
 
 /** IPC channel names (Electron). */
-export const IPC_INVOKE = 'nanolab:invoke'
-export const IPC_EVENT = 'nanolab:event'
+export const IPC_INVOKE = 'nanolab:invoke';
+export const IPC_EVENT = 'nanolab:event';
 
 /** WebSocket frames (browser mode). */
 export const wireFrame = z.union([
   z.object({ kind: z.literal('request'), id: z.number().int(), method: z.string(), payload: z.unknown() }),
   z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
   z.object({ kind: z.literal('response'), id: z.number().int(), ok: z.literal(false), error: z.string() }),
-  z.object({ kind: z.literal('event'), name: z.string(), payload: z.unknown() })
-])
-export type WireFrame = z.infer<typeof wireFrame>
+  z.object({ kind: z.literal('event'), name: z.string(), payload: z.unknown() }),
+]);
+export type WireFrame = z.infer<typeof wireFrame>;

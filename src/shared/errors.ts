@@ -11,5 +11,5 @@ export class UserError extends Error {}
  * converted say it. Subclasses that are not UserErrors (TypeError, RangeError, ...) are bugs.
  */
 export function isUserError(error: unknown): boolean {
-  return error instanceof UserError || (error instanceof Error && error.constructor === Error)
+  return error instanceof UserError || (error instanceof Error && error.constructor === Error);
 }

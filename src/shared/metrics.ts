@@ -1,27 +1,27 @@
 // The metrics a run logs, read off its events in one place: the host writes them to the database
 // (main/jobs/job-host.ts) and the live charts append them (renderer/src/lib/series.ts), under the
 // names `runs.series` takes and METRICS (hyperparameters.ts) explains.
-import type { RunEventView, SeriesPoint } from './contract'
+import type { RunEventView, SeriesPoint } from './contract';
 
 /** The metric points a run event carries, by metric name (none for events that carry no metric). */
 export function metricPointsOf(event: RunEventView): { name: string; point: SeriesPoint }[] {
   if (event.type === 'step') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs }
+    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs };
     return [
       { name: 'train_loss', point: { ...at, value: event.loss } },
       { name: 'lr', point: { ...at, value: event.lr } },
       { name: 'grad_norm', point: { ...at, value: event.gradNorm } },
-      { name: 'tokens_per_sec', point: { ...at, value: event.tokensPerSec } }
-    ]
+      { name: 'tokens_per_sec', point: { ...at, value: event.tokensPerSec } },
+    ];
   }
   if (event.type === 'eval') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs }
+    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs };
     return [
       { name: 'eval_train_loss', point: { ...at, value: event.trainLoss } },
       { name: 'val_loss', point: { ...at, value: event.valLoss } },
       // bits per token: the loss in nats over ln 2
-      { name: 'val_bpc', point: { ...at, value: event.valLoss / Math.LN2 } }
-    ]
+      { name: 'val_bpc', point: { ...at, value: event.valLoss / Math.LN2 } },
+    ];
   }
-  return []
+  return [];
 }

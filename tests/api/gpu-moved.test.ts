@@ -20,12 +20,21 @@ describe('a GPU run that moves to the CPU', () => {
     const pending: Promise<unknown>[] = [];
     let steps = 0;
     // checkpoints at step 4; step 7 loses the context, so step 6 is the last the GPU trained
-    await runGpuJob(job, new CpuBackend('float32', 'js'), 'test-gpu', { paused: false, stopRequested: false }, (e) => pending.push(api.call('gpu.report', { runId: id, events: [e] }, 'page-a')), () => {
-      if (++steps === 7) throw new Error('the WebGL context was lost');
-    });
+    await runGpuJob(
+      job,
+      new CpuBackend('float32', 'js'),
+      'test-gpu',
+      { paused: false, stopRequested: false },
+      (e) => pending.push(api.call('gpu.report', { runId: id, events: [e] }, 'page-a')),
+      () => {
+        if (++steps === 7) throw new Error('the WebGL context was lost');
+      },
+    );
     await Promise.all(pending);
 
-    const mine = events.filter((e) => e.name === 'run.event' && (e.payload as EventPayload<'run.event'>).runId === id).map((e) => (e.payload as EventPayload<'run.event'>).event);
+    const mine = events
+      .filter((e) => e.name === 'run.event' && (e.payload as EventPayload<'run.event'>).runId === id)
+      .map((e) => (e.payload as EventPayload<'run.event'>).event);
     const moved = mine.filter((e): e is Extract<RunEventView, { type: 'moved' }> => e.type === 'moved');
     expect(moved).toEqual([{ type: 'moved', step: 6, to: 'cpu', reason: 'the GPU run failed at step 7: the WebGL context was lost', fromStep: 4 }]);
     const told = mine.findIndex((e) => e.type === 'log' && e.message.includes('Continuing on the CPU'));

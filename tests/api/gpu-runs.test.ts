@@ -23,10 +23,14 @@ async function until<T>(what: string, get: () => Promise<T | null | undefined | 
 }
 
 async function ended(api: LabApi, id: number) {
-  return until(`run ${id} to end`, async () => {
-    const run = await api.call('runs.get', { id });
-    return !run.live && run.status !== 'running' && run.status !== 'paused' && run.status !== 'queued' ? run : null;
-  }, 120_000);
+  return until(
+    `run ${id} to end`,
+    async () => {
+      const run = await api.call('runs.get', { id });
+      return !run.live && run.status !== 'running' && run.status !== 'paused' && run.status !== 'queued' ? run : null;
+    },
+    120_000,
+  );
 }
 
 /** Claims `runId` for `session` and trains it, reporting each event; throws inside step `failAt` (a lost GPU). */
@@ -56,14 +60,19 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     const job = execute(api, id, 'page-a');
     const second = await api.call('gpu.claim', { runId: id, adapter: 'other' }, 'page-b');
     expect(second).toEqual({ granted: false, reason: `run ${id} is already training on a GPU page` });
-    await expect(api.call('gpu.report', { runId: id, events: [] }, 'page-b')).rejects.toThrow(`run ${id} is not training on this page's GPU (it is on another page)`);
+    await expect(api.call('gpu.report', { runId: id, events: [] }, 'page-b')).rejects.toThrow(
+      `run ${id} is not training on this page's GPU (it is on another page)`,
+    );
     const claimed = await job;
     expect(claimed.settings.config.steps).toBe(12);
     expect(claimed.checkpoint).toBeNull();
     const run = await ended(api, id);
     expect(run.status).toBe('finished');
     expect(run.steps).toBe(12);
-    expect(run.checkpoints.map((c) => [c.kind, c.step]).sort()).toEqual([['best', 12], ['latest', 12]]);
+    expect(run.checkpoints.map((c) => [c.kind, c.step]).sort()).toEqual([
+      ['best', 12],
+      ['latest', 12],
+    ]);
     expect(run.log.map((l) => l.message)).toEqual([
       'waiting for a NanoLab page to train it on the GPU (gpu.js, WebGL2)',
       'training on the GPU: test executor (float32 JS)',
@@ -71,7 +80,17 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     const loss = (await api.call('runs.series', { ids: [id], names: ['train_loss'] }))[0].points;
     expect(loss.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
     // the checkpoint the page sent is a real one: the model samples from it
-    const sample = await api.call('sample.generate', { requestId: 'r1', runId: id, checkpoint: 'latest', prompt: 'T', length: 5, temperature: 1, topK: 0, topP: 1, seed: 1 });
+    const sample = await api.call('sample.generate', {
+      requestId: 'r1',
+      runId: id,
+      checkpoint: 'latest',
+      prompt: 'T',
+      length: 5,
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      seed: 1,
+    });
     expect(sample.tokens.length).toBe(5);
   });
 
@@ -165,7 +184,7 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     expect(run.log.map((l) => l.message)).not.toContainEqual(expect.stringContaining('Continuing on the CPU'));
   });
 
-  it('Auto calibration measures the CPU in a worker for the draft\'s model', async () => {
+  it("Auto calibration measures the CPU in a worker for the draft's model", async () => {
     const { api } = openApi();
     const r = await api.call('runs.calibrate', { draft: tinyDraft(), steps: 2 });
     expect(r.tokensPerSec).toBeGreaterThan(0);

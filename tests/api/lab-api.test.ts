@@ -54,7 +54,9 @@ describe('New-run previews', () => {
     const small = estimateTrainingMemory(resolveTrainConfig('gpt', 65, { batch_size: 4 }));
     const big = estimateTrainingMemory(resolveTrainConfig('gpt', 65, { batch_size: 8 }));
     expect(big).toBeGreaterThan(small);
-    expect(estimateTrainingMemory(resolveTrainConfig('lstm', 65, { hidden_size: 512 }))).toBeGreaterThan(estimateTrainingMemory(resolveTrainConfig('lstm', 65, {})));
+    expect(estimateTrainingMemory(resolveTrainConfig('lstm', 65, { hidden_size: 512 }))).toBeGreaterThan(
+      estimateTrainingMemory(resolveTrainConfig('lstm', 65, {})),
+    );
   });
 });
 
@@ -73,7 +75,10 @@ describe('corpora', () => {
       'big.txt is 64.0 MB (67,108,865 bytes); uploads over the browser are limited to 64.0 MB (67,108,864 bytes): for larger texts',
     );
     await expect(api.call('corpus.pick', {})).rejects.toThrow(/desktop feature/);
-    const short = await api.call('runs.preview', tinyDraft({ corpusId: (await api.call('corpus.upload', { name: 'short.txt', text: 'a tiny text, far too short for a batch. '.repeat(2) })).id }));
+    const short = await api.call(
+      'runs.preview',
+      tinyDraft({ corpusId: (await api.call('corpus.upload', { name: 'short.txt', text: 'a tiny text, far too short for a batch. '.repeat(2) })).id }),
+    );
     expect(short).toMatchObject({ ok: false, error: expect.stringContaining('too short for batch_size 4 × seq_len 16') });
   });
 });
@@ -91,7 +96,10 @@ describe('a run from start to analysis', () => {
     expect(events.some((e) => e.name === 'runs.changed')).toBe(true);
 
     const series = await api.call('runs.series', { ids: [id], names: ['train_loss', 'val_loss'] });
-    expect(series.map((s) => [s.name, s.points.length])).toEqual([['train_loss', 12], ['val_loss', 2]]);
+    expect(series.map((s) => [s.name, s.points.length])).toEqual([
+      ['train_loss', 12],
+      ['val_loss', 2],
+    ]);
 
     const csv = await api.call('runs.metricsCsv', { id });
     const lines = csv.csv.trim().split('\n');
@@ -100,18 +108,49 @@ describe('a run from start to analysis', () => {
     expect(lines).toHaveLength(13);
 
     const requestId = 'r1';
-    const sample = await api.call('sample.generate', { requestId, runId: id, checkpoint: 'best', prompt: 'ROMEO:', length: 40, temperature: 0.8, topK: 0, topP: 1, seed: 3 });
+    const sample = await api.call('sample.generate', {
+      requestId,
+      runId: id,
+      checkpoint: 'best',
+      prompt: 'ROMEO:',
+      length: 40,
+      temperature: 0.8,
+      topK: 0,
+      topP: 1,
+      seed: 3,
+    });
     expect(sample.tokens).toHaveLength(40);
     const streamed = events.filter((e) => e.name === 'sample.tokens').flatMap((e) => (e.payload as EventPayload<'sample.tokens'>).tokens);
     expect(streamed.map((t) => t.text).join('')).toBe(sample.text);
     expect(sample.tokens[0].top).toHaveLength(5);
-    const again = await api.call('sample.generate', { requestId: 'r2', runId: id, checkpoint: 'best', prompt: 'ROMEO:', length: 40, temperature: 0.8, topK: 0, topP: 1, seed: 3 });
+    const again = await api.call('sample.generate', {
+      requestId: 'r2',
+      runId: id,
+      checkpoint: 'best',
+      prompt: 'ROMEO:',
+      length: 40,
+      temperature: 0.8,
+      topK: 0,
+      topP: 1,
+      seed: 3,
+    });
     expect(again.text).toBe(sample.text);
     expect(sample.stopped).toBe(false);
 
     // a long sample stopped from another request keeps what it made so far
-    const long = api.call('sample.generate', { requestId: 'r3', runId: id, checkpoint: 'best', prompt: 'ROMEO:', length: 5000, temperature: 1, topK: 0, topP: 1, seed: 4 });
-    while (!events.some((e) => e.name === 'sample.tokens' && (e.payload as EventPayload<'sample.tokens'>).requestId === 'r3')) await new Promise((r) => setTimeout(r, 5));
+    const long = api.call('sample.generate', {
+      requestId: 'r3',
+      runId: id,
+      checkpoint: 'best',
+      prompt: 'ROMEO:',
+      length: 5000,
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      seed: 4,
+    });
+    while (!events.some((e) => e.name === 'sample.tokens' && (e.payload as EventPayload<'sample.tokens'>).requestId === 'r3'))
+      await new Promise((r) => setTimeout(r, 5));
     await api.call('sample.cancel', { requestId: 'r3' });
     const stopped = await long;
     expect(stopped.stopped).toBe(true);
@@ -187,7 +226,10 @@ describe('a run from start to analysis', () => {
 
   it('recurrent runs answer that attention does not apply (the view says why); toy k-means runs without a run', async () => {
     const { api } = openApi();
-    const { id } = await api.call('runs.start', tinyDraft({ family: 'lstm', settings: { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 16, steps: 4, eval_interval: 4, eval_iters: 1 } }));
+    const { id } = await api.call(
+      'runs.start',
+      tinyDraft({ family: 'lstm', settings: { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 16, steps: 4, eval_interval: 4, eval_iters: 1 } }),
+    );
     await finished(api, id);
     const att = await api.call('analysis.attention', { runId: id, checkpoint: 'best', prompt: 'To be' });
     expect(att).toEqual({ applies: false, family: 'lstm' });

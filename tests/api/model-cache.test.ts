@@ -42,7 +42,12 @@ describe('the model cache', () => {
       text.push(t.text);
       if (text.length === 50) {
         // three other models fill the cache: run a's best is the least recently used, and goes
-        for (const [id, kind] of [[a, 'latest'], [b, 'best'], [b, 'latest']] as const) cache.use(id, kind, () => undefined);
+        for (const [id, kind] of [
+          [a, 'latest'],
+          [b, 'best'],
+          [b, 'latest'],
+        ] as const)
+          cache.use(id, kind, () => undefined);
         expect(dispose).not.toHaveBeenCalled();
         expect(lease.model.backend.liveTensors()).toBeGreaterThan(0);
       }
@@ -72,7 +77,11 @@ describe('the model cache', () => {
     const batches = () => events.filter((e) => e.name === 'sample.tokens' && (e.payload as EventPayload<'sample.tokens'>).requestId === 'long').length;
     const long = api.call('sample.generate', { requestId: 'long', runId: a, checkpoint: 'best', length, ...settings });
     while (batches() === 0) await new Promise((r) => setTimeout(r, 5));
-    for (const [runId, checkpoint] of [[a, 'latest'], [b, 'best'], [b, 'latest']] as const) {
+    for (const [runId, checkpoint] of [
+      [a, 'latest'],
+      [b, 'best'],
+      [b, 'latest'],
+    ] as const) {
       await api.call('sample.surprise', { runId, checkpoint, text: 'ROMEO: hello' });
     }
     const evictedAt = batches();

@@ -32,10 +32,22 @@ const cases: [string, Parameters<typeof resolveTrainConfig>[0], Record<string, u
   ['lstm', 'lstm', { hidden_size: 12, embedding_dim: 5 }],
   ['gru', 'gru', { hidden_size: 12, embedding_dim: 5, num_layers: 3 }],
   ['gpt (nanoGPT: pre-LN, learned positions, GELU, tied head)', 'gpt', { n_layer: 2, n_head: 2, n_embd: 16, block_size: 16 }],
-  ['gpt (post-LN, sinusoidal, ReLU, separate head with bias, no ln_f)', 'gpt', {
-    n_layer: 2, n_head: 4, n_embd: 16, block_size: 16, norm_position: 'post', position_encoding: 'sinusoidal',
-    activation: 'relu', final_layer_norm: false, tie_word_embeddings: false, lm_head_bias: true,
-  }],
+  [
+    'gpt (post-LN, sinusoidal, ReLU, separate head with bias, no ln_f)',
+    'gpt',
+    {
+      n_layer: 2,
+      n_head: 4,
+      n_embd: 16,
+      block_size: 16,
+      norm_position: 'post',
+      position_encoding: 'sinusoidal',
+      activation: 'relu',
+      final_layer_norm: false,
+      tie_word_embeddings: false,
+      lm_head_bias: true,
+    },
+  ],
 ];
 
 describe.skipIf(!torchVersion)(`checkpoints load in PyTorch ${torchVersion ?? ''}`, () => {
@@ -45,16 +57,26 @@ describe.skipIf(!torchVersion)(`checkpoints load in PyTorch ${torchVersion ?? ''
       for (let i = 0; i < 5; i++) trainer.trainStep(); // trained weights, not the init
       const dir = join(mkdtempSync(join(tmpdir(), 'nanolab-export-')), 'checkpoint');
       writeCheckpointFolder(dir, encodeCheckpoint(trainer, corpus.tokenizer));
-      expect(Object.keys(readCheckpointFolder(dir)).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'state.json', 'tokenizer.json']);
+      expect(Object.keys(readCheckpointFolder(dir)).sort()).toEqual([
+        'config.json',
+        'model.safetensors',
+        'optimizer.safetensors',
+        'state.json',
+        'tokenizer.json',
+      ]);
 
-      const B = 2, T = 12;
+      const B = 2,
+        T = 12;
       const ids = Int32Array.from({ length: B * T }, (_, i) => corpus.train[i * 3]);
-      const ours = trainer.backend.scoped(() => Array.from(trainer.backend.read(trainer.model.forward(new Graph(trainer.backend, new Rng(0), false), ids, B, T).logits)));
+      const ours = trainer.backend.scoped(() =>
+        Array.from(trainer.backend.read(trainer.model.forward(new Graph(trainer.backend, new Rng(0), false), ids, B, T).logits)),
+      );
       trainer.dispose();
 
       const rows = [Array.from(ids.subarray(0, T)), Array.from(ids.subarray(T))];
       const run = spawnSync(PYTHON, [script, dir, JSON.stringify(rows)], {
-        encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+        encoding: 'utf8',
+        env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
       });
       expect(run.status, run.stderr).toBe(0);
       const theirs = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as { shape: number[]; logits: number[] };

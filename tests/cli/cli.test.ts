@@ -14,7 +14,10 @@ const home = mkdtempSync(join(tmpdir(), 'nanolab-cli-home-'));
 
 function nanolab(...args: string[]): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NANOLAB_HOME: home },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NANOLAB_HOME: home },
   });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
@@ -65,7 +68,12 @@ describe('nanolab train', () => {
     expect(summary).toMatchObject({ name: 'gru', status: 'finished', steps: 20 });
     expect(summary.val_loss).toBeLessThan(Math.log(30));
     const id = String(summary.run_id);
-    const other = JSON.parse(nanolab('train', '--model', 'lstm', '--data', file, '--steps', '10', '--set', 'hidden_size=16', ...small, '--json').out.trim().split('\n').at(-1)!);
+    const other = JSON.parse(
+      nanolab('train', '--model', 'lstm', '--data', file, '--steps', '10', '--set', 'hidden_size=16', ...small, '--json')
+        .out.trim()
+        .split('\n')
+        .at(-1)!,
+    );
 
     const runs = nanolab('runs');
     expect(runs.out).toMatch(new RegExp(`^${id} +gru +gru +[\\d,]+ +finished +20 `, 'm'));
@@ -79,7 +87,11 @@ describe('nanolab train', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'nanolab-export-')), 'gru');
     const exported = nanolab('export', id, '--out', out, '--json');
     expect(exported.code, exported.err).toBe(0);
-    expect(JSON.parse(exported.out.trim().split('\n').at(-1)!)).toMatchObject({ run_id: Number(id), out, files: ['model.safetensors', 'config.json', 'tokenizer.json'] });
+    expect(JSON.parse(exported.out.trim().split('\n').at(-1)!)).toMatchObject({
+      run_id: Number(id),
+      out,
+      files: ['model.safetensors', 'config.json', 'tokenizer.json'],
+    });
     const compare = nanolab('compare', id, String(other.run_id));
     expect(compare.out).toContain('config differences:');
     expect(compare.out).toMatch(/train\.model\.family +"gru" +"lstm"/);
@@ -90,9 +102,34 @@ describe('nanolab train', () => {
   it('kill -9 during training: the run reads as interrupted and resumes from its checkpoint to the end', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'sonnet.txt');
     writeFileSync(file, 'From fairest creatures we desire increase, that thereby beauty’s rose might never die. '.repeat(60));
-    const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), 'train', '--model', 'rnn', '--data', file, '--steps', '60', '--name', 'doomed',
-      '--set', 'hidden_size=8', '--set', 'embedding_dim=4', '--set', 'batch_size=2', '--set', 'seq_len=8', '--set', 'eval_interval=5', '--set', 'eval_iters=1'],
-    { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/nanolab.js'),
+        'train',
+        '--model',
+        'rnn',
+        '--data',
+        file,
+        '--steps',
+        '60',
+        '--name',
+        'doomed',
+        '--set',
+        'hidden_size=8',
+        '--set',
+        'embedding_dim=4',
+        '--set',
+        'batch_size=2',
+        '--set',
+        'seq_len=8',
+        '--set',
+        'eval_interval=5',
+        '--set',
+        'eval_iters=1',
+      ],
+      { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     const closed = new Promise((r) => child.on('close', r));
     await new Promise<void>((resolve) => {
@@ -119,9 +156,32 @@ describe('nanolab train', () => {
   it('nanolab stop RUN stops a training process cleanly, with a checkpoint', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'lines.txt');
     writeFileSync(file, 'Shall I compare thee to a summer’s day?\n'.repeat(100));
-    const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), 'train', '--model', 'gru', '--data', file, '--steps', '100000', '--name', 'long',
-      '--set', 'hidden_size=8', '--set', 'embedding_dim=4', '--set', 'batch_size=2', '--set', 'seq_len=8', '--set', 'eval_interval=1000'],
-    { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/nanolab.js'),
+        'train',
+        '--model',
+        'gru',
+        '--data',
+        file,
+        '--steps',
+        '100000',
+        '--name',
+        'long',
+        '--set',
+        'hidden_size=8',
+        '--set',
+        'embedding_dim=4',
+        '--set',
+        'batch_size=2',
+        '--set',
+        'seq_len=8',
+        '--set',
+        'eval_interval=1000',
+      ],
+      { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     const closed = new Promise<number | null>((r) => child.on('close', r));
     await new Promise<void>((resolve) => {
@@ -132,7 +192,11 @@ describe('nanolab train', () => {
     });
     await new Promise((r) => setTimeout(r, 500)); // a metrics flush, so the run has a heartbeat
     const id = /run {5}(\d+) in/.exec(out)![1];
-    const stop = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), 'stop', id], { cwd: root, encoding: 'utf8', env: { ...process.env, NANOLAB_HOME: home } });
+    const stop = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), 'stop', id], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NANOLAB_HOME: home },
+    });
     expect(stop.stdout + stop.stderr).toContain(`run ${id} stopped`);
     expect(await closed).toBe(0);
     expect(out).toMatch(/\[long\] stopped \(stopped by the user\): run \d+, \d+ steps .*\| checkpoint /);
@@ -142,8 +206,30 @@ describe('nanolab train', () => {
   it('trains a word-level model and samples words from it', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'words.txt');
     writeFileSync(file, 'the king is dead, long live the king. the queen is here, long live the queen.\n'.repeat(60));
-    const r = nanolab('train', '--model', 'gru', '--data', file, '--tokenizer', 'word', '--word-vocab', '20', '--steps', '20',
-      '--set', 'hidden_size=16', '--set', 'embedding_dim=8', '--set', 'batch_size=4', '--set', 'seq_len=8', '--set', 'eval_iters=2', '--json');
+    const r = nanolab(
+      'train',
+      '--model',
+      'gru',
+      '--data',
+      file,
+      '--tokenizer',
+      'word',
+      '--word-vocab',
+      '20',
+      '--steps',
+      '20',
+      '--set',
+      'hidden_size=16',
+      '--set',
+      'embedding_dim=8',
+      '--set',
+      'batch_size=4',
+      '--set',
+      'seq_len=8',
+      '--set',
+      'eval_iters=2',
+      '--json',
+    );
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/word vocab 1\d, \d+ train \/ \d+ val tokens/);
     const id = String(JSON.parse(r.out.trim().split('\n').at(-1)!).run_id);
@@ -178,7 +264,16 @@ describe('nanolab train', () => {
     const r = nanolab('help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('nanolab check-fixture FILE...');
-    for (const c of ['nanolab train [--preset P] [--model lstm|gru|rnn|gpt]', 'nanolab resume RUN', 'nanolab runs', 'nanolab sample RUN', 'nanolab export RUN --out DIR', 'nanolab compare RUN RUN', 'nanolab kmeans RUN --k K']) expect(r.out).toContain(c);
+    for (const c of [
+      'nanolab train [--preset P] [--model lstm|gru|rnn|gpt]',
+      'nanolab resume RUN',
+      'nanolab runs',
+      'nanolab sample RUN',
+      'nanolab export RUN --out DIR',
+      'nanolab compare RUN RUN',
+      'nanolab kmeans RUN --k K',
+    ])
+      expect(r.out).toContain(c);
     expect(nanolab('frobnicate').code).toBe(2);
   });
 });
@@ -194,12 +289,22 @@ describe('nanolab bench', () => {
     for (const m of last.models) {
       expect(m.nanolab_tokens_per_s).toBeGreaterThan(0);
       expect(m).toMatchObject({
-        pytorch_tokens_per_s: null, tfjs_tokens_per_s: null, tfjs_backend: 'wasm', tfjs_by_backend: { wasm: null },
-        ratio_vs_pytorch: null, ratio_vs_tfjs: null, note: 'TensorFlow.js skipped (--no-tfjs)',
+        pytorch_tokens_per_s: null,
+        tfjs_tokens_per_s: null,
+        tfjs_backend: 'wasm',
+        tfjs_by_backend: { wasm: null },
+        ratio_vs_pytorch: null,
+        ratio_vs_tfjs: null,
+        note: 'TensorFlow.js skipped (--no-tfjs)',
       });
     }
     expect(last.kernels.map((k: { kernel: string; pass: string }) => `${k.kernel} ${k.pass}`)).toEqual([
-      'attention forward', 'attention backward', 'layer norm forward', 'layer norm backward', 'lstm forward', 'lstm backward',
+      'attention forward',
+      'attention backward',
+      'layer norm forward',
+      'layer norm backward',
+      'lstm forward',
+      'lstm backward',
     ]);
     for (const k of last.kernels) {
       expect(k.nanolab_us).toBeGreaterThan(0);
@@ -211,18 +316,24 @@ describe('nanolab bench', () => {
     expect(nanolab('bench', '--tfjs-backends', 'webgl').err).toContain('bench: unknown TensorFlow.js backend "webgl"');
   });
 
-  it.skipIf(!existsSync('/usr/bin/chromium'))('--gpu times a model on the page\'s GPU (Chromium, gpu.js) and on the CPU, and prints both', () => {
-    const r = nanolab('bench', '--gpu', '--models', 'gpt-micro', '--gpu-steps', '1', '--json');
-    expect(r.code, `${r.out}\n${r.err}`).toBe(0);
-    const { gpu } = JSON.parse(r.out.trim().split('\n').at(-1)!);
-    expect(gpu.adapter).toMatch(/\w/);
-    expect(gpu.models).toHaveLength(1);
-    expect(gpu.models[0]).toMatchObject({ name: 'gpt-micro', tokens_per_step: 128, error: null });
-    expect(gpu.models[0].cpu_tokens_per_s).toBeGreaterThan(0);
-    expect(gpu.models[0].gpu_tokens_per_s).toBeGreaterThan(0);
-    expect(gpu.models[0].gpu_vs_cpu).toBeCloseTo(gpu.models[0].gpu_tokens_per_s / gpu.models[0].cpu_tokens_per_s, 6);
-    expect(r.out).toMatch(/gpt-micro +[\d,]+ +[\d,]+ +[\d,]+ +[\d.]+×/);
-    expect(nanolab('bench', '--gpu', '--models', 'gpt-huge').err).toContain('bench --gpu: unknown model "gpt-huge"');
-    expect(nanolab('bench', '--gpu', '--models', 'gpt-micro', '--chromium', '/nowhere/chromium').err).toContain('bench --gpu: no Chromium at /nowhere/chromium');
-  }, 180_000);
+  it.skipIf(!existsSync('/usr/bin/chromium'))(
+    "--gpu times a model on the page's GPU (Chromium, gpu.js) and on the CPU, and prints both",
+    () => {
+      const r = nanolab('bench', '--gpu', '--models', 'gpt-micro', '--gpu-steps', '1', '--json');
+      expect(r.code, `${r.out}\n${r.err}`).toBe(0);
+      const { gpu } = JSON.parse(r.out.trim().split('\n').at(-1)!);
+      expect(gpu.adapter).toMatch(/\w/);
+      expect(gpu.models).toHaveLength(1);
+      expect(gpu.models[0]).toMatchObject({ name: 'gpt-micro', tokens_per_step: 128, error: null });
+      expect(gpu.models[0].cpu_tokens_per_s).toBeGreaterThan(0);
+      expect(gpu.models[0].gpu_tokens_per_s).toBeGreaterThan(0);
+      expect(gpu.models[0].gpu_vs_cpu).toBeCloseTo(gpu.models[0].gpu_tokens_per_s / gpu.models[0].cpu_tokens_per_s, 6);
+      expect(r.out).toMatch(/gpt-micro +[\d,]+ +[\d,]+ +[\d,]+ +[\d.]+×/);
+      expect(nanolab('bench', '--gpu', '--models', 'gpt-huge').err).toContain('bench --gpu: unknown model "gpt-huge"');
+      expect(nanolab('bench', '--gpu', '--models', 'gpt-micro', '--chromium', '/nowhere/chromium').err).toContain(
+        'bench --gpu: no Chromium at /nowhere/chromium',
+      );
+    },
+    180_000,
+  );
 });

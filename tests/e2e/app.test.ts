@@ -40,7 +40,17 @@ function setField(testId: string, value: string): Promise<void> {
   return fillField(page, testId, value);
 }
 
-const TINY_GPT: Record<string, string> = { n_layer: '1', n_head: '2', n_embd: '32', block_size: '32', seq_len: '32', batch_size: '4', steps: '400', eval_interval: '20', eval_iters: '2' };
+const TINY_GPT: Record<string, string> = {
+  n_layer: '1',
+  n_head: '2',
+  n_embd: '32',
+  block_size: '32',
+  seq_len: '32',
+  batch_size: '4',
+  steps: '400',
+  eval_interval: '20',
+  eval_iters: '2',
+};
 
 describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)', () => {
   beforeAll(async () => {
@@ -72,10 +82,10 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
     await shot('01-welcome');
   });
 
-  it('uploads a text of the user\'s in the New-run view, previews it, and explains a file it cannot use', async () => {
+  it("uploads a text of the user's in the New-run view, previews it, and explains a file it cannot use", async () => {
     await page.locator('[data-test="nav-new"]').click();
     const upload = page.locator('[data-test="corpus-upload"]');
-    await upload.setInputFiles({ name: 'sonnet.txt', mimeType: 'text/plain', buffer: Buffer.from('Shall I compare thee to a summer\'s day?\n'.repeat(200)) });
+    await upload.setInputFiles({ name: 'sonnet.txt', mimeType: 'text/plain', buffer: Buffer.from("Shall I compare thee to a summer's day?\n".repeat(200)) });
     await expect.poll(async () => page.locator('[data-test="corpus-stats"]').textContent(), { timeout: 10_000 }).toContain('8,000');
     expect(await page.locator('[data-test="corpus-preview"]').textContent()).toContain('Shall I compare thee');
     await upload.setInputFiles({ name: 'picture.png', mimeType: 'image/png', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0, 1, 2, 3]) });
@@ -116,7 +126,15 @@ describe.skipIf(!hasChromium)('the lab in a browser (nanolab serve + Chromium)',
     // a second run, an LSTM, from the New-run view
     await page.locator('[data-test="nav-new"]').click();
     await page.locator('[data-test="family-select"]').selectOption('lstm');
-    for (const [key, value] of Object.entries({ hidden_size: '32', embedding_dim: '16', seq_len: '32', batch_size: '4', steps: '40', eval_interval: '20', eval_iters: '2' })) {
+    for (const [key, value] of Object.entries({
+      hidden_size: '32',
+      embedding_dim: '16',
+      seq_len: '32',
+      batch_size: '4',
+      steps: '40',
+      eval_interval: '20',
+      eval_iters: '2',
+    })) {
       await setField(`setting-${key}`, value);
     }
     await setField('new-run-name', 'e2e lstm');

@@ -25,9 +25,12 @@ const TINY: Record<string, string> = { n_layer: '1', n_head: '2', n_embd: '32', 
 async function startGpuRun(name: string, steps: number, evalInterval: number, device: 'gpu' | 'auto' = 'gpu'): Promise<number> {
   await page.locator('[data-test="nav-new"]').click();
   await page.locator('[data-test="family-select"]').selectOption('gpt');
-  for (const [key, value] of Object.entries({ ...TINY, steps: String(steps), eval_interval: String(evalInterval) })) await setField(page, `setting-${key}`, value);
+  for (const [key, value] of Object.entries({ ...TINY, steps: String(steps), eval_interval: String(evalInterval) }))
+    await setField(page, `setting-${key}`, value);
   await setField(page, 'new-run-name', name);
-  await expect.poll(async () => page.locator('[data-test="gpu-adapter"]').textContent(), { timeout: 60_000 }).toMatch(/SwiftShader|ANGLE|WebGL|GPU: (?!looking)/);
+  await expect
+    .poll(async () => page.locator('[data-test="gpu-adapter"]').textContent(), { timeout: 60_000 })
+    .toMatch(/SwiftShader|ANGLE|WebGL|GPU: (?!looking)/);
   await page.locator(`[data-test="device-${device}"]`).check();
   await expect.poll(async () => page.locator('[data-test="new-run-start"]').isEnabled(), { timeout: 20_000 }).toBe(true);
   await page.locator('[data-test="new-run-start"]').click();
@@ -46,10 +49,14 @@ async function until<T>(what: string, get: () => T | null | undefined | false, t
 }
 
 const endedRun = (id: number, timeoutMs = 240_000) =>
-  until(`run ${id} to end`, () => {
-    const run = store.getRun(id);
-    return ['finished', 'stopped', 'failed'].includes(run.status) ? run : null;
-  }, timeoutMs);
+  until(
+    `run ${id} to end`,
+    () => {
+      const run = store.getRun(id);
+      return ['finished', 'stopped', 'failed'].includes(run.status) ? run : null;
+    },
+    timeoutMs,
+  );
 
 /** The page's Web Storage (the Node typings have no DOM). */
 interface Storage {
@@ -125,7 +132,9 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
   }, 400_000);
 
   it('trains on the CPU from the start when the GPU fails its kernel check', async () => {
-    await page.evaluate(() => (globalThis as unknown as { localStorage: Storage }).localStorage.setItem('nanolab.gpuFaults', JSON.stringify({ failKernel: 'linearForward' })));
+    await page.evaluate(() =>
+      (globalThis as unknown as { localStorage: Storage }).localStorage.setItem('nanolab.gpuFaults', JSON.stringify({ failKernel: 'linearForward' })),
+    );
     try {
       const id = await startGpuRun('e2e gpu failed check', 30, 15);
       const run = await endedRun(id);
@@ -151,6 +160,11 @@ describe.skipIf(!hasChromium)('GPU runs in a browser page (gpu.js on SwiftShader
     expect(run.status).toBe('stopped');
     const latest = store.checkpoints(id).find((c) => c.kind === 'latest')!;
     expect(latest.step).toBe(lossSteps(id).at(-1));
-    expect(store.logLines(id).map((l) => l.message).filter((m) => m.includes('CPU'))).toEqual([]);
+    expect(
+      store
+        .logLines(id)
+        .map((l) => l.message)
+        .filter((m) => m.includes('CPU')),
+    ).toEqual([]);
   }, 300_000);
 });

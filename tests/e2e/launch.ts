@@ -38,7 +38,10 @@ export async function serveLab(): Promise<Served> {
     server.on('exit', (code) => reject(new Error(`nanolab serve exited (${code}):\n${log.join('')}`)));
   });
   return {
-    server, url, home, log,
+    server,
+    url,
+    home,
+    log,
     async stop() {
       if (server.exitCode !== null || server.signalCode !== null) return;
       const exited = new Promise((r) => server.once('exit', r));
@@ -51,7 +54,16 @@ export async function serveLab(): Promise<Served> {
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

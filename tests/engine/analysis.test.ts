@@ -10,8 +10,16 @@ describe('k-means', () => {
     // points 0, 2, 10, 12 from centroids 0 and 2:
     // it 1: {0} {2,10,12} -> means 0, 8;  it 2: {0,2} {10,12} -> means 1, 11;  it 3: same, nothing moves
     const r = kmeans([[0], [2], [10], [12]], { k: 2, initialCentroids: [[0], [2]] });
-    expect(r.iterations.map((i) => Array.from(i.assignments))).toEqual([[0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 1, 1]]);
-    expect(r.iterations.map((i) => i.centroids.map((c) => c[0]))).toEqual([[0, 2], [0, 8], [1, 11]]);
+    expect(r.iterations.map((i) => Array.from(i.assignments))).toEqual([
+      [0, 1, 1, 1],
+      [0, 0, 1, 1],
+      [0, 0, 1, 1],
+    ]);
+    expect(r.iterations.map((i) => i.centroids.map((c) => c[0]))).toEqual([
+      [0, 2],
+      [0, 8],
+      [1, 11],
+    ]);
     expect(r.iterations[0].inertia).toBe(0 + 0 + 64 + 100);
     expect(r.converged).toBe(true);
     expect(r.centroids.map((c) => c[0])).toEqual([1, 11]);

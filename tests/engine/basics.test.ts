@@ -8,7 +8,8 @@ import { sampleNext, samplingDistribution } from '../../src/engine/sample';
 
 describe('Rng', () => {
   it('is reproducible from its seed and from a saved state', () => {
-    const a = new Rng(42), b = new Rng(42);
+    const a = new Rng(42),
+      b = new Rng(42);
     const xs = Array.from({ length: 5 }, () => a.nextUint32());
     expect(Array.from({ length: 5 }, () => b.nextUint32())).toEqual(xs);
     a.normal(); // leaves a spare normal in the state
@@ -22,7 +23,9 @@ describe('Rng', () => {
   it('draws uniform and normal values with the right moments', () => {
     const rng = new Rng(7);
     const n = 200_000;
-    let su = 0, sn = 0, sn2 = 0;
+    let su = 0,
+      sn = 0,
+      sn2 = 0;
     for (let i = 0; i < n; i++) {
       const u = rng.random();
       expect(u >= 0 && u < 1).toBe(true);
@@ -56,8 +59,14 @@ describe('float32 GELU', () => {
 describe('erf (double precision, for exact GELU)', () => {
   it('matches reference values', () => {
     const ref: [number, number][] = [
-      [0, 0], [0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149],
-      [2, 0.9953222650189527], [2.5, 0.999593047982555], [3, 0.9999779095030014], [4, 0.9999999845827421],
+      [0, 0],
+      [0.1, 0.1124629160182849],
+      [0.5, 0.5204998778130465],
+      [1, 0.8427007929497149],
+      [2, 0.9953222650189527],
+      [2.5, 0.999593047982555],
+      [3, 0.9999779095030014],
+      [4, 0.9999999845827421],
     ];
     for (const [x, y] of ref) {
       expect(Math.abs(erf(x) - y)).toBeLessThan(2e-16 + 1e-15 * y);
@@ -111,8 +120,11 @@ describe('model configs', () => {
   it('count parameters as the built model does, for every family and option', () => {
     const backend = new CpuBackend();
     const cases: [Parameters<typeof resolveModelConfig>[0], Record<string, unknown>][] = [
-      ['rnn', {}], ['lstm', { num_layers: 3 }], ['gru', { embedding_dim: 16 }],
-      ['gpt', {}], ['gpt', { tie_word_embeddings: false, lm_head_bias: true, position_encoding: 'sinusoidal' }],
+      ['rnn', {}],
+      ['lstm', { num_layers: 3 }],
+      ['gru', { embedding_dim: 16 }],
+      ['gpt', {}],
+      ['gpt', { tie_word_embeddings: false, lm_head_bias: true, position_encoding: 'sinusoidal' }],
       ['gpt', { bias: false, final_layer_norm: false, mlp_ratio: 2 }],
     ];
     for (const [family, o] of cases) {
@@ -125,7 +137,7 @@ describe('model configs', () => {
     expect(countParameters(resolveModelConfig('gpt', 65, {}))).toBe(809_856);
   });
 
-  it("initialises like PyTorch (recurrent) and nanoGPT (Transformer)", () => {
+  it('initialises like PyTorch (recurrent) and nanoGPT (Transformer)', () => {
     const backend = new CpuBackend();
     const lstm = createModel(resolveModelConfig('lstm', 65, { hidden_size: 100 }), backend, new Rng(1));
     const w = backend.read(lstm.params.get('rnn.weight_hh_l1'));

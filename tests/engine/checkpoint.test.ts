@@ -38,9 +38,17 @@ describe('safetensors', () => {
 
 describe('checkpoints and exact resume', () => {
   const cases: [string, Parameters<typeof resolveTrainConfig>[0], Record<string, unknown>][] = [
-    ['LSTM, sequential batches with carried state, RMSprop', 'lstm', { hidden_size: 12, embedding_dim: 6, batch_size: 3, seq_len: 10, optimizer: 'rmsprop', alpha: 0.95, grad_clip_value: 5, grad_clip: 0 }],
+    [
+      'LSTM, sequential batches with carried state, RMSprop',
+      'lstm',
+      { hidden_size: 12, embedding_dim: 6, batch_size: 3, seq_len: 10, optimizer: 'rmsprop', alpha: 0.95, grad_clip_value: 5, grad_clip: 0 },
+    ],
     ['GRU with dropout between layers', 'gru', { hidden_size: 8, embedding_dim: 4, batch_size: 2, seq_len: 8, dropout: 0.2 }],
-    ['GPT with dropout and a cosine schedule', 'gpt', { n_layer: 2, n_head: 2, n_embd: 16, block_size: 16, seq_len: 16, batch_size: 4, dropout: 0.1, warmup_iters: 2, lr_decay_iters: 8 }],
+    [
+      'GPT with dropout and a cosine schedule',
+      'gpt',
+      { n_layer: 2, n_head: 2, n_embd: 16, block_size: 16, seq_len: 16, batch_size: 4, dropout: 0.1, warmup_iters: 2, lr_decay_iters: 8 },
+    ],
   ];
   for (const [label, family, overrides] of cases) {
     it(`resuming at step k gives bit-identical weights at step n: ${label}`, () => {
@@ -84,7 +92,9 @@ describe('checkpoints and exact resume', () => {
     const files = encodeCheckpoint(trainer, corpus.tokenizer);
     trainer.dispose();
     const { 'state.json': _state, ...noState } = files;
-    expect(() => validateCheckpoint(noState, 'resume')).toThrow('state.json is missing from the checkpoint (it has config.json, model.safetensors, optimizer.safetensors, tokenizer.json)');
+    expect(() => validateCheckpoint(noState, 'resume')).toThrow(
+      'state.json is missing from the checkpoint (it has config.json, model.safetensors, optimizer.safetensors, tokenizer.json)',
+    );
     expect(validateCheckpoint(noState, 'inference').state).toBeNull();
     const foreign = { ...files, 'config.json': new TextEncoder().encode('{"format":"other"}') };
     expect(() => validateCheckpoint(foreign)).toThrow('config.json is not a NanoLab checkpoint\'s config (its format is "other"');
@@ -97,7 +107,10 @@ describe('checkpoints and exact resume', () => {
     for (let i = 0; i < 3; i++) trainer.trainStep();
     const files = encodeCheckpoint(trainer, corpus.tokenizer);
     const exported = Object.fromEntries(['model.safetensors', 'config.json', 'tokenizer.json'].map((n) => [n, files[n]]));
-    for (const [label, folder, step] of [['checkpoint', files, 3], ['export', exported, null]] as const) {
+    for (const [label, folder, step] of [
+      ['checkpoint', files, 3],
+      ['export', exported, null],
+    ] as const) {
       const restored = restoreModel(folder);
       expect(restored.step, label).toBe(step);
       expect(restored.tokenizer.vocab).toEqual(corpus.tokenizer.vocab);

@@ -11,9 +11,7 @@ const corpus = splitCorpus('To be, or not to be, that is the question: whether t
 const tok = corpus.tokenizer;
 
 function trained(family: 'lstm' | 'gpt'): Trainer {
-  const o = family === 'gpt'
-    ? { n_layer: 1, n_head: 2, n_embd: 16, block_size: 8, seq_len: 8 }
-    : { hidden_size: 16, embedding_dim: 8, seq_len: 8 };
+  const o = family === 'gpt' ? { n_layer: 1, n_head: 2, n_embd: 16, block_size: 8, seq_len: 8 } : { hidden_size: 16, embedding_dim: 8, seq_len: 8 };
   const t = new Trainer(resolveTrainConfig(family, tok.vocabSize, { ...o, batch_size: 4, lr: 1e-2 }, 2), corpus);
   for (let i = 0; i < 30; i++) t.trainStep();
   return t;
@@ -36,17 +34,31 @@ describe('KV cache', () => {
     const { CpuBackend } = await import('../../src/engine/backend/cpu');
     const backend = new CpuBackend();
     for (const position_encoding of ['learned', 'sinusoidal'] as const) {
-      const config = resolveModelConfig('gpt', 11, { n_layer: 2, n_head: 2, n_embd: 16, block_size: 10, position_encoding, norm_position: position_encoding === 'learned' ? 'pre' : 'post' });
+      const config = resolveModelConfig('gpt', 11, {
+        n_layer: 2,
+        n_head: 2,
+        n_embd: 16,
+        block_size: 10,
+        position_encoding,
+        norm_position: position_encoding === 'learned' ? 'pre' : 'post',
+      });
       const model = new GPT(config as never, backend, new Rng(3));
-      for (const [, p] of model.params.entries()) backend.write(p, Array.from(backend.read(p), (v, i) => v * 30 + 0.01 * Math.sin(i)));
-      const B = 2, T = 10;
+      for (const [, p] of model.params.entries())
+        backend.write(
+          p,
+          Array.from(backend.read(p), (v, i) => v * 30 + 0.01 * Math.sin(i)),
+        );
+      const B = 2,
+        T = 10;
       const ids = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % 11);
       const full = backend.scoped(() => Array.from(backend.read(model.forward(new Graph(backend, new Rng(0), false), ids, B, T).logits)));
       const cache = model.createCache(B);
       const stepLogits: number[][] = [];
       const prompt = 4;
       const take = (t0: number, n: number) => Int32Array.from({ length: B * n }, (_, i) => ids[Math.floor(i / n) * T + t0 + (i % n)]);
-      backend.scoped(() => stepLogits.push(Array.from(backend.read(model.forwardCached(new Graph(backend, new Rng(0), false), take(0, prompt), B, prompt, cache)))));
+      backend.scoped(() =>
+        stepLogits.push(Array.from(backend.read(model.forwardCached(new Graph(backend, new Rng(0), false), take(0, prompt), B, prompt, cache)))),
+      );
       for (let t = prompt; t < T; t++) {
         backend.scoped(() => stepLogits.push(Array.from(backend.read(model.forwardCached(new Graph(backend, new Rng(0), false), take(t, 1), B, 1, cache)))));
       }
@@ -58,7 +70,9 @@ describe('KV cache', () => {
           got.forEach((x, i) => expect(x).toBeCloseTo(want[i], 4));
         }
       }
-      expect(() => backend.scoped(() => model.forwardCached(new Graph(backend, new Rng(0), false), take(0, 1), B, 1, cache))).toThrow('the cache holds 10 positions; 10 used, 1 more asked');
+      expect(() => backend.scoped(() => model.forwardCached(new Graph(backend, new Rng(0), false), take(0, 1), B, 1, cache))).toThrow(
+        'the cache holds 10 positions; 10 used, 1 more asked',
+      );
       model.disposeCache(cache);
     }
   });
@@ -86,7 +100,8 @@ describe('generation', () => {
 
   it('is reproducible from its seed; greedy is deterministic and picks the argmax', () => {
     const t = trained('lstm');
-    const text = (seed: number, temperature: number) => [...generate(t.model, tok, { prompt: 'th', length: 30, seed, temperature })].map((o) => o.text).join('');
+    const text = (seed: number, temperature: number) =>
+      [...generate(t.model, tok, { prompt: 'th', length: 30, seed, temperature })].map((o) => o.text).join('');
     expect(text(5, 1)).toBe(text(5, 1));
     expect(text(5, 1)).not.toBe(text(6, 1));
     expect(text(1, 0)).toBe(text(2, 0));

@@ -44,9 +44,13 @@ function gradCheck(
   f: (g: Graph, xs: Tensor[]) => Tensor,
   opts: { eps?: number; rtol?: number; atol?: number; seed?: number } = {},
 ): void {
-  const eps = opts.eps ?? 1e-6, rtol = opts.rtol ?? 1e-5, atol = opts.atol ?? 1e-7;
+  const eps = opts.eps ?? 1e-6,
+    rtol = opts.rtol ?? 1e-5,
+    atol = opts.atol ?? 1e-7;
   const rng = new Rng(opts.seed ?? 11);
-  const values = specs.map((s) => Float64Array.from(s.values ?? Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * (s.scale ?? 1))));
+  const values = specs.map((s) =>
+    Float64Array.from(s.values ?? Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => rng.normal() * (s.scale ?? 1))),
+  );
   let weights: Float64Array | null = null;
 
   const evaluate = (withGrad: boolean): { value: number; grads: Float64Array[] } =>
@@ -144,19 +148,22 @@ describe('finite-difference gradient checks (float64)', () => {
     gradCheck('crossEntropy', [{ shape: [4, 5], scale: 2 }], (g, [x]) => g.crossEntropy(x, targets).loss);
   });
 
-  const T = 3, B = 2, H = 3;
+  const T = 3,
+    B = 2,
+    H = 3;
   it('vanilla RNN over time, from a carried state', () => {
-    gradCheck(
-      'rnnTanh',
-      [{ shape: [T, B, H] }, { shape: [H, H], scale: 0.5 }, { shape: [H] }, { shape: [B, H], constant: true }],
-      (g, [gi, whh, bhh, h0]) => g.rnnTanh(gi, whh, bhh, h0),
+    gradCheck('rnnTanh', [{ shape: [T, B, H] }, { shape: [H, H], scale: 0.5 }, { shape: [H] }, { shape: [B, H], constant: true }], (g, [gi, whh, bhh, h0]) =>
+      g.rnnTanh(gi, whh, bhh, h0),
     );
   });
 
   it('LSTM over time, from a carried state', () => {
     const specs: InputSpec[] = [
-      { shape: [T, B, 4 * H] }, { shape: [4 * H, H], scale: 0.5 }, { shape: [4 * H] },
-      { shape: [B, H], constant: true }, { shape: [B, H], constant: true },
+      { shape: [T, B, 4 * H] },
+      { shape: [4 * H, H], scale: 0.5 },
+      { shape: [4 * H] },
+      { shape: [B, H], constant: true },
+      { shape: [B, H], constant: true },
     ];
     gradCheck('lstm', specs, (g, [gi, whh, bhh, h0, c0]) => g.lstm(gi, whh, bhh, h0, c0).hs);
   });
@@ -176,10 +183,23 @@ describe('finite-difference checks of whole models (float64)', () => {
     ['lstm', 'lstm', { embedding_dim: 4, hidden_size: 5, num_layers: 2 }],
     ['gru', 'gru', { embedding_dim: 4, hidden_size: 5, num_layers: 2 }],
     ['gpt pre-LN, learned positions, tied head', 'gpt', { block_size: 4, n_layer: 2, n_head: 2, n_embd: 8 }],
-    ['gpt post-LN, sinusoidal, ReLU, separate head with bias', 'gpt', {
-      block_size: 4, n_layer: 1, n_head: 2, n_embd: 8, norm_position: 'post', position_encoding: 'sinusoidal',
-      activation: 'relu', final_layer_norm: false, tie_word_embeddings: false, lm_head_bias: true, mlp_ratio: 2,
-    }],
+    [
+      'gpt post-LN, sinusoidal, ReLU, separate head with bias',
+      'gpt',
+      {
+        block_size: 4,
+        n_layer: 1,
+        n_head: 2,
+        n_embd: 8,
+        norm_position: 'post',
+        position_encoding: 'sinusoidal',
+        activation: 'relu',
+        final_layer_norm: false,
+        tie_word_embeddings: false,
+        lm_head_bias: true,
+        mlp_ratio: 2,
+      },
+    ],
   ];
   for (const [label, family, overrides] of cases) {
     it(label, () => {
@@ -188,10 +208,12 @@ describe('finite-difference checks of whole models (float64)', () => {
       // nanoGPT's init is small (std 0.02): scale up so the check sees curvature, not a linear map
       for (const [, p] of model.params.entries()) {
         const v = backend.read(p);
-        for (let i = 0; i < v.length; i++) v[i] = v[i] * (family === 'gpt' ? 20 : 1) + (config.family === 'gpt' && p.shape.length === 1 ? 0.1 * Math.sin(i) : 0);
+        for (let i = 0; i < v.length; i++)
+          v[i] = v[i] * (family === 'gpt' ? 20 : 1) + (config.family === 'gpt' && p.shape.length === 1 ? 0.1 * Math.sin(i) : 0);
         backend.write(p, v);
       }
-      const Bm = 2, Tm = 4;
+      const Bm = 2,
+        Tm = 4;
       const x = Int32Array.from([1, 3, 5, 0, 2, 2, 4, 1]);
       const y = Int32Array.from([3, 5, 0, 2, 2, 4, 1, 5]);
       const lossOf = (withGrad: boolean) =>
@@ -233,8 +255,17 @@ afterAll(() => {
   // no derivative: storage, optimizer updates, and the inference-only KV-cache kernels (checked
   // against the full forward in generate.test.ts)
   const optimizerOrStorage = new Set([
-    'fill', 'copy', 'sumSquares', 'scale', 'clampAbs', 'adamStep', 'sgdStep', 'rmspropStep', 'adagradStep',
-    'kvCacheWrite', 'attentionDecodeForward',
+    'fill',
+    'copy',
+    'sumSquares',
+    'scale',
+    'clampAbs',
+    'adamStep',
+    'sgdStep',
+    'rmspropStep',
+    'adagradStep',
+    'kvCacheWrite',
+    'attentionDecodeForward',
   ]);
   const missing = KERNEL_NAMES.filter((k) => !optimizerOrStorage.has(k) && !called.has(k));
   expect(missing).toEqual([]);

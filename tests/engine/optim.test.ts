@@ -43,7 +43,9 @@ describe('optimizers follow torch.optim', () => {
   it('AdamW: decoupled decay, bias-corrected moments, eps after the correction', () => {
     const h = { lr: 0.01, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: 0.1 };
     const { actual, p0, grads } = run('adamw', h, 4);
-    const p = p0.slice(), m = new Float64Array(16), v = new Float64Array(16);
+    const p = p0.slice(),
+      m = new Float64Array(16),
+      v = new Float64Array(16);
     grads.forEach((g, k) => {
       const t = k + 1;
       for (let i = 0; i < 16; i++) {
@@ -68,7 +70,9 @@ describe('optimizers follow torch.optim', () => {
   it('Adam: L2 weight decay added to the gradient', () => {
     const h = { lr: 0.02, beta1: 0.8, beta2: 0.99, eps: 1e-6, weight_decay: 0.05 };
     const { actual, p0, grads } = run('adam', h, 3);
-    const p = p0.slice(), m = new Float64Array(16), v = new Float64Array(16);
+    const p = p0.slice(),
+      m = new Float64Array(16),
+      v = new Float64Array(16);
     grads.forEach((g0, k) => {
       const t = k + 1;
       for (let i = 0; i < 16; i++) {
@@ -85,7 +89,8 @@ describe('optimizers follow torch.optim', () => {
     it(`SGD with momentum${nesterov ? ' (Nesterov)' : ''}, dampening and weight decay`, () => {
       const h = { lr: 0.1, momentum: 0.9, dampening: nesterov ? 0 : 0.1, nesterov, weight_decay: 0.01 };
       const { actual, p0, grads } = run('sgd', h, 4);
-      const p = p0.slice(), buf = new Float64Array(16);
+      const p = p0.slice(),
+        buf = new Float64Array(16);
       grads.forEach((g0, k) => {
         for (let i = 0; i < 16; i++) {
           let d = g0[i] + h.weight_decay * p[i];
@@ -108,7 +113,8 @@ describe('optimizers follow torch.optim', () => {
   it("RMSprop with char-rnn's alpha 0.95", () => {
     const h = { lr: 2e-3, alpha: 0.95, eps: 1e-8 };
     const { actual, p0, grads } = run('rmsprop', h, 4);
-    const p = p0.slice(), sq = new Float64Array(16);
+    const p = p0.slice(),
+      sq = new Float64Array(16);
     for (const g of grads) {
       for (let i = 0; i < 16; i++) {
         sq[i] = h.alpha * sq[i] + (1 - h.alpha) * g[i] * g[i];
@@ -121,7 +127,10 @@ describe('optimizers follow torch.optim', () => {
   it('RMSprop centered with momentum', () => {
     const h = { lr: 1e-2, alpha: 0.9, eps: 1e-8, momentum: 0.5, centered: true };
     const { actual, p0, grads } = run('rmsprop', h, 3);
-    const p = p0.slice(), sq = new Float64Array(16), ga = new Float64Array(16), buf = new Float64Array(16);
+    const p = p0.slice(),
+      sq = new Float64Array(16),
+      ga = new Float64Array(16),
+      buf = new Float64Array(16);
     for (const g of grads) {
       for (let i = 0; i < 16; i++) {
         sq[i] = h.alpha * sq[i] + (1 - h.alpha) * g[i] * g[i];
@@ -137,7 +146,8 @@ describe('optimizers follow torch.optim', () => {
   it('Adagrad with learning-rate decay', () => {
     const h = { lr: 0.1, lr_decay: 0.01, eps: 1e-10 };
     const { actual, p0, grads } = run('adagrad', h, 3);
-    const p = p0.slice(), sum = new Float64Array(16);
+    const p = p0.slice(),
+      sum = new Float64Array(16);
     grads.forEach((g, k) => {
       const clr = h.lr / (1 + k * h.lr_decay);
       for (let i = 0; i < 16; i++) {
@@ -172,7 +182,10 @@ describe('optimizers follow torch.optim', () => {
 describe('gradient clipping', () => {
   it('clip_grad_norm_: global norm, coefficient min(1, max/(norm+1e-6))', () => {
     const { params } = setup();
-    backend.write(params.get('w').grad!, Array.from({ length: 12 }, (_, i) => i - 6));
+    backend.write(
+      params.get('w').grad!,
+      Array.from({ length: 12 }, (_, i) => i - 6),
+    );
     backend.write(params.get('b').grad!, [3, 4, 0, 0]);
     const norm = Math.sqrt([...Array(12).keys()].reduce((s, i) => s + (i - 6) ** 2, 0) + 25);
     const { norm: got, coef } = clipGradNorm(params, 2);
@@ -205,7 +218,9 @@ describe('learning-rate schedules', () => {
     expect(learningRate({ kind: 'constant' }, 0.3, 999)).toBe(0.3);
   });
   it('validates', () => {
-    expect(() => validateSchedule({ kind: 'cosine', warmup_iters: 10, lr_decay_iters: 5, min_lr: 0 })).toThrow('lr_decay_iters (5) must be ≥ warmup_iters (10)');
+    expect(() => validateSchedule({ kind: 'cosine', warmup_iters: 10, lr_decay_iters: 5, min_lr: 0 })).toThrow(
+      'lr_decay_iters (5) must be ≥ warmup_iters (10)',
+    );
     expect(() => validateSchedule({ kind: 'step', step_size: 0, gamma: 0.5 })).toThrow('step_size (0) must be a positive integer');
   });
 });

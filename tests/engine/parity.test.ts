@@ -124,7 +124,9 @@ describe('PyTorch parity on both CPU kernel sets', () => {
   for (const { file, fx } of fixtures) {
     it(`${file}: every field passes with the wasm kernels and with the plain JS reference`, () => {
       for (const backend of [wasm, js]) {
-        const failed = checkFixture(fx, backend).filter((c) => !c.pass).map((c) => `${c.field} (max rel ${c.maxRel})`);
+        const failed = checkFixture(fx, backend)
+          .filter((c) => !c.pass)
+          .map((c) => `${c.field} (max rel ${c.maxRel})`);
         expect(failed, backend.name).toEqual([]);
       }
     });

@@ -35,7 +35,9 @@ describe('engine purity', () => {
   it('uses no Node or DOM globals', () => {
     const forbidden = /\b(Buffer|process|require|__dirname|document|window|localStorage)\b\s*[.(]/;
     for (const file of files) {
-      const code = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+      const code = readFileSync(file, 'utf8')
+        .replace(/\/\/.*$/gm, '')
+        .replace(/\/\*[\s\S]*?\*\//g, '');
       expect(code.match(forbidden)?.[0] ?? null, file).toBeNull();
     }
   });

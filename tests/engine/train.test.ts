@@ -33,7 +33,12 @@ describe('char tokenizer and corpus', () => {
   it('refuses empty, binary, non-UTF-8 and too-short input with a reason', () => {
     expect(() => decodeText(new Uint8Array(0), 'a.txt')).toThrow('a.txt is empty');
     expect(() => decodeText(Uint8Array.from([104, 0, 105]), 'b.bin')).toThrow('b.bin looks binary (it contains NUL bytes)');
-    expect(() => decodeText(Uint8Array.from({ length: 100 }, () => 0xff), 'c.txt')).toThrow('c.txt is not UTF-8 text');
+    expect(() =>
+      decodeText(
+        Uint8Array.from({ length: 100 }, () => 0xff),
+        'c.txt',
+      ),
+    ).toThrow('c.txt is not UTF-8 text');
     expect(() => splitCorpus('ab')).toThrow('the text is too short');
   });
 });
@@ -62,7 +67,10 @@ describe('word tokenizer', () => {
   it('trains and checkpoints a word-level model', async () => {
     const { encodeCheckpoint, restoreTrainer } = await import('../../src/engine/checkpoint/checkpoint');
     const words = splitCorpus('the cat sat on the mat and the dog sat on the log. '.repeat(80), 0.1, 2, { kind: 'word', vocab_size: 50, lowercase: false });
-    const t = new Trainer(resolveTrainConfig('lstm', words.tokenizer.vocabSize, { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 8, lr: 1e-2, eval_iters: 2 }), words);
+    const t = new Trainer(
+      resolveTrainConfig('lstm', words.tokenizer.vocabSize, { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 8, lr: 1e-2, eval_iters: 2 }),
+      words,
+    );
     for (let i = 0; i < 150; i++) t.trainStep();
     expect(t.evaluate('val')).toBeLessThan(0.5 * Math.log(words.tokenizer.vocabSize));
     const { tokenizer } = restoreTrainer(encodeCheckpoint(t, words.tokenizer), words);
@@ -86,7 +94,8 @@ describe('batches', () => {
     const second = s.next();
     expect(second.x[0]).toBe(10);
     expect(second.x[10]).toBe(60);
-    s.next(); s.next(); // offsets 20, 30; offset 40 is the last window that fits
+    s.next();
+    s.next(); // offsets 20, 30; offset 40 is the last window that fits
     expect(s.next().x[0]).toBe(40);
     expect(s.atEpochStart).toBe(true);
     expect(s.next().x[0]).toBe(0);
@@ -125,9 +134,10 @@ describe('trainer', () => {
 
   it('learns: loss falls well below uniform on a repetitive text, for each family', () => {
     for (const family of ['rnn', 'lstm', 'gru', 'gpt'] as const) {
-      const small = family === 'gpt'
-        ? { n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, seq_len: 16, batch_size: 8, lr: 1e-2 }
-        : { hidden_size: 32, embedding_dim: 8, num_layers: 1, seq_len: 16, batch_size: 8, lr: 1e-2 };
+      const small =
+        family === 'gpt'
+          ? { n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, seq_len: 16, batch_size: 8, lr: 1e-2 }
+          : { hidden_size: 32, embedding_dim: 8, num_layers: 1, seq_len: 16, batch_size: 8, lr: 1e-2 };
       const trainer = new Trainer(resolveTrainConfig(family, V, { ...small, eval_iters: 4, steps: 60 }, 1), corpus);
       for (let i = 0; i < 60; i++) trainer.trainStep();
       const { valLoss } = trainer.evaluateBoth();

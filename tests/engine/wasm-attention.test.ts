@@ -30,7 +30,12 @@ function maxRelative(a: number[], b: number[]): number {
 describe('wasm attention', () => {
   const wasm = new CpuBackend('float32', 'wasm');
   const js = new CpuBackend('float32', 'js');
-  for (const [B, T, C, nh] of [[1, 1, 4, 1], [2, 3, 8, 2], [3, 17, 24, 3], [2, 65, 32, 4]]) {
+  for (const [B, T, C, nh] of [
+    [1, 1, 4, 1],
+    [2, 3, 8, 2],
+    [3, 17, 24, 3],
+    [2, 65, 32, 4],
+  ]) {
     for (const withMask of [false, true]) {
       it(`B ${B}, T ${T}, C ${C}, ${nh} heads${withMask ? ', dropout mask' : ''}: matches the reference`, () => {
         const fast = run(wasm, B, T, C, nh, withMask, T);

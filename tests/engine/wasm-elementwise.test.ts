@@ -13,7 +13,10 @@ function run(backend: CpuBackend, xs: number[], dys: number[]) {
     const y = backend.alloc([xs.length]);
     backend.activationForward('gelu', x, y);
     const dy = backend.fromArray([xs.length], dys);
-    const dx = backend.fromArray([xs.length], xs.map(() => 0.25));
+    const dx = backend.fromArray(
+      [xs.length],
+      xs.map(() => 0.25),
+    );
     backend.activationBackward('gelu', x, y, dy, dx);
     return { y: Array.from(backend.read(y)), dx: Array.from(backend.read(dx)) };
   });
@@ -47,20 +50,41 @@ describe('wasm LSTM cell', () => {
     const wave = (n: number, f: number) => Array.from({ length: n }, (_, i) => 12 * Math.sin(i * f) ** 3);
     return backend.scoped(() => {
       const gi = backend.fromArray([T, B, G], wave(T * B * G, 0.61));
-      const whh = backend.fromArray([G, H], wave(G * H, 0.37).map((v) => v / 40));
-      const bhh = backend.fromArray([G], wave(G, 0.9).map((v) => v / 10));
-      const h0 = backend.fromArray([B, H], wave(B * H, 1.3).map((v) => v / 12));
-      const c0 = backend.fromArray([B, H], wave(B * H, 0.7).map((v) => v / 6));
-      const hs = backend.alloc([T, B, H]), cs = backend.alloc([T, B, H]), acts = backend.alloc([T, B, G]);
+      const whh = backend.fromArray(
+        [G, H],
+        wave(G * H, 0.37).map((v) => v / 40),
+      );
+      const bhh = backend.fromArray(
+        [G],
+        wave(G, 0.9).map((v) => v / 10),
+      );
+      const h0 = backend.fromArray(
+        [B, H],
+        wave(B * H, 1.3).map((v) => v / 12),
+      );
+      const c0 = backend.fromArray(
+        [B, H],
+        wave(B * H, 0.7).map((v) => v / 6),
+      );
+      const hs = backend.alloc([T, B, H]),
+        cs = backend.alloc([T, B, H]),
+        acts = backend.alloc([T, B, G]);
       backend.lstmForward(gi, whh, bhh, h0, c0, hs, cs, acts);
       return [hs, cs, acts].map((t) => Array.from(backend.read(t)));
     });
   }
-  for (const [T, B, H] of [[1, 1, 4], [5, 3, 8], [7, 2, 6], [4, 2, 64]]) {
+  for (const [T, B, H] of [
+    [1, 1, 4],
+    [5, 3, 8],
+    [7, 2, 6],
+    [4, 2, 64],
+  ]) {
     it(`T ${T}, B ${B}, H ${H}: states and gates match the JS loop`, () => {
-      const fast = step(wasm, T, B, H), ref = step(js, T, B, H);
+      const fast = step(wasm, T, B, H),
+        ref = step(js, T, B, H);
       for (let k = 0; k < 3; k++) {
-        for (let i = 0; i < ref[k].length; i++) expect(Math.abs(fast[k][i] - ref[k][i]), `${['h', 'c', 'gate'][k]}[${i}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref[k][i])));
+        for (let i = 0; i < ref[k].length; i++)
+          expect(Math.abs(fast[k][i] - ref[k][i]), `${['h', 'c', 'gate'][k]}[${i}]`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(ref[k][i])));
       }
     });
   }
@@ -76,7 +100,7 @@ const SIZES = [1, 3, 4, 17, 65, 127, 256];
 
 /** n values with a spread of magnitudes: a sine wave times powers of ten from 1e-6 to 1e3. */
 function spread(n: number, seed: number, scale = 1): number[] {
-  return Array.from({ length: n }, (_, i) => Math.fround(scale * Math.sin(i * 0.73 + seed) * 10 ** ((i * 7 + seed) % 10 - 6)));
+  return Array.from({ length: n }, (_, i) => Math.fround(scale * Math.sin(i * 0.73 + seed) * 10 ** (((i * 7 + seed) % 10) - 6)));
 }
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, rel: number, what: string): void {
@@ -92,7 +116,9 @@ describe('wasm AdamW step', () => {
   const lr = 1e-2;
   function step(backend: CpuBackend, n: number, decoupled: boolean, gradScale: number) {
     return backend.scoped(() => {
-      const p = backend.fromArray([n], n0.p(n)), m = backend.fromArray([n], n0.m(n)), v = backend.fromArray([n], n0.v(n));
+      const p = backend.fromArray([n], n0.p(n)),
+        m = backend.fromArray([n], n0.m(n)),
+        v = backend.fromArray([n], n0.v(n));
       const g = backend.alloc([n]);
       for (let step = 1; step <= 3; step++) {
         backend.write(g, grads(n, step, gradScale));
@@ -105,10 +131,13 @@ describe('wasm AdamW step', () => {
     for (const decoupled of [true, false]) {
       for (const gradScale of [1, 1e-12, 1e12]) {
         it(`n ${n}, ${decoupled ? 'AdamW' : 'Adam with L2'}, gradients ×${gradScale}: p, m and v within float32 rounding of the JS step`, () => {
-          const fast = step(wasm, n, decoupled, gradScale), ref = step(js, n, decoupled, gradScale);
+          const fast = step(wasm, n, decoupled, gradScale),
+            ref = step(js, n, decoupled, gradScale);
           // float32 rounding of the terms that meet in each element (an update that cancels most of
           // p leaves an error of p's size, not the result's): the largest of them, times a few ε
-          const p0 = n0.p(n), m0 = n0.m(n), v0 = n0.v(n);
+          const p0 = n0.p(n),
+            m0 = n0.m(n),
+            v0 = n0.v(n);
           const gMax = (i: number) => Math.max(...[1, 2, 3].map((t) => Math.abs(grads(n, t, gradScale)[i])));
           const terms = (i: number) => [Math.abs(p0[i]), Math.abs(m0[i]), gMax(i), lr];
           const scales = [
@@ -147,19 +176,28 @@ describe('wasm LSTM cell backward', () => {
       const bhh = backend.fromArray([G], wave(G, 0.9, 0.1));
       const h0 = backend.fromArray([B, H], wave(B * H, 1.3, 1 / 12));
       const c0 = backend.fromArray([B, H], wave(B * H, 0.7, 1 / 6));
-      const hs = backend.alloc([T, B, H]), cs = backend.alloc([T, B, H]), acts = backend.alloc([T, B, G]);
+      const hs = backend.alloc([T, B, H]),
+        cs = backend.alloc([T, B, H]),
+        acts = backend.alloc([T, B, G]);
       // the forward through the JS loop on both backends' arrays, so the backward sees the same gates
       js.lstmForward(gi, whh, bhh, h0, c0, hs, cs, acts);
       const dhs = backend.fromArray([T, B, H], wave(T * B * H, 0.43, 0.2));
       const dgi = backend.fromArray([T, B, G], wave(T * B * G, 0.29, 0.01));
-      const dwhh = backend.alloc([G, H]), dbhh = backend.alloc([G]);
+      const dwhh = backend.alloc([G, H]),
+        dbhh = backend.alloc([G]);
       backend.lstmBackward(dhs, hs, cs, acts, h0, c0, whh, dgi, dwhh, dbhh);
       return [dgi, dwhh, dbhh].map((t) => Array.from(backend.read(t)));
     });
   }
-  for (const [T, B, H] of [[1, 1, 4], [5, 3, 8], [7, 2, 6], [4, 2, 64]]) {
+  for (const [T, B, H] of [
+    [1, 1, 4],
+    [5, 3, 8],
+    [7, 2, 6],
+    [4, 2, 64],
+  ]) {
     it(`T ${T}, B ${B}, H ${H}: dgi, dW_hh and db_hh match the JS loop`, () => {
-      const fast = backward(wasm, T, B, H), ref = backward(js, T, B, H);
+      const fast = backward(wasm, T, B, H),
+        ref = backward(js, T, B, H);
       ['dgi', 'dwhh', 'dbhh'].forEach((name, k) => {
         const scale = Math.max(...ref[k].map(Math.abs));
         for (let i = 0; i < ref[k].length; i++) expect(Math.abs(fast[k][i] - ref[k][i]), `${name}[${i}]`).toBeLessThanOrEqual(2e-6 * scale);
@@ -172,28 +210,51 @@ describe('wasm layer norm', () => {
   function norm(backend: CpuBackend, R: number, C: number, offset: number) {
     return backend.scoped(() => {
       // rows with a mean of `offset` and a small spread: the variance must survive the cancellation
-      const x = backend.fromArray([R, C], Array.from({ length: R * C }, (_, i) => offset + Math.sin(i * 1.7) * (1 + (i % 5))));
-      const gain = backend.fromArray([C], Array.from({ length: C }, (_, i) => 1 + 0.3 * Math.cos(i)));
-      const bias = backend.fromArray([C], Array.from({ length: C }, (_, i) => 0.1 * Math.sin(i)));
-      const y = backend.alloc([R, C]), mean = backend.alloc([R]), rstd = backend.alloc([R]);
+      const x = backend.fromArray(
+        [R, C],
+        Array.from({ length: R * C }, (_, i) => offset + Math.sin(i * 1.7) * (1 + (i % 5))),
+      );
+      const gain = backend.fromArray(
+        [C],
+        Array.from({ length: C }, (_, i) => 1 + 0.3 * Math.cos(i)),
+      );
+      const bias = backend.fromArray(
+        [C],
+        Array.from({ length: C }, (_, i) => 0.1 * Math.sin(i)),
+      );
+      const y = backend.alloc([R, C]),
+        mean = backend.alloc([R]),
+        rstd = backend.alloc([R]);
       backend.layerNormForward(x, gain, bias, 1e-5, y, mean, rstd);
-      const dy = backend.fromArray([R, C], Array.from({ length: R * C }, (_, i) => Math.cos(i * 0.37)));
+      const dy = backend.fromArray(
+        [R, C],
+        Array.from({ length: R * C }, (_, i) => Math.cos(i * 0.37)),
+      );
       const dx = backend.fromArray([R, C], new Array(R * C).fill(0.5));
-      const dgain = backend.alloc([C]), dbias = backend.alloc([C]);
+      const dgain = backend.alloc([C]),
+        dbias = backend.alloc([C]);
       backend.layerNormBackward(dy, x, gain, mean, rstd, dx, dgain, dbias);
       const dxOnly = backend.alloc([R, C]);
       backend.layerNormBackward(dy, x, gain, mean, rstd, dxOnly, null, null);
       return [y, mean, rstd, dx, dgain, dbias, dxOnly].map((t) => Array.from(backend.read(t)));
     });
   }
-  for (const [R, C] of [[1, 4], [3, 8], [17, 128], [5, 6], [2, 65]]) {
+  for (const [R, C] of [
+    [1, 4],
+    [3, 8],
+    [17, 128],
+    [5, 6],
+    [2, 65],
+  ]) {
     for (const offset of [0, 1000]) {
       it(`R ${R}, C ${C}, rows around ${offset}: y, mean, rstd and every gradient match the JS loop`, () => {
-        const fast = norm(wasm, R, C, offset), ref = norm(js, R, C, offset);
+        const fast = norm(wasm, R, C, offset),
+          ref = norm(js, R, C, offset);
         // the forward works in double precision as the JS loop; the backward in float32
         ['y', 'mean', 'rstd'].forEach((name, k) => expectClose(fast[k], ref[k], 1.2e-7, name));
         ['dx', 'dgain', 'dbias', 'dx alone'].forEach((name, k) => {
-          const got = fast[k + 3], want = ref[k + 3];
+          const got = fast[k + 3],
+            want = ref[k + 3];
           const scale = Math.max(...want.map(Math.abs));
           // the backward's float32 arithmetic loses up to |offset|·ε relative on x − mean
           const tol = (offset === 0 ? 2e-6 : 2e-3) * scale;
@@ -205,27 +266,35 @@ describe('wasm layer norm', () => {
 });
 
 describe('wasm row-wise adds', () => {
-  for (const [rows, width] of [[1, 1], [3, 3], [17, 65], [5, 128], [2, 127]]) {
+  for (const [rows, width] of [
+    [1, 1],
+    [3, 3],
+    [17, 65],
+    [5, 128],
+    [2, 127],
+  ]) {
     it(`${rows}×${width}: accumulate, add, bias rows and bias gradients give the JS loop's bits`, () => {
-      const go = (backend: CpuBackend) => backend.scoped(() => {
-        const a = backend.fromArray([rows, width], spread(rows * width, 1, 1e3));
-        const b = backend.fromArray([rows, width], spread(rows * width, 2));
-        const bias = backend.fromArray([width], spread(width, 3));
-        const w = backend.fromArray([width, width], spread(width * width, 4));
-        const sum = backend.alloc([rows, width]);
-        backend.addForward(a, b, sum);
-        backend.accumulate(a, b);
-        const rep = backend.alloc([rows, width]);
-        backend.addRepeatForward(a, bias, rep);
-        const dbias = backend.fromArray([width], spread(width, 5));
-        backend.addRepeatBackward(b, dbias);
-        const y = backend.alloc([rows, width]);
-        backend.linearForward(b, w, bias, y);
-        const dlin = backend.alloc([width]);
-        backend.linearBackward(a, b, w, null, null, dlin);
-        return [sum, a, rep, dbias, y, dlin].map((t) => Array.from(backend.read(t)));
-      });
-      const fast = go(wasm), ref = go(js);
+      const go = (backend: CpuBackend) =>
+        backend.scoped(() => {
+          const a = backend.fromArray([rows, width], spread(rows * width, 1, 1e3));
+          const b = backend.fromArray([rows, width], spread(rows * width, 2));
+          const bias = backend.fromArray([width], spread(width, 3));
+          const w = backend.fromArray([width, width], spread(width * width, 4));
+          const sum = backend.alloc([rows, width]);
+          backend.addForward(a, b, sum);
+          backend.accumulate(a, b);
+          const rep = backend.alloc([rows, width]);
+          backend.addRepeatForward(a, bias, rep);
+          const dbias = backend.fromArray([width], spread(width, 5));
+          backend.addRepeatBackward(b, dbias);
+          const y = backend.alloc([rows, width]);
+          backend.linearForward(b, w, bias, y);
+          const dlin = backend.alloc([width]);
+          backend.linearBackward(a, b, w, null, null, dlin);
+          return [sum, a, rep, dbias, y, dlin].map((t) => Array.from(backend.read(t)));
+        });
+      const fast = go(wasm),
+        ref = go(js);
       // the linear output also goes through the wasm gemm, which sums in another order
       for (let k = 0; k < fast.length; k++) {
         if (k === 4) expectClose(fast[k], ref[k], 1e-5 * width, 'linear y');
@@ -238,13 +307,15 @@ describe('wasm row-wise adds', () => {
 describe('wasm sum of squares, scale and zeroing', () => {
   for (const n of SIZES) {
     it(`n ${n}: Σx² in double precision (no float32 overflow at 1e30) and x·s rounded once, as the JS loops`, () => {
-      const go = (backend: CpuBackend) => backend.scoped(() => {
-        const x = backend.fromArray([n], spread(n, 6, 1e27));
-        const sum = backend.sumSquares(x);
-        backend.scale(x, 1 / 3);
-        return { sum, scaled: Array.from(backend.read(x)) };
-      });
-      const fast = go(wasm), ref = go(js);
+      const go = (backend: CpuBackend) =>
+        backend.scoped(() => {
+          const x = backend.fromArray([n], spread(n, 6, 1e27));
+          const sum = backend.sumSquares(x);
+          backend.scale(x, 1 / 3);
+          return { sum, scaled: Array.from(backend.read(x)) };
+        });
+      const fast = go(wasm),
+        ref = go(js);
       expect(Math.abs(fast.sum - ref.sum)).toBeLessThanOrEqual(1e-14 * ref.sum);
       expect(Number.isFinite(fast.sum)).toBe(true);
       expect(fast.scaled).toEqual(ref.scaled);
@@ -268,14 +339,17 @@ describe('wasm softmax and cross-entropy', () => {
       it(`C ${C}, logits ×${scale}: probabilities and the mean loss match the JS loop`, () => {
         const R = 5;
         const targets = Int32Array.from({ length: R }, (_, r) => (r === 2 ? -1 : (r * 7) % C));
-        const go = (backend: CpuBackend) => backend.scoped(() => {
-          const x = backend.fromArray([R, C], rowsOf(R, C, scale));
-          const y = backend.alloc([R, C]), probs = backend.alloc([R, C]);
-          backend.softmaxForward(x, y);
-          const { loss, count } = backend.crossEntropyForward(x, targets, -1, probs);
-          return { y: Array.from(backend.read(y)), probs: Array.from(backend.read(probs)), loss, count };
-        });
-        const fast = go(wasm), ref = go(js);
+        const go = (backend: CpuBackend) =>
+          backend.scoped(() => {
+            const x = backend.fromArray([R, C], rowsOf(R, C, scale));
+            const y = backend.alloc([R, C]),
+              probs = backend.alloc([R, C]);
+            backend.softmaxForward(x, y);
+            const { loss, count } = backend.crossEntropyForward(x, targets, -1, probs);
+            return { y: Array.from(backend.read(y)), probs: Array.from(backend.read(probs)), loss, count };
+          });
+        const fast = go(wasm),
+          ref = go(js);
         // float32 rounds x − max (JS subtracts in double): e^{x−max} is off by up to |x − max|·2⁻²⁴
         // relative, on top of a few ulp; probabilities below 1e-30 are compared absolutely
         const xs = rowsOf(R, C, scale);
@@ -322,9 +396,11 @@ describe('wasm GRU and tanh RNN steps', () => {
       const hs = backend.alloc([T, B, H]);
       const dhs = backend.fromArray([T, B, H], wave(T * B * H, 0.43, 0.2));
       const dgi = backend.fromArray([T, B, G], wave(T * B * G, 0.29, 0.01));
-      const dwhh = backend.alloc([G, H]), dbhh = backend.alloc([G]);
+      const dwhh = backend.alloc([G, H]),
+        dbhh = backend.alloc([G]);
       if (kind === 'gru') {
-        const acts = backend.alloc([T, B, G]), ghn = backend.alloc([T, B, H]);
+        const acts = backend.alloc([T, B, G]),
+          ghn = backend.alloc([T, B, H]);
         backend.gruForward(gi, whh, bhh, h0, hs, acts, ghn);
         backend.gruBackward(dhs, hs, acts, ghn, h0, whh, dgi, dwhh, dbhh);
       } else {
@@ -335,9 +411,15 @@ describe('wasm GRU and tanh RNN steps', () => {
     });
   }
   for (const kind of ['gru', 'rnn'] as const) {
-    for (const [T, B, H] of [[1, 1, 4], [5, 3, 8], [7, 2, 6], [4, 2, 64]]) {
+    for (const [T, B, H] of [
+      [1, 1, 4],
+      [5, 3, 8],
+      [7, 2, 6],
+      [4, 2, 64],
+    ]) {
       it(`${kind} T ${T}, B ${B}, H ${H}: states and every gradient match the JS loop`, () => {
-        const fast = run(wasm, kind, T, B, H), ref = run(js, kind, T, B, H);
+        const fast = run(wasm, kind, T, B, H),
+          ref = run(js, kind, T, B, H);
         // the states within float32 rounding; the gradients use 1 − h², where an h one ulp off near
         // saturation (h = 0.995 at 3) moves the derivative by ~1e-5 relative
         ['h', 'dgi', 'dwhh', 'dbhh'].forEach((name, k) => {
@@ -353,7 +435,8 @@ describe('wasm GRU and tanh RNN steps', () => {
     it(`tanh activation, n ${n}: within float32 rounding of Math.tanh from −20 to 20`, () => {
       const xs = Array.from({ length: n }, (_, i) => Math.fround(n === 1 ? 0.3 : -20 + (40 * i) / (n - 1)));
       const y = wasm.scoped(() => {
-        const x = wasm.fromArray([n], xs), out = wasm.alloc([n]);
+        const x = wasm.fromArray([n], xs),
+          out = wasm.alloc([n]);
         wasm.activationForward('tanh', x, out);
         return Array.from(wasm.read(out));
       });

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import {
-  createWasmGemm, relaxedSimdSupported, type GemmVariant, type WasmGemm,
-} from '../../src/engine/backend/cpu/wasm/gemm-wasm';
+import { createWasmGemm, relaxedSimdSupported, type GemmVariant, type WasmGemm } from '../../src/engine/backend/cpu/wasm/gemm-wasm';
 import { GEMM_WASM_SIMD } from '../../src/engine/backend/cpu/wasm/gemm-wasm.generated';
 import { gemmGeneratedPath, generateGemmModule } from '../../scripts/build-wasm.mjs';
 
@@ -57,7 +55,11 @@ function fill(f32: Float32Array, ptr: number, n: number, next: () => number): vo
 }
 
 interface Case {
-  transA: boolean; transB: boolean; M: number; N: number; K: number;
+  transA: boolean;
+  transB: boolean;
+  M: number;
+  N: number;
+  K: number;
   accumulate: boolean;
   /** extra floats at the end of each row of A, B, C */
   pad?: number;
@@ -66,17 +68,27 @@ interface Case {
 }
 
 interface Placed {
-  c: Case; lda: number; ldb: number; ldc: number;
-  aPtr: number; bPtr: number; cPtr: number; scratchPtr: number;
-  aRows: number; bRows: number;
+  c: Case;
+  lda: number;
+  ldb: number;
+  ldc: number;
+  aPtr: number;
+  bPtr: number;
+  cPtr: number;
+  scratchPtr: number;
+  aRows: number;
+  bRows: number;
 }
 
 /** Puts A, B, C (with random contents) and the scratch in the arena. */
 function place(arena: Arena, gemm: WasmGemm, c: Case, seed: number): Placed {
-  const pad = c.pad ?? 0, skew = c.skew ?? 0;
+  const pad = c.pad ?? 0,
+    skew = c.skew ?? 0;
   const [aRows, aCols] = c.transA ? [c.K, c.M] : [c.M, c.K];
   const [bRows, bCols] = c.transB ? [c.N, c.K] : [c.K, c.N];
-  const lda = aCols + pad, ldb = bCols + pad, ldc = c.N + pad;
+  const lda = aCols + pad,
+    ldb = bCols + pad,
+    ldc = c.N + pad;
   const aPtr = arena.alloc(aRows * lda, skew);
   const bPtr = arena.alloc(bRows * ldb, skew);
   const cPtr = arena.alloc(c.M * ldc, skew);
@@ -97,7 +109,9 @@ function run(gemm: WasmGemm, p: Placed): void {
 /** C as it should be after the call, in float64, from the current (pre-call) memory. */
 function reference(f32: Float32Array, p: Placed): Float64Array {
   const { c, lda, ldb, ldc } = p;
-  const A = p.aPtr / 4, B = p.bPtr / 4, C = p.cPtr / 4;
+  const A = p.aPtr / 4,
+    B = p.bPtr / 4,
+    C = p.cPtr / 4;
   const out = new Float64Array(c.M * c.N);
   for (let i = 0; i < c.M; i++) {
     for (let j = 0; j < c.N; j++) {
@@ -136,14 +150,29 @@ function padding(f32: Float32Array, p: Placed): number[] {
 }
 
 const FORMS: [boolean, boolean, string][] = [
-  [false, false, 'A·B'], [false, true, 'A·Bᵀ'], [true, false, 'Aᵀ·B'], [true, true, 'Aᵀ·Bᵀ'],
+  [false, false, 'A·B'],
+  [false, true, 'A·Bᵀ'],
+  [true, false, 'Aᵀ·B'],
+  [true, true, 'Aᵀ·Bᵀ'],
 ];
 
 // Around the 2×16 tile (1, 2, 3, 15, 16, 17), the 4-wide packing steps, the blocks (KC = MC = 256,
 // NC = 1024), and the models' shapes.
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [1, 3, 17], [3, 1, 65], [17, 3, 1], [65, 127, 3], [127, 65, 17], [2, 16, 4],
-  [3, 17, 5], [16, 15, 127], [33, 48, 64], [1, 127, 257], [300, 20, 9], [5, 1030, 6], [34, 33, 600],
+  [1, 1, 1],
+  [1, 3, 17],
+  [3, 1, 65],
+  [17, 3, 1],
+  [65, 127, 3],
+  [127, 65, 17],
+  [2, 16, 4],
+  [3, 17, 5],
+  [16, 15, 127],
+  [33, 48, 64],
+  [1, 127, 257],
+  [300, 20, 9],
+  [5, 1030, 6],
+  [34, 33, 600],
 ];
 
 const variants: GemmVariant[] = ['relaxed', 'simd'];
@@ -151,8 +180,7 @@ const variants: GemmVariant[] = ['relaxed', 'simd'];
 for (const variant of variants) {
   const supported = variant === 'simd' || relaxedSimdSupported();
   if (!supported) {
-    console.log('wasm gemm: skipping the relaxed variant: this runtime has no relaxed SIMD '
-      + '(Node 20 needs --experimental-wasm-relaxed-simd)');
+    console.log('wasm gemm: skipping the relaxed variant: this runtime has no relaxed SIMD ' + '(Node 20 needs --experimental-wasm-relaxed-simd)');
   }
 
   describe.skipIf(!supported)(`wasm gemm (${variant})`, () => {
@@ -172,15 +200,19 @@ for (const variant of variants) {
             const p = place(arena, gemm, { transA, transB, M, N, K, accumulate }, seed++);
             const want = reference(arena.f32, p);
             run(gemm, p);
-            expect(relativeError(arena.f32, p, want), `${form} M=${M} N=${N} K=${K} acc=${accumulate}`)
-              .toBeLessThan(1e-5);
+            expect(relativeError(arena.f32, p, want), `${form} M=${M} N=${N} K=${K} acc=${accumulate}`).toBeLessThan(1e-5);
           }
         }
       });
 
       it(`${form} works on misaligned sub-blocks of bigger matrices and leaves the rest alone`, () => {
         let seed = 100;
-        for (const [M, N, K] of [[3, 17, 65], [17, 33, 7], [64, 16, 300], [1, 1, 1]] as const) {
+        for (const [M, N, K] of [
+          [3, 17, 65],
+          [17, 33, 7],
+          [64, 16, 300],
+          [1, 1, 1],
+        ] as const) {
           arena.reset();
           const p = place(arena, gemm, { transA, transB, M, N, K, accumulate: true, pad: 5, skew: 3 }, seed++);
           const want = reference(arena.f32, p);
@@ -193,7 +225,9 @@ for (const variant of variants) {
 
       it(`${form} gives bit-identical C for any split of rows or columns`, () => {
         arena.reset();
-        const M = 45, N = 70, K = 300;
+        const M = 45,
+          N = 70,
+          K = 300;
         const p = place(arena, gemm, { transA, transB, M, N, K, accumulate: true }, 7);
         const c0 = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
         run(gemm, p);
@@ -201,19 +235,25 @@ for (const variant of variants) {
 
         // rows [0, 1), [1, 6), [6, 45): each row block is op(A) starting at row r
         arena.f32.set(c0, p.cPtr / 4);
-        for (const [r0, r1] of [[0, 1], [1, 6], [6, 45]]) {
+        for (const [r0, r1] of [
+          [0, 1],
+          [1, 6],
+          [6, 45],
+        ]) {
           const a = p.aPtr + (transA ? r0 : r0 * p.lda) * 4;
-          gemm.gemm(transA, transB, r1 - r0, N, K, a, p.lda, p.bPtr, p.ldb,
-            p.cPtr + r0 * p.ldc * 4, p.ldc, true, p.scratchPtr);
+          gemm.gemm(transA, transB, r1 - r0, N, K, a, p.lda, p.bPtr, p.ldb, p.cPtr + r0 * p.ldc * 4, p.ldc, true, p.scratchPtr);
         }
         expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
 
         // columns [0, 7), [7, 40), [40, 70): each column block is op(B) starting at column c
         arena.f32.set(c0, p.cPtr / 4);
-        for (const [c0_, c1] of [[0, 7], [7, 40], [40, 70]]) {
+        for (const [c0_, c1] of [
+          [0, 7],
+          [7, 40],
+          [40, 70],
+        ]) {
           const b = p.bPtr + (transB ? c0_ * p.ldb : c0_) * 4;
-          gemm.gemm(transA, transB, M, c1 - c0_, K, p.aPtr, p.lda, b, p.ldb,
-            p.cPtr + c0_ * 4, p.ldc, true, p.scratchPtr);
+          gemm.gemm(transA, transB, M, c1 - c0_, K, p.aPtr, p.lda, b, p.ldb, p.cPtr + c0_ * 4, p.ldc, true, p.scratchPtr);
         }
         expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
       });
@@ -223,7 +263,9 @@ for (const variant of variants) {
       for (const [transA, transB] of FORMS) {
         arena.reset();
         // K > KC = 256: the packed B holds two K blocks
-        const M = 21, N = 53, K = 300;
+        const M = 21,
+          N = 53,
+          K = 300;
         const p = place(arena, gemm, { transA, transB, M, N, K, accumulate: true }, 31);
         const c0 = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
         run(gemm, p);
@@ -236,18 +278,23 @@ for (const variant of variants) {
         expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
 
         arena.f32.set(c0, p.cPtr / 4);
-        for (const [j0, j1] of [[0, 16], [16, 48], [48, 53]]) {
-          gemm.gemmPackedB(transA, M, j1 - j0, K, p.aPtr, p.lda, packed, N, j0, p.cPtr + j0 * 4, p.ldc, true,
-            p.scratchPtr);
+        for (const [j0, j1] of [
+          [0, 16],
+          [16, 48],
+          [48, 53],
+        ]) {
+          gemm.gemmPackedB(transA, M, j1 - j0, K, p.aPtr, p.lda, packed, N, j0, p.cPtr + j0 * 4, p.ldc, true, p.scratchPtr);
         }
         expect(arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N)).toEqual(whole);
       }
-      expect(() => gemm.gemmPackedB(false, 2, 8, 4, 0, 4, 1024, 32, 8, 2048, 8, false, 4096))
-        .toThrow(/multiple of 16/);
+      expect(() => gemm.gemmPackedB(false, 2, 8, 4, 0, 4, 1024, 32, 8, 2048, 8, false, 4096)).toThrow(/multiple of 16/);
     });
 
-    it('matches the reference at the models\' size 768×512×128 (MLP down), both weight-gradient forms', () => {
-      for (const [transA, transB] of [[false, true], [true, false]] as const) {
+    it("matches the reference at the models' size 768×512×128 (MLP down), both weight-gradient forms", () => {
+      for (const [transA, transB] of [
+        [false, true],
+        [true, false],
+      ] as const) {
         arena.reset();
         const p = place(arena, gemm, { transA, transB, M: 768, N: 128, K: 512, accumulate: false }, 11);
         const want = reference(arena.f32, p);
@@ -274,7 +321,9 @@ for (const variant of variants) {
       const small = new Arena(4);
       const g = createWasmGemm(small.memory, variant);
       for (const [transA, transB] of FORMS) {
-        const M = 19, N = 37, K = 23;
+        const M = 19,
+          N = 37,
+          K = 23;
         const end = small.memory.buffer.byteLength;
         const scratchPtr = end - g.scratchBytes(M, N, K);
         const [aRows, aCols] = transA ? [K, M] : [M, K];
@@ -288,7 +337,15 @@ for (const variant of variants) {
         fill(small.f32, aPtr, (scratchPtr - aPtr) / 4, next);
         const p: Placed = {
           c: { transA, transB, M, N, K, accumulate: true },
-          lda: aCols, ldb: bCols, ldc: N, aPtr, bPtr, cPtr, scratchPtr, aRows, bRows,
+          lda: aCols,
+          ldb: bCols,
+          ldc: N,
+          aPtr,
+          bPtr,
+          cPtr,
+          scratchPtr,
+          aRows,
+          bRows,
         };
         const want = reference(small.f32, p);
         run(g, p);
@@ -297,12 +354,9 @@ for (const variant of variants) {
     });
 
     it('refuses strides shorter than a row and operands past the memory, saying which', () => {
-      expect(() => gemm.gemm(false, false, 4, 4, 4, 0, 3, 64, 4, 128, 4, false, 256))
-        .toThrow(/row strides lda 3/);
-      expect(() => gemm.gemm(false, false, 4, 4, 4, 0, 4, 64, 4, 64 * MiB, 4, false, 256))
-        .toThrow(/C ends at byte/);
-      expect(() => gemm.gemm(false, false, 4, 4, 4.5, 0, 4, 64, 4, 128, 4, false, 256))
-        .toThrow(/K \(4.5\)/);
+      expect(() => gemm.gemm(false, false, 4, 4, 4, 0, 3, 64, 4, 128, 4, false, 256)).toThrow(/row strides lda 3/);
+      expect(() => gemm.gemm(false, false, 4, 4, 4, 0, 4, 64, 4, 64 * MiB, 4, false, 256)).toThrow(/C ends at byte/);
+      expect(() => gemm.gemm(false, false, 4, 4, 4.5, 0, 4, 64, 4, 128, 4, false, 256)).toThrow(/K \(4.5\)/);
     });
   });
 }
@@ -317,7 +371,11 @@ describe('wasm gemm (simd) arithmetic', () => {
     for (const [transA, transB] of FORMS) {
       arena.reset();
       const p = place(arena, gemm, { transA, transB, M: 260, N: 19, K: 530, accumulate: true }, 21);
-      const { lda, ldb, ldc } = p, F = arena.f32, A = p.aPtr / 4, B = p.bPtr / 4, C = p.cPtr / 4;
+      const { lda, ldb, ldc } = p,
+        F = arena.f32,
+        A = p.aPtr / 4,
+        B = p.bPtr / 4,
+        C = p.cPtr / 4;
       const want = new Float32Array(260 * 19);
       for (let i = 0; i < 260; i++) {
         for (let j = 0; j < 19; j++) {
@@ -339,12 +397,14 @@ describe('wasm gemm (simd) arithmetic', () => {
 });
 
 describe('wasm gemm on worker threads', () => {
-  it('lets a worker compute a row block of C in the caller\'s shared memory, bit-identical', async () => {
+  it("lets a worker compute a row block of C in the caller's shared memory, bit-identical", async () => {
     // The plan for multi-threading: each worker instantiates the same module on the shared
     // memory and computes a block of C's rows with its own scratch.
     const arena = new Arena(16);
     const gemm = createWasmGemm(arena.memory, 'simd');
-    const M = 64, N = 48, K = 96;
+    const M = 64,
+      N = 48,
+      K = 96;
     const p = place(arena, gemm, { transA: true, transB: false, M, N, K, accumulate: false }, 41);
     run(gemm, p);
     const whole = arena.f32.slice(p.cPtr / 4, p.cPtr / 4 + M * N);
@@ -353,18 +413,31 @@ describe('wasm gemm on worker threads', () => {
     const split = 24;
     const workerScratch = arena.alloc(gemm.scratchBytes(M - split, N, K) / 4);
     const module = new WebAssembly.Module(decodeForTest());
-    const worker = new Worker(`
+    const worker = new Worker(
+      `
       const { parentPort, workerData: d } = require('node:worker_threads');
       const { exports } = new WebAssembly.Instance(d.module, { env: { memory: d.memory } });
       exports.gemm(1, 0, d.M, d.N, d.K, d.a, d.lda, d.b, d.ldb, d.c, d.ldc, 0, d.scratch);
       parentPort.postMessage('done');
-    `, {
-      eval: true,
-      workerData: {
-        module, memory: arena.memory, M: M - split, N, K, a: p.aPtr + split * 4, lda: p.lda,
-        b: p.bPtr, ldb: p.ldb, c: p.cPtr + split * p.ldc * 4, ldc: p.ldc, scratch: workerScratch,
+    `,
+      {
+        eval: true,
+        workerData: {
+          module,
+          memory: arena.memory,
+          M: M - split,
+          N,
+          K,
+          a: p.aPtr + split * 4,
+          lda: p.lda,
+          b: p.bPtr,
+          ldb: p.ldb,
+          c: p.cPtr + split * p.ldc * 4,
+          ldc: p.ldc,
+          scratch: workerScratch,
+        },
       },
-    });
+    );
     const done = new Promise((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);

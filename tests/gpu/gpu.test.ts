@@ -28,7 +28,9 @@ describe.skipIf(!hasChromium)('GPU backend (gpu.js, WebGL2 in a Chromium Web Wor
   }, 60_000);
 
   it('runs on WebGL2 in a dedicated worker and passes its own self-check', async () => {
-    const { adapter, bareContextSumSquares } = await harness.call<{ adapter: { renderer: string; maxTextureSize: number }; bareContextSumSquares: number }>('info');
+    const { adapter, bareContextSumSquares } = await harness.call<{ adapter: { renderer: string; maxTextureSize: number }; bareContextSumSquares: number }>(
+      'info',
+    );
     expect(bareContextSumSquares).toBe(14);
     console.log(`gpu adapter: ${adapter.renderer}, MAX_TEXTURE_SIZE ${adapter.maxTextureSize}`);
     expect(adapter.maxTextureSize).toBeGreaterThanOrEqual(2048);
@@ -49,10 +51,14 @@ describe.skipIf(!hasChromium)('GPU backend (gpu.js, WebGL2 in a Chromium Web Wor
   it('matches the PyTorch fixtures for every model family (logits, loss, every gradient, AdamW) without leaking textures', async () => {
     const failures: string[] = [];
     for (const name of FAMILIES) {
-      const { checks, ms, leaked, leakedOnCpu } = await harness.call<{ checks: FieldCheck[]; ms: number; leaked: number; leakedOnCpu: number }>('fixture', { name });
+      const { checks, ms, leaked, leakedOnCpu } = await harness.call<{ checks: FieldCheck[]; ms: number; leaked: number; leakedOnCpu: number }>('fixture', {
+        name,
+      });
       const worst = checks.reduce((a, c) => (c.maxRel > a.maxRel ? c : a));
       const failed = checks.filter((c) => !c.pass);
-      console.log(`gpu family  ${name.padEnd(15)} max rel error ${worst.maxRel.toExponential(2)} (${worst.field})  ${checks.length - failed.length}/${checks.length} checks pass  ${(ms / 1000).toFixed(1)} s`);
+      console.log(
+        `gpu family  ${name.padEnd(15)} max rel error ${worst.maxRel.toExponential(2)} (${worst.field})  ${checks.length - failed.length}/${checks.length} checks pass  ${(ms / 1000).toFixed(1)} s`,
+      );
       for (const c of failed) failures.push(`${name} ${c.field}: max abs ${c.maxAbs}, max rel ${c.maxRel}${c.note ? ` (${c.note})` : ''}`);
       if (leaked !== 0 || leakedOnCpu !== 0) failures.push(`${name}: ${leaked} tensors left live on the GPU, ${leakedOnCpu} on the CPU`);
     }
@@ -61,7 +67,9 @@ describe.skipIf(!hasChromium)('GPU backend (gpu.js, WebGL2 in a Chromium Web Wor
 
   it('trains like the CPU backend: three AdamW steps of the GPT fixture, clipped, weight decay on', async () => {
     const { errors, skipped, total } = await harness.call<{ errors: number[]; skipped: number; total: number }>('train', { name: 'gpt', steps: 3 });
-    console.log(`gpu train   gpt AdamW steps 1-3: max rel error of the parameters ${errors.map((e) => e.toExponential(2)).join(', ')} (${skipped} of ${total} with a zero-noise gradient left out)`);
+    console.log(
+      `gpu train   gpt AdamW steps 1-3: max rel error of the parameters ${errors.map((e) => e.toExponential(2)).join(', ')} (${skipped} of ${total} with a zero-noise gradient left out)`,
+    );
     expect(skipped).toBeLessThan(total / 50);
     for (const e of errors) expect(e).toBeLessThan(1e-4);
   }, 120_000);
@@ -73,7 +81,9 @@ describe.skipIf(!hasChromium)('GPU backend (gpu.js, WebGL2 in a Chromium Web Wor
   }, 120_000);
 
   it('fails its self-check when a kernel is corrupted, and throws GpuContextLostError once the context is lost', async () => {
-    const r = await harness.call<{ selfCheckOk: boolean; failing: string[]; before: number[]; thrown: string; lost: boolean }>('faults', { failKernel: 'linearForward' });
+    const r = await harness.call<{ selfCheckOk: boolean; failing: string[]; before: number[]; thrown: string; lost: boolean }>('faults', {
+      failKernel: 'linearForward',
+    });
     expect(r.selfCheckOk).toBe(false);
     expect(r.failing).toEqual(['linearForward']);
     expect(r.before).toEqual([2, 4, 6, 8]);

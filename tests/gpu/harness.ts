@@ -94,7 +94,16 @@ export async function startGpuHarness(log: (line: string) => void = () => {}): P
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     const page: Page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => log(`console: ${m.text()}`));
@@ -104,7 +113,10 @@ export async function startGpuHarness(log: (line: string) => void = () => {}): P
     const opened = context;
     return {
       call: <T>(cmd: string, args?: unknown) =>
-        page.evaluate(([c, a]) => (globalThis as unknown as { gpuCall(c: string, a: unknown): Promise<unknown> }).gpuCall(c, a), [cmd, args] as const) as Promise<T>,
+        page.evaluate(([c, a]) => (globalThis as unknown as { gpuCall(c: string, a: unknown): Promise<unknown> }).gpuCall(c, a), [
+          cmd,
+          args,
+        ] as const) as Promise<T>,
       async close() {
         await opened.close();
         server.close();

@@ -37,7 +37,8 @@ interface Trained {
 /** AdamW training steps from the fixture's weights, on `be`. */
 function train(fx: TorchFixture, be: Backend, steps: number): Trained {
   const [B, T] = fx.input_ids.shape;
-  const ids = Int32Array.from(fx.input_ids.data), targets = Int32Array.from(fx.target_ids.data);
+  const ids = Int32Array.from(fx.input_ids.data),
+    targets = Int32Array.from(fx.target_ids.data);
   const model = modelFromFixture(fx, be);
   const opt = new Optimizer(resolveOptimizerConfig('adamw', { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 }), model.params);
   const all = (read: (name: string) => Float32Array) => Float32Array.from(model.params.names().flatMap((n) => Array.from(read(n))));

@@ -47,7 +47,12 @@ describe('training runs in a worker', () => {
     const config = resolveTrainConfig('lstm', V, { hidden_size: 8, embedding_dim: 4, batch_size: 2, seq_len: 8, steps: 400, eval_interval: 50, eval_iters: 1 });
     let steps = 0;
     const handle = startRun({
-      home, store, name: 'stop me', config, dataPath, sampleInterval: 0,
+      home,
+      store,
+      name: 'stop me',
+      config,
+      dataPath,
+      sampleInterval: 0,
       onEvent: (e) => {
         if (e.type !== 'step') return;
         steps = e.step;

@@ -1,74 +1,90 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest';
 import {
-  canStartRun, defaultRunForm, fasterDevice, isSoftwareRenderer, runDraftOf, runFormErrors, settingDisabled, startLabel, type RunForm
-} from '../../src/renderer/src/lib/new-run-form'
+  canStartRun,
+  defaultRunForm,
+  fasterDevice,
+  isSoftwareRenderer,
+  runDraftOf,
+  runFormErrors,
+  settingDisabled,
+  startLabel,
+  type RunForm,
+} from '../../src/renderer/src/lib/new-run-form';
 
-const form = (over: Partial<RunForm> = {}): RunForm => ({ ...defaultRunForm(), ...over })
-const valid = { settings: { n_layer: 2, steps: 100 }, errors: {} }
+const form = (over: Partial<RunForm> = {}): RunForm => ({ ...defaultRunForm(), ...over });
+const valid = { settings: { n_layer: 2, steps: 100 }, errors: {} };
 
 describe('New-run form checks', () => {
   it('accepts the defaults', () => {
-    expect(runFormErrors(form())).toEqual({})
-  })
+    expect(runFormErrors(form())).toEqual({});
+  });
 
   it('names each wrong field with the value it got', () => {
-    expect(runFormErrors(form({ seed: '-1' })).seed).toContain('(got "-1")')
-    expect(runFormErrors(form({ seed: String(2 ** 32) })).seed).toContain('whole number from 0 to 4294967295')
-    expect(runFormErrors(form({ seed: String(2 ** 32 - 1) })).seed).toBeUndefined()
-    expect(runFormErrors(form({ budget: 'minutes', minutes: '0' })).minutes).toContain('(got "0")')
-    expect(runFormErrors(form({ budget: 'minutes', minutes: '1441' })).minutes).toBeDefined()
-    expect(runFormErrors(form({ budget: 'steps', minutes: 'x' })).minutes).toBeUndefined()
-    expect(runFormErrors(form({ tokenizerKind: 'word', wordVocab: '1' })).wordVocab).toContain('from 2 to 100000')
-    expect(runFormErrors(form({ tokenizerKind: 'char', wordVocab: '1' })).wordVocab).toBeUndefined()
-    expect(runFormErrors(form({ tagsText: Array.from({ length: 21 }, (_, i) => `t${i}`).join(',') })).tags).toBeDefined()
-    expect(runFormErrors(form({ tagsText: 'x'.repeat(41) })).tags).toBeDefined()
-  })
+    expect(runFormErrors(form({ seed: '-1' })).seed).toContain('(got "-1")');
+    expect(runFormErrors(form({ seed: String(2 ** 32) })).seed).toContain('whole number from 0 to 4294967295');
+    expect(runFormErrors(form({ seed: String(2 ** 32 - 1) })).seed).toBeUndefined();
+    expect(runFormErrors(form({ budget: 'minutes', minutes: '0' })).minutes).toContain('(got "0")');
+    expect(runFormErrors(form({ budget: 'minutes', minutes: '1441' })).minutes).toBeDefined();
+    expect(runFormErrors(form({ budget: 'steps', minutes: 'x' })).minutes).toBeUndefined();
+    expect(runFormErrors(form({ tokenizerKind: 'word', wordVocab: '1' })).wordVocab).toContain('from 2 to 100000');
+    expect(runFormErrors(form({ tokenizerKind: 'char', wordVocab: '1' })).wordVocab).toBeUndefined();
+    expect(runFormErrors(form({ tagsText: Array.from({ length: 21 }, (_, i) => `t${i}`).join(',') })).tags).toBeDefined();
+    expect(runFormErrors(form({ tagsText: 'x'.repeat(41) })).tags).toBeDefined();
+  });
 
   it('builds the draft, or null while a field or a setting is wrong', () => {
     expect(runDraftOf(form({ name: '  mine ', tagsText: 'a, b', tokenizerKind: 'word', wordVocab: '500' }), valid, 'tiny')).toEqual({
-      name: 'mine', family: 'gpt', settings: { n_layer: 2, steps: 100 }, corpusId: 'tinyshakespeare', lowercase: false,
-      tokenizer: { kind: 'word', vocab_size: 500 }, seed: 1337, minutes: null, preset: 'tiny', tags: ['a', 'b']
-    })
-    expect(runDraftOf(form({ seed: 'x' }), valid, null)).toBeNull()
-    expect(runDraftOf(form(), { settings: {}, errors: { n_layer: 'n_layer must be a number' } }, null)).toBeNull()
-  })
+      name: 'mine',
+      family: 'gpt',
+      settings: { n_layer: 2, steps: 100 },
+      corpusId: 'tinyshakespeare',
+      lowercase: false,
+      tokenizer: { kind: 'word', vocab_size: 500 },
+      seed: 1337,
+      minutes: null,
+      preset: 'tiny',
+      tags: ['a', 'b'],
+    });
+    expect(runDraftOf(form({ seed: 'x' }), valid, null)).toBeNull();
+    expect(runDraftOf(form(), { settings: {}, errors: { n_layer: 'n_layer must be a number' } }, null)).toBeNull();
+  });
 
   it('drops the step count when the run trains for a time', () => {
-    const d = runDraftOf(form({ budget: 'minutes', minutes: '2.5', name: '' }), valid, null)
-    expect(d?.settings).toEqual({ n_layer: 2 })
-    expect(d?.minutes).toBe(2.5)
-    expect(d?.name).toBeUndefined()
-    expect(d?.tokenizer).toEqual({ kind: 'char' })
-    expect(valid.settings.steps).toBe(100)
-    expect(settingDisabled('steps', 'minutes')).toBe(true)
-    expect(settingDisabled('steps', 'steps')).toBe(false)
-    expect(settingDisabled('n_layer', 'minutes')).toBe(false)
-  })
+    const d = runDraftOf(form({ budget: 'minutes', minutes: '2.5', name: '' }), valid, null);
+    expect(d?.settings).toEqual({ n_layer: 2 });
+    expect(d?.minutes).toBe(2.5);
+    expect(d?.name).toBeUndefined();
+    expect(d?.tokenizer).toEqual({ kind: 'char' });
+    expect(valid.settings.steps).toBe(100);
+    expect(settingDisabled('steps', 'minutes')).toBe(true);
+    expect(settingDisabled('steps', 'steps')).toBe(false);
+    expect(settingDisabled('n_layer', 'minutes')).toBe(false);
+  });
 
   it('lets Start be pressed only for a valid, previewed draft and a device that is there', () => {
-    const ok = { draft: runDraftOf(form(), valid, null), previewOk: true, previewPending: false, starting: false, device: 'cpu' as const, gpuReady: false }
-    expect(canStartRun(ok)).toBe(true)
-    expect(canStartRun({ ...ok, draft: null })).toBe(false)
-    expect(canStartRun({ ...ok, previewOk: false })).toBe(false)
-    expect(canStartRun({ ...ok, previewPending: true })).toBe(false)
-    expect(canStartRun({ ...ok, starting: true })).toBe(false)
-    expect(canStartRun({ ...ok, device: 'gpu' })).toBe(false)
-    expect(canStartRun({ ...ok, device: 'gpu', gpuReady: true })).toBe(true)
-    expect(canStartRun({ ...ok, device: 'auto' })).toBe(true)
-    expect(startLabel(true, true)).toBe('Timing CPU and GPU…')
-    expect(startLabel(false, true)).toBe('Starting…')
-    expect(startLabel(false, false)).toBe('Start training')
-  })
+    const ok = { draft: runDraftOf(form(), valid, null), previewOk: true, previewPending: false, starting: false, device: 'cpu' as const, gpuReady: false };
+    expect(canStartRun(ok)).toBe(true);
+    expect(canStartRun({ ...ok, draft: null })).toBe(false);
+    expect(canStartRun({ ...ok, previewOk: false })).toBe(false);
+    expect(canStartRun({ ...ok, previewPending: true })).toBe(false);
+    expect(canStartRun({ ...ok, starting: true })).toBe(false);
+    expect(canStartRun({ ...ok, device: 'gpu' })).toBe(false);
+    expect(canStartRun({ ...ok, device: 'gpu', gpuReady: true })).toBe(true);
+    expect(canStartRun({ ...ok, device: 'auto' })).toBe(true);
+    expect(startLabel(true, true)).toBe('Timing CPU and GPU…');
+    expect(startLabel(false, true)).toBe('Starting…');
+    expect(startLabel(false, false)).toBe('Start training');
+  });
 
   it('lets Auto choose the GPU only when it was timed faster', () => {
-    expect(fasterDevice(1000, 2000)).toBe('gpu')
-    expect(fasterDevice(1000, 1000)).toBe('cpu')
-    expect(fasterDevice(1000, null)).toBe('cpu')
-  })
+    expect(fasterDevice(1000, 2000)).toBe('gpu');
+    expect(fasterDevice(1000, 1000)).toBe('cpu');
+    expect(fasterDevice(1000, null)).toBe('cpu');
+  });
 
   it('tells software renderers from GPUs', () => {
-    expect(isSoftwareRenderer('Google SwiftShader')).toBe(true)
-    expect(isSoftwareRenderer('llvmpipe (LLVM 15.0.7, 256 bits)')).toBe(true)
-    expect(isSoftwareRenderer('NVIDIA GeForce RTX 3060')).toBe(false)
-  })
-})
+    expect(isSoftwareRenderer('Google SwiftShader')).toBe(true);
+    expect(isSoftwareRenderer('llvmpipe (LLVM 15.0.7, 256 bits)')).toBe(true);
+    expect(isSoftwareRenderer('NVIDIA GeForce RTX 3060')).toBe(false);
+  });
+});

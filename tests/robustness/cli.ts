@@ -18,7 +18,10 @@ export interface CliResult {
 
 export function nanolab(home: string, args: string[], env: Record<string, string> = {}, timeout = 120_000): CliResult {
   const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
-    cwd: root, encoding: 'utf8', timeout, env: { ...process.env, NANOLAB_HOME: home, NANOLAB_DEBUG: '', ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout,
+    env: { ...process.env, NANOLAB_HOME: home, NANOLAB_DEBUG: '', ...env },
   });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
@@ -26,7 +29,9 @@ export function nanolab(home: string, args: string[], env: Record<string, string
 /** A started CLI process, for signals. */
 export function spawnNanolab(home: string, args: string[]) {
   return spawn(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
-    cwd: root, env: { ...process.env, NANOLAB_HOME: home, NANOLAB_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root,
+    env: { ...process.env, NANOLAB_HOME: home, NANOLAB_DEBUG: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
@@ -39,12 +44,31 @@ export function smallCorpus(dir = tempDir()): string {
   return file;
 }
 
-export const TINY = ['--model', 'lstm', '--set', 'hidden_size=16', '--set', 'embedding_dim=8', '--set', 'num_layers=1', '--set', 'batch_size=4',
-  '--set', 'seq_len=16', '--set', 'eval_iters=2', '--set', 'eval_interval=10'];
+export const TINY = [
+  '--model',
+  'lstm',
+  '--set',
+  'hidden_size=16',
+  '--set',
+  'embedding_dim=8',
+  '--set',
+  'num_layers=1',
+  '--set',
+  'batch_size=4',
+  '--set',
+  'seq_len=16',
+  '--set',
+  'eval_iters=2',
+  '--set',
+  'eval_interval=10',
+];
 
 /** Whether the message is one line of prose, without a stack trace. */
 export function oneLine(text: string): boolean {
-  const lines = text.trim().split('\n').filter((l) => l.trim() !== '');
+  const lines = text
+    .trim()
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   return lines.length === 1 && !/^\s+at /m.test(text) && !/\b(TypeError|RangeError|ReferenceError|SqliteError)\b/.test(text);
 }
 

@@ -24,7 +24,10 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'nanolab-corpus-'));
 
 function nanolab(home: string, args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
-    cwd: root, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NANOLAB_HOME: home, ...env },
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, NANOLAB_HOME: home, ...env },
   });
   return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
 }
@@ -46,8 +49,12 @@ describe('corpus files are refused by type and size before they are read', () =>
     // the limit is a setting
     expect(maxCorpusBytes({})).toBe(256 * MB);
     expect(maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: '512' })).toBe(512 * MB);
-    expect(() => loadCorpusFile(file, { limit: maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: '100' }) })).toThrow('over the corpus limit of 100.0 MB (104,857,600 bytes)');
-    expect(() => maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: 'lots' })).toThrow('NANOLAB_MAX_CORPUS_MB "lots" is not a corpus limit: give megabytes between 1 and 4096 (default 256)');
+    expect(() => loadCorpusFile(file, { limit: maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: '100' }) })).toThrow(
+      'over the corpus limit of 100.0 MB (104,857,600 bytes)',
+    );
+    expect(() => maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: 'lots' })).toThrow(
+      'NANOLAB_MAX_CORPUS_MB "lots" is not a corpus limit: give megabytes between 1 and 4096 (default 256)',
+    );
     expect(() => maxCorpusBytes({ NANOLAB_MAX_CORPUS_MB: '-1' })).toThrow('is not a corpus limit');
   });
 
@@ -115,7 +122,8 @@ describe('a large text is read in pieces, tokenized as the whole text is', () =>
   // over one 4 MiB block, opening with a line longer than a block (a piece then ends before a
   // space, not after a newline); then lines, CRLF, Greek capitals (final sigma when lower-cased),
   // astral characters, a dotted capital I (two code points when lower-cased)
-  const line = (i: number) => `${i % 7 === 0 ? 'ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΟΦΟΣ. ' : ''}Line ${i}: Thou art more lovely 😀 and İstanbul’s rose, don't you think?${i % 5 === 0 ? '\r\n' : '\n'}`;
+  const line = (i: number) =>
+    `${i % 7 === 0 ? 'ΟΔΥΣΣΕΥΣ ΚΑΙ ΣΟΦΟΣ. ' : ''}Line ${i}: Thou art more lovely 😀 and İstanbul’s rose, don't you think?${i % 5 === 0 ? '\r\n' : '\n'}`;
   const lines: string[] = [];
   for (let i = 0, n = 0; n < 6 * MB; i++) {
     const l = i === 0 ? `${'ΣΟΦΟΣ word '.repeat(300_000)}\n` : line(i);
@@ -133,16 +141,20 @@ describe('a large text is read in pieces, tokenized as the whole text is', () =>
     ['words', false, { kind: 'word', vocab_size: 300, lowercase: false }],
   ];
   for (const [what, lowercase, tokenizer] of cases) {
-    it(what, () => {
-      const pieces = loadCorpusFile(file, { lowercase, tokenizer });
-      const whole = splitCorpus(lowercase ? text.toLowerCase() : text, 0.1, 2, tokenizer);
-      expect(pieces.tokenizer.toJSON()).toEqual(whole.tokenizer.toJSON());
-      expect(pieces.train.length).toBe(whole.train.length);
-      expect(Buffer.from(pieces.train.buffer).equals(Buffer.from(whole.train.buffer))).toBe(true);
-      // train and val share one array of ids
-      expect(pieces.val.buffer).toBe(pieces.train.buffer);
-      expect(outlineCorpusFile(file, { lowercase, tokenizer }).val.length).toBe(whole.val.length);
-    }, 60_000);
+    it(
+      what,
+      () => {
+        const pieces = loadCorpusFile(file, { lowercase, tokenizer });
+        const whole = splitCorpus(lowercase ? text.toLowerCase() : text, 0.1, 2, tokenizer);
+        expect(pieces.tokenizer.toJSON()).toEqual(whole.tokenizer.toJSON());
+        expect(pieces.train.length).toBe(whole.train.length);
+        expect(Buffer.from(pieces.train.buffer).equals(Buffer.from(whole.train.buffer))).toBe(true);
+        // train and val share one array of ids
+        expect(pieces.val.buffer).toBe(pieces.train.buffer);
+        expect(outlineCorpusFile(file, { lowercase, tokenizer }).val.length).toBe(whole.val.length);
+      },
+      60_000,
+    );
   }
 });
 
@@ -199,7 +211,11 @@ describe('a run stores its corpus where the lab home can move with it', () => {
 
 /** Runs a CLI command until its output matches `until`, then stops it with Ctrl-C (SIGINT) and waits. */
 async function trainUntil(home: string, args: string[], until: RegExp): Promise<{ out: string; code: number | null }> {
-  const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), ...args], { cwd: root, env: { ...process.env, NANOLAB_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
+    cwd: root,
+    env: { ...process.env, NANOLAB_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
@@ -216,4 +232,3 @@ async function trainUntil(home: string, args: string[], until: RegExp): Promise<
   expect(code, out + err).toBe(0);
   return { out, code };
 }
-

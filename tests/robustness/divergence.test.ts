@@ -86,7 +86,9 @@ describe('healthy runs are never stopped', () => {
 describe('exploding runs are stopped within a few steps, before the update', () => {
   it('an LSTM at lr 1e3 (it used to reach loss 6.7e21 and end "finished")', () => {
     const { losses, error } = train('lstm', { lr: 1000, batch_size: 8, seq_len: 16, eval_iters: 1 }, 30);
-    expect(error).toMatch(/^diverged at step [2-4] \(loss [\d.]+(e\+\d+)?, above the limit 4\d\.\d\): lower the learning rate \(lr 1000\) or clip gradients \(grad_clip 1\)$/);
+    expect(error).toMatch(
+      /^diverged at step [2-4] \(loss [\d.]+(e\+\d+)?, above the limit 4\d\.\d\): lower the learning rate \(lr 1000\) or clip gradients \(grad_clip 1\)$/,
+    );
     expect(losses.length).toBeLessThanOrEqual(3);
   });
 
@@ -99,13 +101,44 @@ describe('exploding runs are stopped within a few steps, before the update', () 
   it('a real run ends failed "diverged at step N" and keeps its last good checkpoint', () => {
     // the learning rate warms up towards 1e3 (0.1 × step): healthy for a few checkpoints, then it explodes
     const home = tempDir();
-    const r = nanolab(home, ['train', '--model', 'lstm', '--steps', '300', '--name', 'exploding', '--json', '--set', 'lr=1000',
-      '--set', 'schedule=cosine', '--set', 'warmup_iters=10000', '--set', 'lr_decay_iters=10000', '--set', 'batch_size=8',
-      '--set', 'seq_len=16', '--set', 'eval_interval=3', '--set', 'eval_iters=1'], {}, 120_000);
+    const r = nanolab(
+      home,
+      [
+        'train',
+        '--model',
+        'lstm',
+        '--steps',
+        '300',
+        '--name',
+        'exploding',
+        '--json',
+        '--set',
+        'lr=1000',
+        '--set',
+        'schedule=cosine',
+        '--set',
+        'warmup_iters=10000',
+        '--set',
+        'lr_decay_iters=10000',
+        '--set',
+        'batch_size=8',
+        '--set',
+        'seq_len=16',
+        '--set',
+        'eval_interval=3',
+        '--set',
+        'eval_iters=1',
+      ],
+      {},
+      120_000,
+    );
     expect(r.code, r.err).toBe(1);
     const summary = JSON.parse(r.out.trim().split('\n').at(-1)!);
     expect(summary).toMatchObject({ status: 'failed', name: 'exploding' });
-    const m = /^diverged at step (\d+) \((loss|validation loss|loss on the training text) ([\d.e+]+|NaN|Infinity)(, above the limit [\d.]+)?\): lower the learning rate \(lr 1000\)/.exec(summary.reason);
+    const m =
+      /^diverged at step (\d+) \((loss|validation loss|loss on the training text) ([\d.e+]+|NaN|Infinity)(, above the limit [\d.]+)?\): lower the learning rate \(lr 1000\)/.exec(
+        summary.reason,
+      );
     expect(m, summary.reason).not.toBeNull();
     const at = Number(m![1]);
     expect(at).toBeGreaterThan(3);

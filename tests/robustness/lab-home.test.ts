@@ -120,7 +120,10 @@ describe('a lab home that can move', () => {
     db.close();
     const store = new RunStore(databasePath(home));
     expect(store.version).toBe(3);
-    expect(store.db.prepare('SELECT path FROM checkpoints ORDER BY kind').all()).toEqual([{ path: 'runs/1/checkpoints/best' }, { path: 'runs/1/checkpoints/latest' }]);
+    expect(store.db.prepare('SELECT path FROM checkpoints ORDER BY kind').all()).toEqual([
+      { path: 'runs/1/checkpoints/best' },
+      { path: 'runs/1/checkpoints/latest' },
+    ]);
     expect((store.getRun(1).config as { data: { path: string } }).data.path).toBe('corpora/0123456789abcdef.txt');
     expect(store.checkpoints(1).map((c) => c.path)).toEqual([join(home, 'runs/1/checkpoints/best'), join(home, 'runs/1/checkpoints/latest')]);
     store.close();

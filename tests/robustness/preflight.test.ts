@@ -18,7 +18,8 @@ import { nanolab, oneLine, root, tempDir } from './cli';
 // every setting has finite bounds.
 
 const BIG_GPT = { n_embd: 8192, n_layer: 4 }; // 3.2 B parameters: about 51 GB before activations
-const HEAP_REFUSAL = /^this model needs about [\d.]+ (GB|TB) to train \(weights [\d.]+ GB, gradients [\d.]+ GB, optimizer state [\d.]+ GB, activations [\d.]+ [kMGT]?B\) but this process can use 4\.0 GB \(the CPU backend's 4 GiB WebAssembly heap\): lower n_embd or n_layer, or batch_size$/;
+const HEAP_REFUSAL =
+  /^this model needs about [\d.]+ (GB|TB) to train \(weights [\d.]+ GB, gradients [\d.]+ GB, optimizer state [\d.]+ GB, activations [\d.]+ [kMGT]?B\) but this process can use 4\.0 GB \(the CPU backend's 4 GiB WebAssembly heap\): lower n_embd or n_layer, or batch_size$/;
 
 describe('the memory estimate', () => {
   it("is what the CPU backend's heap holds after training steps and an evaluation, erring high by at most a quarter", () => {
@@ -27,7 +28,16 @@ describe('the memory estimate', () => {
     const corpus = corpusOf(readFileSync(join(root, 'resources/tinyshakespeare.txt'), 'utf8').slice(0, 200_000));
     // shapes unlike each other's, so the heap's free lists (kept by length) cannot serve one from another
     const cases = [
-      resolveTrainConfig('gpt', corpus.tokenizer.vocabSize, { n_layer: 3, n_head: 6, n_embd: 96, block_size: 128, seq_len: 128, batch_size: 8, dropout: 0.1, eval_iters: 1 }),
+      resolveTrainConfig('gpt', corpus.tokenizer.vocabSize, {
+        n_layer: 3,
+        n_head: 6,
+        n_embd: 96,
+        block_size: 128,
+        seq_len: 128,
+        batch_size: 8,
+        dropout: 0.1,
+        eval_iters: 1,
+      }),
       resolveTrainConfig('lstm', corpus.tokenizer.vocabSize, { hidden_size: 200, embedding_dim: 40, batch_size: 24, seq_len: 40, eval_iters: 1 }),
     ];
     for (const config of cases) {
@@ -54,7 +64,9 @@ describe('the memory estimate', () => {
     // attention probabilities grow with the square of the context
     const long = trainingMemory(resolveTrainConfig('gpt', 65, { batch_size: 4, block_size: 1024, seq_len: 1024 }));
     expect(long.activations).toBeGreaterThan(16 * m.activations * 1.5);
-    expect(trainingMemory(resolveTrainConfig('lstm', 65, { hidden_size: 512 })).total).toBeGreaterThan(trainingMemory(resolveTrainConfig('lstm', 65, {})).total);
+    expect(trainingMemory(resolveTrainConfig('lstm', 65, { hidden_size: 512 })).total).toBeGreaterThan(
+      trainingMemory(resolveTrainConfig('lstm', 65, {})).total,
+    );
   });
 });
 
@@ -62,8 +74,9 @@ describe('preflight', () => {
   it('refuses a model beyond the 4 GiB WebAssembly heap, with both numbers and what to lower', () => {
     expect(() => preflight(resolveTrainConfig('gpt', 65, BIG_GPT))).toThrow(HEAP_REFUSAL);
     // activations dominate: the advice is the batch
-    expect(() => preflight(resolveTrainConfig('lstm', 65, { hidden_size: 1024, batch_size: 4096, seq_len: 512 })))
-      .toThrow(/activations [\d.]+ GB\) but this process can use 4\.0 GB .*: lower batch_size or seq_len, or hidden_size or num_layers$/);
+    expect(() => preflight(resolveTrainConfig('lstm', 65, { hidden_size: 1024, batch_size: 4096, seq_len: 512 }))).toThrow(
+      /activations [\d.]+ GB\) but this process can use 4\.0 GB .*: lower batch_size or seq_len, or hidden_size or num_layers$/,
+    );
   });
 
   it("refuses a model beyond the machine's available memory, naming it", () => {

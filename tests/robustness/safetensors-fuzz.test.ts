@@ -12,7 +12,10 @@ import { UserError } from '../../src/shared/errors';
 // TypeError or RangeError, a crash, a hang or a huge allocation.
 
 const corpus = splitCorpus('To be, or not to be, that is the question. '.repeat(40));
-const trainer = new Trainer(resolveTrainConfig('gpt', corpus.tokenizer.vocabSize, { n_layer: 1, n_head: 2, n_embd: 8, block_size: 8, seq_len: 8, batch_size: 2 }), corpus);
+const trainer = new Trainer(
+  resolveTrainConfig('gpt', corpus.tokenizer.vocabSize, { n_layer: 1, n_head: 2, n_embd: 8, block_size: 8, seq_len: 8, batch_size: 2 }),
+  corpus,
+);
 trainer.trainStep();
 const original = encodeCheckpoint(trainer, corpus.tokenizer)['model.safetensors'];
 trainer.dispose();
@@ -68,20 +71,52 @@ function judge(bytes: Uint8Array, label: string): 'error' | 'decoded' {
 const entry = (i: number) => tensorNames[i % tensorNames.length];
 /** Rewrites of the parsed header, each a malformed file a reader must refuse or read right. */
 const headerMutations: ((h: Record<string, any>, r: () => number) => unknown)[] = [
-  (h, r) => { h[entry(r() * 99 | 0)].shape = [[2 ** 53], [1e308], [-1], [1.5], ['3'], [], [2 ** 26, 2 ** 26, 2 ** 26], [0, 2 ** 60], [NaN], null, 'x', Array(1000).fill(1)][r() * 12 | 0]; },
-  (h, r) => { h[entry(r() * 99 | 0)].data_offsets = [[0], [0, 1, 2], ['0', '4'], [-4, 0], [2 ** 53, 2 ** 53 + 4], [2 ** 60, 8], [8, 0], null, {}, [0, 1e308]][r() * 10 | 0]; },
-  (h, r) => { h[entry(r() * 99 | 0)].dtype = ['F16', 'BF16', 'F64', 'I32', 1, null, 'f32', ''][r() * 8 | 0]; },
-  (h, r) => { h[entry(r() * 99 | 0)] = [null, [], 'x', 5, true, { dtype: 'F32' }][r() * 6 | 0]; },
-  (h, r) => { h.__metadata__ = [null, [], { a: 1 }, 'x', { a: { b: 'c' } }, 7][r() * 6 | 0]; },
-  (h, r) => [[], null, 5, 'str', [h]][r() * 5 | 0],
-  (h, r) => { delete h[entry(r() * 99 | 0)]; },
-  (h, r) => { // two tensors swap their offsets: same sizes decode, others are refused
-    const a = h[entry(r() * 99 | 0)];
-    const b = h[entry(r() * 99 | 0)];
+  (h, r) => {
+    h[entry((r() * 99) | 0)].shape = [
+      [2 ** 53],
+      [1e308],
+      [-1],
+      [1.5],
+      ['3'],
+      [],
+      [2 ** 26, 2 ** 26, 2 ** 26],
+      [0, 2 ** 60],
+      [NaN],
+      null,
+      'x',
+      Array(1000).fill(1),
+    ][(r() * 12) | 0];
+  },
+  (h, r) => {
+    h[entry((r() * 99) | 0)].data_offsets = [[0], [0, 1, 2], ['0', '4'], [-4, 0], [2 ** 53, 2 ** 53 + 4], [2 ** 60, 8], [8, 0], null, {}, [0, 1e308]][
+      (r() * 10) | 0
+    ];
+  },
+  (h, r) => {
+    h[entry((r() * 99) | 0)].dtype = ['F16', 'BF16', 'F64', 'I32', 1, null, 'f32', ''][(r() * 8) | 0];
+  },
+  (h, r) => {
+    h[entry((r() * 99) | 0)] = [null, [], 'x', 5, true, { dtype: 'F32' }][(r() * 6) | 0];
+  },
+  (h, r) => {
+    h.__metadata__ = [null, [], { a: 1 }, 'x', { a: { b: 'c' } }, 7][(r() * 6) | 0];
+  },
+  (h, r) => [[], null, 5, 'str', [h]][(r() * 5) | 0],
+  (h, r) => {
+    delete h[entry((r() * 99) | 0)];
+  },
+  (h, r) => {
+    // two tensors swap their offsets: same sizes decode, others are refused
+    const a = h[entry((r() * 99) | 0)];
+    const b = h[entry((r() * 99) | 0)];
     [a.data_offsets, b.data_offsets] = [b.data_offsets, a.data_offsets];
   },
-  (h, r) => { h[entry(r() * 99 | 0)].data_offsets[r() < 0.5 ? 0 : 1] += [4, -4, 1, 8, 4096][r() * 5 | 0]; },
-  (h, r) => { h[`extra.${r()}`] = { dtype: 'F32', shape: [1], data_offsets: [0, 4] }; },
+  (h, r) => {
+    h[entry((r() * 99) | 0)].data_offsets[r() < 0.5 ? 0 : 1] += [4, -4, 1, 8, 4096][(r() * 5) | 0];
+  },
+  (h, r) => {
+    h[`extra.${r()}`] = { dtype: 'F32', shape: [1], data_offsets: [0, 4] };
+  },
 ];
 
 describe('decodeSafetensors on damaged and hostile files', () => {

@@ -139,26 +139,89 @@ function hostileRequest(rng: Rng, port: number, token: string): { bytes: Buffer;
   const own = `127.0.0.1:${port}`;
   if (rng.chance(0.05)) return { bytes: rng.bytes(1 + rng.int(2000)), upgrade: false };
   const upgrade = rng.chance(0.25);
-  const method = upgrade || rng.chance(0.7) ? 'GET' : rng.pick(['HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE', 'CONNECT', 'get', 'G ET', 'GET\0', 'BREW', '', rng.text(1 + rng.int(12), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')]);
+  const method =
+    upgrade || rng.chance(0.7)
+      ? 'GET'
+      : rng.pick([
+          'HEAD',
+          'POST',
+          'PUT',
+          'DELETE',
+          'OPTIONS',
+          'PATCH',
+          'TRACE',
+          'CONNECT',
+          'get',
+          'G ET',
+          'GET\0',
+          'BREW',
+          '',
+          rng.text(1 + rng.int(12), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'),
+        ]);
   const targets = [
-    '/', '//[', '/%E0%A4%A', '/%', '/%%', '/%ZZ', '/%00', '/%C0%AE%C0%AE/%C0%AE%C0%AE/etc/passwd', '/..%2f..%2fetc%2fpasswd', '/../../etc/passwd',
-    '/\\..\\..\\secret', '*', `http://${own}/`, 'http://[', `http://[::1]:${port}/`, 'https://evil.example/', 'ftp://x/', '/ws', '//evil.example/x',
-    '/api/export?run=1&checkpoint=best', '/api/export?run=1e999&checkpoint=latest', '/api/export?run=-1', '/api/export?run=1&checkpoint=%E0',
-    '/api/export?run=99999999999999999999&checkpoint=best', '/?token=%E0%A4%A', `/?token=${'a'.repeat(5000)}`, `/${'a'.repeat(9000)}`, '/index.html',
-    '/assets/', `/${rng.text(1 + rng.int(60))}`, `/${rng.bytes(1 + rng.int(30)).toString('latin1')}`,
+    '/',
+    '//[',
+    '/%E0%A4%A',
+    '/%',
+    '/%%',
+    '/%ZZ',
+    '/%00',
+    '/%C0%AE%C0%AE/%C0%AE%C0%AE/etc/passwd',
+    '/..%2f..%2fetc%2fpasswd',
+    '/../../etc/passwd',
+    '/\\..\\..\\secret',
+    '*',
+    `http://${own}/`,
+    'http://[',
+    `http://[::1]:${port}/`,
+    'https://evil.example/',
+    'ftp://x/',
+    '/ws',
+    '//evil.example/x',
+    '/api/export?run=1&checkpoint=best',
+    '/api/export?run=1e999&checkpoint=latest',
+    '/api/export?run=-1',
+    '/api/export?run=1&checkpoint=%E0',
+    '/api/export?run=99999999999999999999&checkpoint=best',
+    '/?token=%E0%A4%A',
+    `/?token=${'a'.repeat(5000)}`,
+    `/${'a'.repeat(9000)}`,
+    '/index.html',
+    '/assets/',
+    `/${rng.text(1 + rng.int(60))}`,
+    `/${rng.bytes(1 + rng.int(30)).toString('latin1')}`,
   ];
   let target = upgrade && rng.chance(0.7) ? '/ws' : rng.pick(targets);
-  if (rng.chance(upgrade ? 0.8 : 0.5)) target += `${target.includes('?') ? '&' : '?'}token=${rng.chance(0.8) ? token : rng.pick(['%E0%A4%A', '', 'x', token + '%'])}`;
-  const version = rng.chance(0.75) ? 'HTTP/1.1' : rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1x', 'HTTP/11', 'http/1.1', '', 'HTTP/1.1 extra', 'HTTP/9.9']);
+  if (rng.chance(upgrade ? 0.8 : 0.5))
+    target += `${target.includes('?') ? '&' : '?'}token=${rng.chance(0.8) ? token : rng.pick(['%E0%A4%A', '', 'x', token + '%'])}`;
+  const version = rng.chance(0.75)
+    ? 'HTTP/1.1'
+    : rng.pick(['HTTP/1.0', 'HTTP/2.0', 'HTTP/0.9', 'HTTP/1.1x', 'HTTP/11', 'http/1.1', '', 'HTTP/1.1 extra', 'HTTP/9.9']);
   const cookieName = `nanolab-token-${port}`;
   const headers: string[] = [];
-  if (rng.chance(0.85)) headers.push(`Host: ${rng.chance(0.7) ? own : rng.pick([`localhost:${port}`, `[::1]:${port}`, 'evil.example', '127.0.0.1:99999', '[::1', '', `${own}, evil`, 'h'.repeat(3000)])}`);
-  if (rng.chance(upgrade ? 0.9 : 0.4)) headers.push(`Origin: ${rng.chance(upgrade ? 0.8 : 0.2) ? `http://${own}` : rng.pick([`http://${own}`, 'null', 'http://evil.example', '', `http://${own}/x`, `http://${own}\u00ff`])}`);
+  if (rng.chance(0.85))
+    headers.push(
+      `Host: ${rng.chance(0.7) ? own : rng.pick([`localhost:${port}`, `[::1]:${port}`, 'evil.example', '127.0.0.1:99999', '[::1', '', `${own}, evil`, 'h'.repeat(3000)])}`,
+    );
+  if (rng.chance(upgrade ? 0.9 : 0.4))
+    headers.push(
+      `Origin: ${rng.chance(upgrade ? 0.8 : 0.2) ? `http://${own}` : rng.pick([`http://${own}`, 'null', 'http://evil.example', '', `http://${own}/x`, `http://${own}\u00ff`])}`,
+    );
   if (rng.chance(0.5)) {
-    headers.push(`Cookie: ${rng.pick([
-      `${cookieName}=${token}`, `${cookieName}=%E0%A4%A`, `${cookieName}=%`, `${cookieName}=%ZZ`, cookieName, '=;;;=', `${cookieName}=${'%'.repeat(1000)}`,
-      `a=b; ${cookieName}=%E0%A4%A; c=d`, `${cookieName}=${token}; ${cookieName}=%E0`, rng.text(1 + rng.int(200)),
-    ])}`);
+    headers.push(
+      `Cookie: ${rng.pick([
+        `${cookieName}=${token}`,
+        `${cookieName}=%E0%A4%A`,
+        `${cookieName}=%`,
+        `${cookieName}=%ZZ`,
+        cookieName,
+        '=;;;=',
+        `${cookieName}=${'%'.repeat(1000)}`,
+        `a=b; ${cookieName}=%E0%A4%A; c=d`,
+        `${cookieName}=${token}; ${cookieName}=%E0`,
+        rng.text(1 + rng.int(200)),
+      ])}`,
+    );
   }
   if (rng.chance(0.15)) headers.push(`Content-Length: ${rng.pick(['0', '-1', 'abc', '99999999999999999999', '5, 6', '3'])}`);
   if (rng.chance(0.1)) headers.push(`Transfer-Encoding: ${rng.pick(['chunked', 'gzip, chunked', 'identity', 'x'])}`);
@@ -172,7 +235,8 @@ function hostileRequest(rng: Rng, port: number, token: string): { bytes: Buffer;
     headers.push(`Sec-WebSocket-Key: ${rng.chance(0.8) ? Buffer.from(rng.bytes(16)).toString('base64') : rng.pick(['', 'short', '!!!!', 'a'.repeat(500)])}`);
     headers.push(`Sec-WebSocket-Version: ${rng.chance(0.8) ? '13' : rng.pick(['8', 'abc', '', '13, 8', '99999999999'])}`);
     if (rng.chance(0.2)) headers.push(`Sec-WebSocket-Protocol: ${rng.pick(['', ',', 'a b', 'chat, chat'])}`);
-    if (rng.chance(0.2)) headers.push(`Sec-WebSocket-Extensions: ${rng.pick(['permessage-deflate; client_max_window_bits=99', 'x;;;', 'permessage-deflate; a="'])}`);
+    if (rng.chance(0.2))
+      headers.push(`Sec-WebSocket-Extensions: ${rng.pick(['permessage-deflate; client_max_window_bits=99', 'x;;;', 'permessage-deflate; a="'])}`);
   }
   const eol = rng.chance(0.9) ? '\r\n' : rng.pick(['\n', '\r', '\r\n\r\n']);
   let text = `${method} ${target}${version ? ` ${version}` : ''}${eol}${headers.join(eol)}${eol}${eol}`;
@@ -185,9 +249,41 @@ function hostileRequest(rng: Rng, port: number, token: string): { bytes: Buffer;
 /** A WebSocket message a page of ours would never send; none of them may start, stop or delete anything. */
 function hostileMessage(rng: Rng, runId: number): { data: string | Buffer; binary: boolean } {
   const readOnly = ['app.info', 'runs.list', 'runs.get', 'runs.series', 'runs.configDiff', 'runs.metricsCsv', 'corpus.list', 'gpu.pending', 'sample.cancel'];
-  const mutating = ['runs.delete', 'runs.control', 'runs.continue', 'runs.rename', 'runs.tag', 'runs.start', 'runs.startPreset', 'corpus.upload', 'sample.generate', 'gpu.claim', 'gpu.report', 'checkpoint.export', 'runs.preview'];
+  const mutating = [
+    'runs.delete',
+    'runs.control',
+    'runs.continue',
+    'runs.rename',
+    'runs.tag',
+    'runs.start',
+    'runs.startPreset',
+    'corpus.upload',
+    'sample.generate',
+    'gpu.claim',
+    'gpu.report',
+    'checkpoint.export',
+    'runs.preview',
+  ];
   // JSON.parse makes "__proto__" an own key, as it arrives from the wire
-  const oddValues: unknown[] = [null, true, 0, -1, 1.5, 1e308, -1e308, 2 ** 53, '', 'x'.repeat(100_000), '\u0000', '%E0%A4%A', [], [1, 2], {}, JSON.parse('{"__proto__":{"id":1}}'), { constructor: 'x' }];
+  const oddValues: unknown[] = [
+    null,
+    true,
+    0,
+    -1,
+    1.5,
+    1e308,
+    -1e308,
+    2 ** 53,
+    '',
+    'x'.repeat(100_000),
+    '\u0000',
+    '%E0%A4%A',
+    [],
+    [1, 2],
+    {},
+    JSON.parse('{"__proto__":{"id":1}}'),
+    { constructor: 'x' },
+  ];
   const request = (method: unknown, payload: unknown, id: unknown = rng.int(1e6)) => JSON.stringify({ kind: 'request', id, method, payload });
   const kind = rng.int(10);
   switch (kind) {
@@ -198,23 +294,61 @@ function hostileMessage(rng: Rng, runId: number): { data: string | Buffer; binar
     case 2:
       return { data: JSON.stringify(rng.pick(oddValues)), binary: false };
     case 3:
-      return { data: JSON.stringify({ kind: rng.pick(['request', 'response', 'event', 'x', 1]), id: rng.pick(oddValues), method: rng.pick(oddValues), payload: rng.pick(oddValues) }), binary: false };
+      return {
+        data: JSON.stringify({
+          kind: rng.pick(['request', 'response', 'event', 'x', 1]),
+          id: rng.pick(oddValues),
+          method: rng.pick(oddValues),
+          payload: rng.pick(oddValues),
+        }),
+        binary: false,
+      };
     case 4:
-      return { data: request(rng.pick(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'shell.exec', '', 'runs.get ', 'x'.repeat(200_000), rng.text(20)]), {}), binary: false };
+      return {
+        data: request(
+          rng.pick(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'shell.exec', '', 'runs.get ', 'x'.repeat(200_000), rng.text(20)]),
+          {},
+        ),
+        binary: false,
+      };
     case 5:
       return { data: request('app.info', {}, rng.pick([1e308, 2 ** 53, -(2 ** 53), 1.5, -1, '1', null, 1e21])), binary: false };
     case 6: {
       const id = rng.pick([runId, 0, -1, 1.5, 2 ** 53, 2 ** 31, 'abc', null, 999_999]);
-      const payload = rng.pick([{ id }, { ids: [id, id] }, { ids: [id, runId], names: ['train_loss'], maxPoints: rng.pick([10, 0, 1e9, -1]) }, { requestId: rng.pick(['', 'x', 'y'.repeat(100)]) }, rng.pick(oddValues)]);
+      const payload = rng.pick([
+        { id },
+        { ids: [id, id] },
+        { ids: [id, runId], names: ['train_loss'], maxPoints: rng.pick([10, 0, 1e9, -1]) },
+        { requestId: rng.pick(['', 'x', 'y'.repeat(100)]) },
+        rng.pick(oddValues),
+      ]);
       return { data: request(rng.pick(readOnly), payload), binary: false };
     }
     case 7: {
       // wrong shapes only: none of these may pass validation and touch the training run
-      const payload = rng.pick([null, 5, 'x', [], { id: '1' }, { id: -1 }, { id: 1.5 }, { id: 2 ** 60 }, { id: runId, action: 'explode' }, { id: runId, name: '' }, { family: 'transformer' }, { preset: 5 }, { name: 7, text: 8 }, { runId: 'x' }]);
+      const payload = rng.pick([
+        null,
+        5,
+        'x',
+        [],
+        { id: '1' },
+        { id: -1 },
+        { id: 1.5 },
+        { id: 2 ** 60 },
+        { id: runId, action: 'explode' },
+        { id: runId, name: '' },
+        { family: 'transformer' },
+        { preset: 5 },
+        { name: 7, text: 8 },
+        { runId: 'x' },
+      ]);
       return { data: request(rng.pick(mutating), payload), binary: false };
     }
     case 8:
-      return { data: `${request('runs.list', {})}${rng.pick(['', '}', ']', ',', '\u0000'])}`.slice(0, rng.chance(0.5) ? undefined : 20 + rng.int(30)), binary: false };
+      return {
+        data: `${request('runs.list', {})}${rng.pick(['', '}', ']', ',', '\u0000'])}`.slice(0, rng.chance(0.5) ? undefined : 20 + rng.int(30)),
+        binary: false,
+      };
     default:
       return { data: request('runs.get', { id: runId, extra: rng.pick(oddValues) }), binary: false };
   }
@@ -337,12 +471,17 @@ describe(`nanolab serve under hostile traffic (FUZZ_SEED=${SEED})`, () => {
 
     const total = sent.http + sent.messages;
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    console.log(`server fuzz (seed ${SEED}): ${sent.http} raw requests in ${httpSeconds} s (${sent.upgrades} upgrades, ${sent.frames} with hostile frames), ${sent.messages} WebSocket messages in ${seconds} s; ${log.length} log lines`);
+    console.log(
+      `server fuzz (seed ${SEED}): ${sent.http} raw requests in ${httpSeconds} s (${sent.upgrades} upgrades, ${sent.frames} with hostile frames), ${sent.messages} WebSocket messages in ${seconds} s; ${log.length} log lines`,
+    );
     expect(total, 'the fuzz sent too few inputs in its time budget').toBeGreaterThanOrEqual(1500);
 
     // every answer is a client error or a success, never a failure of the server, in one sentence
     const statuses = new Set(replies.map((r) => r.status));
-    expect([...statuses].filter((s) => s !== null && (s < 100 || s >= 500)), 'no hostile request gets a 5xx').toEqual([]);
+    expect(
+      [...statuses].filter((s) => s !== null && (s < 100 || s >= 500)),
+      'no hostile request gets a 5xx',
+    ).toEqual([]);
     for (const r of replies) {
       if (r.status !== null && r.status >= 400) expect(r.body, r.text).toMatch(/^[^\n]+\n$/);
     }
@@ -350,8 +489,14 @@ describe(`nanolab serve under hostile traffic (FUZZ_SEED=${SEED})`, () => {
       expect(error, 'a WebSocket refusal is one sentence').not.toContain('\n');
       expect(error.length).toBeLessThanOrEqual(400);
     }
-    expect(log.filter((line) => /\n\s+at /.test(line)), 'the log holds no stack traces').toEqual([]);
-    expect(log.filter((line) => / failed: /.test(line)), 'no hostile input is a failure of the server').toEqual([]);
+    expect(
+      log.filter((line) => /\n\s+at /.test(line)),
+      'the log holds no stack traces',
+    ).toEqual([]);
+    expect(
+      log.filter((line) => / failed: /.test(line)),
+      'no hostile input is a failure of the server',
+    ).toEqual([]);
     if (process.env.FUZZ_LOG) writeFileSync(process.env.FUZZ_LOG, log.join('\n'));
 
     // the server still serves its token URL

@@ -10,8 +10,24 @@ import { nanolab, root, smallCorpus, spawnNanolab, tempDir } from './cli';
 // run as Ctrl-C does: a checkpoint at the last step, status `stopped`, resumable.
 
 const STEPS = 3000;
-const SETTINGS = ['--set', 'hidden_size=16', '--set', 'embedding_dim=8', '--set', 'num_layers=1', '--set', 'batch_size=4',
-  '--set', 'seq_len=16', '--set', 'eval_iters=1', '--set', 'eval_interval=20', '--log-every', '1'];
+const SETTINGS = [
+  '--set',
+  'hidden_size=16',
+  '--set',
+  'embedding_dim=8',
+  '--set',
+  'num_layers=1',
+  '--set',
+  'batch_size=4',
+  '--set',
+  'seq_len=16',
+  '--set',
+  'eval_iters=1',
+  '--set',
+  'eval_interval=20',
+  '--log-every',
+  '1',
+];
 
 /** Output so far, and a wait for a pattern in it. */
 function watch(child: ChildProcess) {
@@ -26,13 +42,16 @@ function watch(child: ChildProcess) {
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('close', (code, signal) => r({ code, signal })));
   return {
-    get out() { return out; },
+    get out() {
+      return out;
+    },
     exited,
-    until: (re: RegExp) => new Promise<void>((resolve, reject) => {
-      if (re.test(out)) return resolve();
-      waiters.push({ re, resolve });
-      void exited.then(() => reject(new Error(`the process ended before printing ${re}:\n${out}`)));
-    }),
+    until: (re: RegExp) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(out)) return resolve();
+        waiters.push({ re, resolve });
+        void exited.then(() => reject(new Error(`the process ended before printing ${re}:\n${out}`)));
+      }),
   };
 }
 

@@ -7,8 +7,15 @@ import { resolveTrainConfig } from '../../src/engine/train';
 import { flatten } from '../../src/main/api/run-drafts';
 import { parseEvent, parseRequest, type GpuRunEvent, type RunEventView } from '../../src/shared/contract';
 import {
-  FAMILIES, METRICS, OPTIMIZERS, SCHEDULES, SETTINGS, settingsFor,
-  type Family, type OptimizerName, type ScheduleKind,
+  FAMILIES,
+  METRICS,
+  OPTIMIZERS,
+  SCHEDULES,
+  SETTINGS,
+  settingsFor,
+  type Family,
+  type OptimizerName,
+  type ScheduleKind,
 } from '../../src/shared/hyperparameters';
 import { metricPointsOf } from '../../src/shared/metrics';
 
@@ -30,13 +37,33 @@ describe('one event vocabulary', () => {
   it('every event of a real run crosses the contract unchanged', async () => {
     const text = 'the quick brown fox jumps over the lazy dog. '.repeat(60);
     const config = resolveTrainConfig('rnn', 30, {
-      steps: 4, eval_interval: 2, eval_iters: 1, batch_size: 2, seq_len: 8, embedding_dim: 8, hidden_size: 8, num_layers: 1,
+      steps: 4,
+      eval_interval: 2,
+      eval_iters: 1,
+      batch_size: 2,
+      seq_len: 8,
+      embedding_dim: 8,
+      hidden_size: 8,
+      num_layers: 1,
     });
     const events: LoopEvent[] = [];
     await runTraining(
-      { runId: 1, config, checkpointInterval: 2, sampleInterval: 2, samplePrompt: 't', resume: false, lowercase: false, tokenizer: { kind: 'char' }, timeBudgetMs: null, wallOffsetMs: 0 },
       {
-        text, textName: 'test text', readLatest: () => ({}),
+        runId: 1,
+        config,
+        checkpointInterval: 2,
+        sampleInterval: 2,
+        samplePrompt: 't',
+        resume: false,
+        lowercase: false,
+        tokenizer: { kind: 'char' },
+        timeBudgetMs: null,
+        wallOffsetMs: 0,
+      },
+      {
+        text,
+        textName: 'test text',
+        readLatest: () => ({}),
         saveCheckpoint: (_files, step, valLoss, best) => {
           events.push({ type: 'checkpoint', step, path: 'runs/1/checkpoints/latest', valLoss, kind: 'latest' });
           if (best) events.push({ type: 'checkpoint', step, path: 'runs/1/checkpoints/best', valLoss, kind: 'best' });
@@ -87,7 +114,9 @@ describe('one list of families, optimizers and schedules', () => {
     for (const kind of SCHEDULES) {
       const { kind: resolved, ...values } = resolveTrainConfig('gpt', 30, { schedule: kind }).schedule;
       expect(resolved).toBe(kind);
-      const applies = settingsFor('gpt', 'adamw', kind).filter((s) => s.group === 'schedule' && s.key !== 'schedule').map((s) => s.key);
+      const applies = settingsFor('gpt', 'adamw', kind)
+        .filter((s) => s.group === 'schedule' && s.key !== 'schedule')
+        .map((s) => s.key);
       expect(Object.keys(values).sort(), kind).toEqual([...applies].sort());
       for (const s of scheduleSettings) {
         const value = applies.includes(s.key) ? (values as Record<string, unknown>)[s.key] : s.min;

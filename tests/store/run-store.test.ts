@@ -32,7 +32,10 @@ describe('the experiment database', () => {
     expect(store.getRun(id).name).toBe('before the log');
     store.log(id, 0, 'training on the GPU');
     store.log(id, 40, 'continued on the CPU');
-    expect(store.logLines(id).map((l) => [l.step, l.message])).toEqual([[0, 'training on the GPU'], [40, 'continued on the CPU']]);
+    expect(store.logLines(id).map((l) => [l.step, l.message])).toEqual([
+      [0, 'training on the GPU'],
+      [40, 'continued on the CPU'],
+    ]);
     store.deleteRun(id);
     expect(store.logLines(id)).toEqual([]);
     store.close();
@@ -58,7 +61,15 @@ describe('the experiment database', () => {
     expect(store.listRuns({ tag: 'baseline' }).map((r) => r.id)).toEqual([a]);
     expect(store.listRuns({ status: 'finished' }).map((r) => r.id)).toEqual([a]);
     const summary = store.getRun(a);
-    expect(summary).toMatchObject({ steps: 200, bestValLoss: 1.9, tokensPerSec: 5000, status: 'finished', finishedAt: 10, tags: ['baseline'], config: { lr: 3e-3 } });
+    expect(summary).toMatchObject({
+      steps: 200,
+      bestValLoss: 1.9,
+      tokensPerSec: 5000,
+      status: 'finished',
+      finishedAt: 10,
+      tags: ['baseline'],
+      config: { lr: 3e-3 },
+    });
     store.rename(b, 'gpt tiny');
     store.addTag(b, 'x');
     store.removeTag(b, 'x');
@@ -70,7 +81,13 @@ describe('the experiment database', () => {
   it('downsamples a series to a point budget and keeps spikes', () => {
     const store = new RunStore(fresh());
     const id = store.createRun({ name: 'r', family: 'gpt', paramCount: 1, config: {} });
-    const rows = Array.from({ length: 10_000 }, (_, i) => ({ step: i + 1, wallMs: i, tokens: i * 8, name: 'train_loss', value: i === 4321 ? 50 : 3 - i / 10_000 }));
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({
+      step: i + 1,
+      wallMs: i,
+      tokens: i * 8,
+      name: 'train_loss',
+      value: i === 4321 ? 50 : 3 - i / 10_000,
+    }));
     store.appendMetrics(id, rows);
     const s = store.series(id, 'train_loss', 200);
     expect(s.length).toBeLessThanOrEqual(200);
@@ -84,7 +101,10 @@ describe('the experiment database', () => {
   it('marks metrics past a checkpoint superseded when a run resumes from it', () => {
     const store = new RunStore(fresh());
     const id = store.createRun({ name: 'r', family: 'gru', paramCount: 1, config: {} });
-    store.appendMetrics(id, [1, 2, 3, 4].map((step) => ({ step, wallMs: step, tokens: step, name: 'train_loss', value: step })));
+    store.appendMetrics(
+      id,
+      [1, 2, 3, 4].map((step) => ({ step, wallMs: step, tokens: step, name: 'train_loss', value: step })),
+    );
     expect(store.supersedeAfter(id, 2)).toBe(2);
     expect(store.series(id, 'train_loss').map((p) => p.step)).toEqual([1, 2]);
   });

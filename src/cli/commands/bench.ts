@@ -47,17 +47,62 @@ const TFJS_BACKENDS = ['wasm', 'cpu'] as const;
 type TfjsBackend = (typeof TFJS_BACKENDS)[number];
 
 const MODELS = {
-  'gpt-tiny': { family: 'gpt' as const, settings: { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, seq_len: 64, batch_size: 12, batching: 'random', lr: 1e-3, weight_decay: 0.01, decay: 'all', schedule: 'constant' } },
-  'lstm-small': { family: 'lstm' as const, settings: { hidden_size: 256, num_layers: 2, embedding_dim: 64, seq_len: 64, batch_size: 32, batching: 'random', lr: 1e-3, weight_decay: 0.01, grad_clip: 1 } },
+  'gpt-tiny': {
+    family: 'gpt' as const,
+    settings: {
+      n_layer: 4,
+      n_head: 4,
+      n_embd: 128,
+      block_size: 64,
+      seq_len: 64,
+      batch_size: 12,
+      batching: 'random',
+      lr: 1e-3,
+      weight_decay: 0.01,
+      decay: 'all',
+      schedule: 'constant',
+    },
+  },
+  'lstm-small': {
+    family: 'lstm' as const,
+    settings: {
+      hidden_size: 256,
+      num_layers: 2,
+      embedding_dim: 64,
+      seq_len: 64,
+      batch_size: 32,
+      batching: 'random',
+      lr: 1e-3,
+      weight_decay: 0.01,
+      grad_clip: 1,
+    },
+  },
 };
 type ModelName = keyof typeof MODELS;
 
 /** bench --gpu's larger model: nanoGPT's Shakespeare configuration (with a batch a software GPU survives). */
 const GPU_MODELS = {
   ...MODELS,
-  'gpt-shakespeare': { family: 'gpt' as const, settings: { n_layer: 6, n_head: 6, n_embd: 384, block_size: 256, seq_len: 256, batch_size: 8, batching: 'random', lr: 1e-3, dropout: 0, schedule: 'constant' } },
+  'gpt-shakespeare': {
+    family: 'gpt' as const,
+    settings: {
+      n_layer: 6,
+      n_head: 6,
+      n_embd: 384,
+      block_size: 256,
+      seq_len: 256,
+      batch_size: 8,
+      batching: 'random',
+      lr: 1e-3,
+      dropout: 0,
+      schedule: 'constant',
+    },
+  },
   /** A smoke model (1 layer, n_embd 32): checks the GPU path in seconds, even on a software GPU. */
-  'gpt-micro': { family: 'gpt' as const, settings: { n_layer: 1, n_head: 2, n_embd: 32, block_size: 32, seq_len: 32, batch_size: 4, batching: 'random', lr: 1e-3, schedule: 'constant' } },
+  'gpt-micro': {
+    family: 'gpt' as const,
+    settings: { n_layer: 1, n_head: 2, n_embd: 32, block_size: 32, seq_len: 32, batch_size: 4, batching: 'random', lr: 1e-3, schedule: 'constant' },
+  },
 };
 type GpuModelName = keyof typeof GPU_MODELS;
 
@@ -70,16 +115,26 @@ async function gpuCommand(values: Record<string, unknown>): Promise<number> {
   const threads = enableGemmThreads();
   console.log(`GPU vs CPU: ${steps} timed steps per model; CPU ${new CpuBackend().name} with ${threads} thread${threads === 1 ? '' : 's'}`);
   const result = await gpuBench({
-    models: names.map((name) => ({ name, family: GPU_MODELS[name].family, settings: batch === null ? GPU_MODELS[name].settings : { ...GPU_MODELS[name].settings, batch_size: batch }, steps })),
-    text: readFileSync(BUNDLED_CORPUS, 'utf8'), bundledCorpus: BUNDLED_CORPUS,
-    chromium: (values.chromium as string | undefined) ?? DEFAULT_CHROMIUM, browserArgs, log: (line) => console.log(line),
+    models: names.map((name) => ({
+      name,
+      family: GPU_MODELS[name].family,
+      settings: batch === null ? GPU_MODELS[name].settings : { ...GPU_MODELS[name].settings, batch_size: batch },
+      steps,
+    })),
+    text: readFileSync(BUNDLED_CORPUS, 'utf8'),
+    bundledCorpus: BUNDLED_CORPUS,
+    chromium: (values.chromium as string | undefined) ?? DEFAULT_CHROMIUM,
+    browserArgs,
+    log: (line) => console.log(line),
   });
   console.log(`\n${'model'.padEnd(18)}${'parameters'.padStart(12)}${'CPU tok/s'.padStart(12)}${'GPU tok/s'.padStart(12)}${'GPU/CPU'.padStart(10)}`);
   for (const r of result.models) {
-    console.log(`${r.name.padEnd(18)}${fmt(r.params).padStart(12)}${fmt(r.cpu_tokens_per_s).padStart(12)}${fmt(r.gpu_tokens_per_s).padStart(12)}${(r.gpu_vs_cpu === null ? '-' : `${r.gpu_vs_cpu.toFixed(2)}×`).padStart(10)}`);
+    console.log(
+      `${r.name.padEnd(18)}${fmt(r.params).padStart(12)}${fmt(r.cpu_tokens_per_s).padStart(12)}${fmt(r.gpu_tokens_per_s).padStart(12)}${(r.gpu_vs_cpu === null ? '-' : `${r.gpu_vs_cpu.toFixed(2)}×`).padStart(10)}`,
+    );
   }
   if (result.adapter && /swiftshader|llvmpipe|software/i.test(result.adapter)) {
-    console.log('\nthe GPU is a software renderer (WebGL on the CPU): these numbers test the path, not a GPU\'s speed');
+    console.log("\nthe GPU is a software renderer (WebGL on the CPU): these numbers test the path, not a GPU's speed");
   }
   if (values.json) console.log(JSON.stringify({ gpu: result }));
   return result.models.every((r) => r.gpu_tokens_per_s !== null) ? 0 : 1;
@@ -108,21 +163,31 @@ function nanolabTokensPerSec(name: ModelName, text: string, steps: number): numb
   return calibrate(resolveTrainConfig(m.family, corpus.tokenizer.vocabSize, m.settings, 1337), corpus, steps, new CpuBackend(), 3);
 }
 
-interface PeerResult { tokensPerSec: number | null; note: string | null }
+interface PeerResult {
+  tokensPerSec: number | null;
+  note: string | null;
+}
 
 /** The last line of a child's stderr that says what went wrong (bundled code can print whole files). */
 function childError(stderr: string): string {
-  const lines = stderr.trim().split('\n').map((l) => l.trim()).filter((l) => l && l.length < 400 && !l.startsWith('at '));
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && l.length < 400 && !l.startsWith('at '));
   return (lines.findLast((l) => /Error|error:/.test(l)) ?? lines.at(-1) ?? 'no message').slice(0, 300);
 }
 
 function pytorchTokensPerSec(name: ModelName, steps: number): PeerResult {
   if (!existsSync(PYTHON)) return { tokensPerSec: null, note: `${PYTHON} is missing: install python3-torch to compare with PyTorch` };
   const r = spawnSync(PYTHON, [TORCH_SCRIPT, name, String(steps)], {
-    encoding: 'utf8', env: { ...process.env, OPENBLAS_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' },
+    encoding: 'utf8',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' },
   });
   if (r.status !== 0) {
-    const why = /No module named 'torch'/.test(r.stderr) ? 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread)' : childError(r.stderr);
+    const why = /No module named 'torch'/.test(r.stderr)
+      ? 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread)'
+      : childError(r.stderr);
     return { tokensPerSec: null, note: `PyTorch did not run: ${why}` };
   }
   return { tokensPerSec: (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { tokens_per_s: number }).tokens_per_s, note: null };
@@ -144,7 +209,8 @@ function tfjsMissing(): string | null {
 /** TF.js trains in a child process, so its heap, wasm memory and threads stay out of NanoLab's numbers. */
 function tfjsTokensPerSec(name: ModelName, steps: number, backend: TfjsBackend): PeerResult {
   const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), TFJS_SCRIPT, name, String(steps), backend], {
-    encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
   });
   if (r.status !== 0) return { tokensPerSec: null, note: `TensorFlow.js (${backend}) did not run: ${childError(r.stderr)}` };
   return { tokensPerSec: (JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { tokens_per_s: number }).tokens_per_s, note: null };
@@ -152,9 +218,17 @@ function tfjsTokensPerSec(name: ModelName, steps: number, backend: TfjsBackend):
 
 /** GFLOP/s of the backend's matrix product at one shape, best of a few trials. */
 function matmulGflops(backend: CpuBackend, M: number, K: number, N: number, transA: boolean, transB: boolean): number {
-  const a = backend.allocPersistent([M * K]), b = backend.allocPersistent([K * N]), c = backend.allocPersistent([M * N]);
-  backend.write(a, Array.from({ length: M * K }, (_, i) => Math.sin(i)));
-  backend.write(b, Array.from({ length: K * N }, (_, i) => Math.cos(i)));
+  const a = backend.allocPersistent([M * K]),
+    b = backend.allocPersistent([K * N]),
+    c = backend.allocPersistent([M * N]);
+  backend.write(
+    a,
+    Array.from({ length: M * K }, (_, i) => Math.sin(i)),
+  );
+  backend.write(
+    b,
+    Array.from({ length: K * N }, (_, i) => Math.cos(i)),
+  );
   const mm = backend.matmulKernel;
   let best = Infinity;
   for (let trial = 0; trial < 5; trial++) {
@@ -198,7 +272,9 @@ function secondsPerCall(call: () => void, quick: boolean, budgetMs = 400): numbe
 
 /** One kernel's work at one shape: forward and backward calls, and what each moves or computes. */
 interface KernelCase {
-  kernel: string; shape: string; unit: 'GFLOP/s' | 'GB/s';
+  kernel: string;
+  shape: string;
+  unit: 'GFLOP/s' | 'GB/s';
   /** GFLOP or GB per call of each pass */
   work: { forward: number; backward: number };
   /** allocates the tensors on a backend and returns the two calls, and a release for the tensors */
@@ -207,7 +283,11 @@ interface KernelCase {
 
 function filled(b: CpuBackend, shape: number[], scale: number, phase: number): Tensor {
   const n = shape.reduce((x, y) => x * y, 1);
-  return b.fromArray(shape, Array.from({ length: n }, (_, i) => scale * Math.sin(0.37 * i + phase)), true);
+  return b.fromArray(
+    shape,
+    Array.from({ length: n }, (_, i) => scale * Math.sin(0.37 * i + phase)),
+    true,
+  );
 }
 
 // gpt-tiny's attention: B 12, T 64, C 128, 4 heads of 32; lstm-small's recurrence: T 64, B 32, H 256
@@ -216,19 +296,24 @@ const LN = { rows: 768, C: 128 };
 const LSTM = { T: 64, B: 32, H: 256 };
 // causal attention does T(T+1)/2 query-key pairs per head; each of QKᵀ and P·V costs 2·hs flops a
 // pair, and the backward pass has twice the products (dP, dV, dQ, dK)
-const attPairs = ATT.B * ATT.nh * (ATT.T * (ATT.T + 1)) / 2;
+const attPairs = (ATT.B * ATT.nh * (ATT.T * (ATT.T + 1))) / 2;
 const attForwardGflop = (2 * 2 * attPairs * (ATT.C / ATT.nh)) / 1e9;
 // the LSTM's recurrent product h·W_hhᵀ per step (B×H times H×4H), twice over in the backward pass
 const lstmForwardGflop = (LSTM.T * 2 * LSTM.B * LSTM.H * 4 * LSTM.H) / 1e9;
 
 const KERNELS: KernelCase[] = [
   {
-    kernel: 'attention', shape: `B${ATT.B} T${ATT.T} C${ATT.C} nh${ATT.nh}`, unit: 'GFLOP/s',
+    kernel: 'attention',
+    shape: `B${ATT.B} T${ATT.T} C${ATT.C} nh${ATT.nh}`,
+    unit: 'GFLOP/s',
     work: { forward: attForwardGflop, backward: 2 * attForwardGflop },
     setup(b) {
       const { B, T, C, nh } = ATT;
-      const qkv = filled(b, [B, T, 3 * C], 0.5, 0), y = b.allocPersistent([B, T, C]), probs = b.allocPersistent([B, nh, T, T]);
-      const dy = filled(b, [B, T, C], 0.1, 1), dqkv = b.allocPersistent([B, T, 3 * C]);
+      const qkv = filled(b, [B, T, 3 * C], 0.5, 0),
+        y = b.allocPersistent([B, T, C]),
+        probs = b.allocPersistent([B, nh, T, T]);
+      const dy = filled(b, [B, T, C], 0.1, 1),
+        dqkv = b.allocPersistent([B, T, 3 * C]);
       return {
         forward: () => b.attentionForward(qkv, nh, y, probs, null),
         backward: () => b.attentionBackward(dy, qkv, probs, null, nh, dqkv),
@@ -238,13 +323,22 @@ const KERNELS: KernelCase[] = [
   },
   {
     // memory-bound: forward reads x and writes y; backward reads dy and x and accumulates into dx
-    kernel: 'layer norm', shape: `rows ${LN.rows} C ${LN.C}`, unit: 'GB/s',
+    kernel: 'layer norm',
+    shape: `rows ${LN.rows} C ${LN.C}`,
+    unit: 'GB/s',
     work: { forward: (2 * LN.rows * LN.C * 4) / 1e9, backward: (4 * LN.rows * LN.C * 4) / 1e9 },
     setup(b) {
       const { rows, C } = LN;
-      const x = filled(b, [rows, C], 1, 0), gain = filled(b, [C], 0.2, 2), bias = filled(b, [C], 0.1, 3);
-      const y = b.allocPersistent([rows, C]), mean = b.allocPersistent([rows]), rstd = b.allocPersistent([rows]);
-      const dy = filled(b, [rows, C], 0.1, 1), dx = b.allocPersistent([rows, C]), dgain = b.allocPersistent([C]), dbias = b.allocPersistent([C]);
+      const x = filled(b, [rows, C], 1, 0),
+        gain = filled(b, [C], 0.2, 2),
+        bias = filled(b, [C], 0.1, 3);
+      const y = b.allocPersistent([rows, C]),
+        mean = b.allocPersistent([rows]),
+        rstd = b.allocPersistent([rows]);
+      const dy = filled(b, [rows, C], 0.1, 1),
+        dx = b.allocPersistent([rows, C]),
+        dgain = b.allocPersistent([C]),
+        dbias = b.allocPersistent([C]);
       return {
         forward: () => b.layerNormForward(x, gain, bias, 1e-5, y, mean, rstd),
         backward: () => b.layerNormBackward(dy, x, gain, mean, rstd, dx, dgain, dbias),
@@ -253,15 +347,24 @@ const KERNELS: KernelCase[] = [
     },
   },
   {
-    kernel: 'lstm', shape: `T${LSTM.T} B${LSTM.B} H${LSTM.H}`, unit: 'GFLOP/s',
+    kernel: 'lstm',
+    shape: `T${LSTM.T} B${LSTM.B} H${LSTM.H}`,
+    unit: 'GFLOP/s',
     work: { forward: lstmForwardGflop, backward: 2 * lstmForwardGflop },
     setup(b) {
       const { T, B, H } = LSTM;
-      const gi = filled(b, [T, B, 4 * H], 1, 0), whh = filled(b, [4 * H, H], 1 / Math.sqrt(H), 1), bhh = filled(b, [4 * H], 0.1, 2);
-      const h0 = filled(b, [B, H], 0.5, 3), c0 = filled(b, [B, H], 0.5, 4);
-      const hs = b.allocPersistent([T, B, H]), cs = b.allocPersistent([T, B, H]), acts = b.allocPersistent([T, B, 4 * H]);
-      const dhs = filled(b, [T, B, H], 0.1, 5), dgi = b.allocPersistent([T, B, 4 * H]);
-      const dwhh = b.allocPersistent([4 * H, H]), dbhh = b.allocPersistent([4 * H]);
+      const gi = filled(b, [T, B, 4 * H], 1, 0),
+        whh = filled(b, [4 * H, H], 1 / Math.sqrt(H), 1),
+        bhh = filled(b, [4 * H], 0.1, 2);
+      const h0 = filled(b, [B, H], 0.5, 3),
+        c0 = filled(b, [B, H], 0.5, 4);
+      const hs = b.allocPersistent([T, B, H]),
+        cs = b.allocPersistent([T, B, H]),
+        acts = b.allocPersistent([T, B, 4 * H]);
+      const dhs = filled(b, [T, B, H], 0.1, 5),
+        dgi = b.allocPersistent([T, B, 4 * H]);
+      const dwhh = b.allocPersistent([4 * H, H]),
+        dbhh = b.allocPersistent([4 * H]);
       return {
         forward: () => b.lstmForward(gi, whh, bhh, h0, c0, hs, cs, acts),
         backward: () => b.lstmBackward(dhs, hs, cs, acts, h0, c0, whh, dgi, dwhh, dbhh),
@@ -272,8 +375,14 @@ const KERNELS: KernelCase[] = [
 ];
 
 interface KernelRow {
-  kernel: string; pass: 'forward' | 'backward'; shape: string; unit: string;
-  nanolab_us: number; nanolab_rate: number; js_reference_us: number; js_reference_rate: number;
+  kernel: string;
+  pass: 'forward' | 'backward';
+  shape: string;
+  unit: string;
+  nanolab_us: number;
+  nanolab_rate: number;
+  js_reference_us: number;
+  js_reference_rate: number;
 }
 
 /** Each kernel's forward and backward call on the fast backend and on the plain-JS reference. */
@@ -290,9 +399,14 @@ function kernelRows(fast: CpuBackend, reference: CpuBackend, quick: boolean): Ke
     for (const pass of ['forward', 'backward'] as const) {
       const [nano, js] = [timed[0][pass], timed[1][pass]];
       rows.push({
-        kernel: k.kernel, pass, shape: k.shape, unit: k.unit,
-        nanolab_us: Math.round(nano * 1e6), nanolab_rate: Number((k.work[pass] / nano).toFixed(1)),
-        js_reference_us: Math.round(js * 1e6), js_reference_rate: Number((k.work[pass] / js).toFixed(1)),
+        kernel: k.kernel,
+        pass,
+        shape: k.shape,
+        unit: k.unit,
+        nanolab_us: Math.round(nano * 1e6),
+        nanolab_rate: Number((k.work[pass] / nano).toFixed(1)),
+        js_reference_us: Math.round(js * 1e6),
+        js_reference_rate: Number((k.work[pass] / js).toFixed(1)),
       });
     }
   }
@@ -304,11 +418,22 @@ const ratio = (a: number, b: number | null): number | null => (b === null || b =
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse('bench', argv, {
-    steps: { type: 'string' }, rounds: { type: 'string' }, models: { type: 'string' },
-    'tfjs-steps': { type: 'string' }, 'tfjs-backends': { type: 'string' },
-    'no-pytorch': { type: 'boolean' }, 'no-tfjs': { type: 'boolean' }, 'no-matmul': { type: 'boolean' }, 'no-kernels': { type: 'boolean' },
-    quick: { type: 'boolean' }, json: { type: 'boolean' },
-    gpu: { type: 'boolean' }, 'gpu-steps': { type: 'string' }, 'gpu-batch': { type: 'string' }, chromium: { type: 'string' }, 'browser-args': { type: 'string' },
+    steps: { type: 'string' },
+    rounds: { type: 'string' },
+    models: { type: 'string' },
+    'tfjs-steps': { type: 'string' },
+    'tfjs-backends': { type: 'string' },
+    'no-pytorch': { type: 'boolean' },
+    'no-tfjs': { type: 'boolean' },
+    'no-matmul': { type: 'boolean' },
+    'no-kernels': { type: 'boolean' },
+    quick: { type: 'boolean' },
+    json: { type: 'boolean' },
+    gpu: { type: 'boolean' },
+    'gpu-steps': { type: 'string' },
+    'gpu-batch': { type: 'string' },
+    chromium: { type: 'string' },
+    'browser-args': { type: 'string' },
   });
   if (values.gpu) return gpuCommand(values);
   const steps = parseInteger('steps', values.steps as string | undefined, 20, 1);
@@ -317,7 +442,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const names = ((values.models as string | undefined) ?? 'gpt-tiny,lstm-small').split(',') as ModelName[];
   for (const n of names) if (!(n in MODELS)) throw new UsageError(`bench: unknown model "${n}": choose from ${Object.keys(MODELS).join(', ')}`);
   const tfjsBackends = ((values['tfjs-backends'] as string | undefined) ?? 'wasm').split(',') as TfjsBackend[];
-  for (const b of tfjsBackends) if (!TFJS_BACKENDS.includes(b)) throw new UsageError(`bench: unknown TensorFlow.js backend "${b}": choose from ${TFJS_BACKENDS.join(', ')}`);
+  for (const b of tfjsBackends)
+    if (!TFJS_BACKENDS.includes(b)) throw new UsageError(`bench: unknown TensorFlow.js backend "${b}": choose from ${TFJS_BACKENDS.join(', ')}`);
   const tfjsNote = values['no-tfjs'] ? 'TensorFlow.js skipped (--no-tfjs)' : tfjsMissing();
   const text = readFileSync(BUNDLED_CORPUS, 'utf8');
   const threads = enableGemmThreads();
@@ -331,7 +457,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   let nanolabMs = 0;
   const models = [];
   for (const name of names) {
-    let nano = 0, torch: number | null = null, torchNote: string | null = null;
+    let nano = 0,
+      torch: number | null = null,
+      torchNote: string | null = null;
     const tfjs = new Map<TfjsBackend, number | null>(tfjsBackends.map((b) => [b, null]));
     const tfjsNotes = new Map<TfjsBackend, string | null>(tfjsBackends.map((b) => [b, tfjsNote]));
     for (let round = 0; round < rounds; round++) {
@@ -352,16 +480,22 @@ export async function benchCommand(argv: string[]): Promise<number> {
         const t = tfjsTokensPerSec(name, tfjsSteps, b);
         tfjsNotes.set(b, t.note);
         if (t.tokensPerSec !== null) tfjs.set(b, Math.max(tfjs.get(b) ?? 0, t.tokensPerSec));
-        console.log(`  ${name} round ${round + 1}: TF.js ${b} ${t.tokensPerSec === null ? `- (${t.note})` : `${fmt(t.tokensPerSec)} tok/s (${tfjsSteps} step${tfjsSteps === 1 ? '' : 's'})`}`);
+        console.log(
+          `  ${name} round ${round + 1}: TF.js ${b} ${t.tokensPerSec === null ? `- (${t.note})` : `${fmt(t.tokensPerSec)} tok/s (${tfjsSteps} step${tfjsSteps === 1 ? '' : 's'})`}`,
+        );
       }
     }
     const tfjsMain = tfjs.get(tfjsBackends[0]) ?? null;
     const notes = [torchNote, ...new Set(tfjsNotes.values())].filter((n): n is string => n !== null);
     models.push({
-      name, nanolab_tokens_per_s: Math.round(nano), pytorch_tokens_per_s: torch === null ? null : Math.round(torch),
-      tfjs_tokens_per_s: tfjsMain === null ? null : Math.round(tfjsMain), tfjs_backend: tfjsBackends[0],
+      name,
+      nanolab_tokens_per_s: Math.round(nano),
+      pytorch_tokens_per_s: torch === null ? null : Math.round(torch),
+      tfjs_tokens_per_s: tfjsMain === null ? null : Math.round(tfjsMain),
+      tfjs_backend: tfjsBackends[0],
       tfjs_by_backend: Object.fromEntries([...tfjs].map(([b, v]) => [b, v === null ? null : Math.round(v)])),
-      ratio_vs_pytorch: ratio(nano, torch), ratio_vs_tfjs: ratio(nano, tfjsMain),
+      ratio_vs_pytorch: ratio(nano, torch),
+      ratio_vs_tfjs: ratio(nano, tfjsMain),
       note: notes.length ? notes.join('; ') : null,
     });
   }
@@ -369,11 +503,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const backend = new CpuBackend();
   const reference = new CpuBackend('float32', 'js');
   if (!values['no-matmul'] || !values['no-kernels']) console.log('  microbenchmarks: matmul and kernels, NanoLab and the plain-JS reference…');
-  const matmul = values['no-matmul'] ? [] : SHAPES.map((s) => ({
-    shape: s.name, m: s.M, k: s.K, n: s.N,
-    gflops: Number(matmulGflops(backend, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
-    js_reference_gflops: Number(matmulGflops(reference, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
-  }));
+  const matmul = values['no-matmul']
+    ? []
+    : SHAPES.map((s) => ({
+        shape: s.name,
+        m: s.M,
+        k: s.K,
+        n: s.N,
+        gflops: Number(matmulGflops(backend, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
+        js_reference_gflops: Number(matmulGflops(reference, s.M, s.K, s.N, s.transA, s.transB).toFixed(1)),
+      }));
   const kernels = values['no-kernels'] ? [] : kernelRows(backend, reference, Boolean(values.quick));
   const m1 = machineTicks();
   const self = process.cpuUsage(self0);
@@ -381,7 +520,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
 
   // other processes' CPU while this bench ran: the machine's busy time minus ours and our children's
   let machineLoad: { cores: number; busy_cores_during_bench: number | null; other_processes_cores: number | null; note: string } = {
-    cores: cpus().length, busy_cores_during_bench: null, other_processes_cores: null, note: 'no /proc/stat here',
+    cores: cpus().length,
+    busy_cores_during_bench: null,
+    other_processes_cores: null,
+    note: 'no /proc/stat here',
   };
   if (m0 && m1) {
     const hz = 100; // USER_HZ: /proc/stat counts in hundredths of a second on Linux
@@ -391,32 +533,46 @@ export async function benchCommand(argv: string[]): Promise<number> {
     const childCores = children / hz / wallS;
     const otherCores = Math.max(0, busyCores - selfCores - childCores);
     machineLoad = {
-      cores: cpus().length, busy_cores_during_bench: Number(busyCores.toFixed(2)), other_processes_cores: Number(otherCores.toFixed(2)),
-      note: `over ${wallS.toFixed(0)} s NanoLab used ${selfCores.toFixed(2)} cores on average, PyTorch and TF.js ${childCores.toFixed(2)}, other processes ${otherCores.toFixed(2)}` +
+      cores: cpus().length,
+      busy_cores_during_bench: Number(busyCores.toFixed(2)),
+      other_processes_cores: Number(otherCores.toFixed(2)),
+      note:
+        `over ${wallS.toFixed(0)} s NanoLab used ${selfCores.toFixed(2)} cores on average, PyTorch and TF.js ${childCores.toFixed(2)}, other processes ${otherCores.toFixed(2)}` +
         (otherCores > 0.2 ? ': the machine was shared, so the numbers are noisy' : ': the machine was otherwise quiet'),
     };
   }
 
   const tfjsLabel = `TF.js ${tfjsBackends[0]}`;
   const extra = tfjsBackends.slice(1);
-  console.log(`\nmodel        NanoLab tok/s   PyTorch tok/s   ${tfjsLabel.padStart(13)}${extra.map((b) => `   ${`TF.js ${b}`.padStart(13)}`).join('')}   NanoLab/PyTorch   NanoLab/${tfjsLabel}`);
+  console.log(
+    `\nmodel        NanoLab tok/s   PyTorch tok/s   ${tfjsLabel.padStart(13)}${extra.map((b) => `   ${`TF.js ${b}`.padStart(13)}`).join('')}   NanoLab/PyTorch   NanoLab/${tfjsLabel}`,
+  );
   for (const m of models) {
-    console.log(`${m.name.padEnd(12)} ${fmt(m.nanolab_tokens_per_s).padStart(13)}   ${fmt(m.pytorch_tokens_per_s).padStart(13)}   ${fmt(m.tfjs_tokens_per_s).padStart(13)}` +
-      `${extra.map((b) => `   ${fmt(m.tfjs_by_backend[b] ?? null).padStart(13)}`).join('')}   ${(m.ratio_vs_pytorch === null ? '-' : `${m.ratio_vs_pytorch}×`).padStart(15)}   ${m.ratio_vs_tfjs === null ? '-' : `${m.ratio_vs_tfjs}×`}`);
+    console.log(
+      `${m.name.padEnd(12)} ${fmt(m.nanolab_tokens_per_s).padStart(13)}   ${fmt(m.pytorch_tokens_per_s).padStart(13)}   ${fmt(m.tfjs_tokens_per_s).padStart(13)}` +
+        `${extra.map((b) => `   ${fmt(m.tfjs_by_backend[b] ?? null).padStart(13)}`).join('')}   ${(m.ratio_vs_pytorch === null ? '-' : `${m.ratio_vs_pytorch}×`).padStart(15)}   ${m.ratio_vs_tfjs === null ? '-' : `${m.ratio_vs_tfjs}×`}`,
+    );
   }
   for (const m of models) if (m.note) console.log(`  ${m.name}: ${m.note}`);
   if (matmul.length) {
     console.log(`\n${'matmul (M×K×N)'.padEnd(46)}NanoLab GFLOP/s   plain JS GFLOP/s`);
-    for (const r of matmul) console.log(`${`${r.shape} ${r.m}×${r.k}×${r.n}`.padEnd(46)}${String(r.gflops).padStart(15)}   ${String(r.js_reference_gflops).padStart(16)}`);
+    for (const r of matmul)
+      console.log(`${`${r.shape} ${r.m}×${r.k}×${r.n}`.padEnd(46)}${String(r.gflops).padStart(15)}   ${String(r.js_reference_gflops).padStart(16)}`);
   }
   if (kernels.length) {
     console.log(`\n${'kernel (shape)'.padEnd(46)}NanoLab µs/call      rate   plain JS µs/call      rate`);
     for (const r of kernels) {
-      console.log(`${`${r.kernel} ${r.pass} (${r.shape})`.padEnd(46)}${fmt(r.nanolab_us).padStart(15)} ${String(r.nanolab_rate).padStart(9)}   ${fmt(r.js_reference_us).padStart(16)} ${String(r.js_reference_rate).padStart(9)} ${r.unit}`);
+      console.log(
+        `${`${r.kernel} ${r.pass} (${r.shape})`.padEnd(46)}${fmt(r.nanolab_us).padStart(15)} ${String(r.nanolab_rate).padStart(9)}   ${fmt(r.js_reference_us).padStart(16)} ${String(r.js_reference_rate).padStart(9)} ${r.unit}`,
+      );
     }
-    console.log('  attention counts the causal half of QKᵀ and P·V; the LSTM counts its recurrent products h·W_hhᵀ; layer norm counts the bytes of x, y, dy and dx');
+    console.log(
+      '  attention counts the causal half of QKᵀ and P·V; the LSTM counts its recurrent products h·W_hhᵀ; layer norm counts the bytes of x, y, dy and dx',
+    );
   }
-  console.log(`\nmachine: ${machineLoad.busy_cores_during_bench ?? '?'} of ${machineLoad.cores} cores busy during the bench; ${machineLoad.note}. NanoLab training time: ${(nanolabMs / 1000).toFixed(1)} s.`);
+  console.log(
+    `\nmachine: ${machineLoad.busy_cores_during_bench ?? '?'} of ${machineLoad.cores} cores busy during the bench; ${machineLoad.note}. NanoLab training time: ${(nanolabMs / 1000).toFixed(1)} s.`,
+  );
   if (values.json) console.log(JSON.stringify({ machine_load: machineLoad, backend: backendName, models, matmul, kernels }));
   return 0;
 }

@@ -30,7 +30,12 @@ const PACKAGE = fileURLToPath(new URL('../../../package.json', import.meta.url))
 /** Runs a command against the lab's API. It starts no run and no GPU host here: closing it closes the database. */
 async function withApi<T>(fn: (api: LabApi) => T | Promise<T>): Promise<T> {
   const version = (JSON.parse(readFileSync(PACKAGE, 'utf8')) as { version: string }).version;
-  const api = new LabApi({ home: labHome(), host: 'cli', bundledCorpus: BUNDLED_CORPUS, versions: { app: version, electron: '', chrome: '', node: process.versions.node } });
+  const api = new LabApi({
+    home: labHome(),
+    host: 'cli',
+    bundledCorpus: BUNDLED_CORPUS,
+    versions: { app: version, electron: '', chrome: '', node: process.versions.node },
+  });
   try {
     return await fn(api);
   } finally {
@@ -42,12 +47,23 @@ const fmt = (x: number | null, digits = 4) => (x === null ? '-' : x.toFixed(digi
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, c) => cell.padEnd(widths[c]))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function runsCommand(argv: string[]): Promise<number> {
   const { values } = parse('runs', argv, {
-    family: { type: 'string' }, status: { type: 'string' }, tag: { type: 'string' }, sort: { type: 'string' }, json: { type: 'boolean' },
+    family: { type: 'string' },
+    status: { type: 'string' },
+    tag: { type: 'string' },
+    sort: { type: 'string' },
+    json: { type: 'boolean' },
   });
   const family = values.family as ModelFamily | undefined;
   if (family && !MODEL_FAMILIES.includes(family)) throw new UsageError(`runs: --family ${family} is not one of ${MODEL_FAMILIES.join(', ')}`);
@@ -65,13 +81,22 @@ export function runsCommand(argv: string[]): Promise<number> {
       console.log('no runs yet: nanolab train --preset nanogpt-cpu starts one');
       return 0;
     }
-    console.log(table([
-      ['id', 'name', 'family', 'params', 'status', 'steps', 'best val', 'tok/s', 'created'],
-      ...runs.map((r) => [
-        String(r.id), r.name, r.family, r.paramCount.toLocaleString('en-US'), r.status, String(r.steps), fmt(r.bestValLoss),
-        r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US'), new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
+    console.log(
+      table([
+        ['id', 'name', 'family', 'params', 'status', 'steps', 'best val', 'tok/s', 'created'],
+        ...runs.map((r) => [
+          String(r.id),
+          r.name,
+          r.family,
+          r.paramCount.toLocaleString('en-US'),
+          r.status,
+          String(r.steps),
+          fmt(r.bestValLoss),
+          r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US'),
+          new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
+        ]),
       ]),
-    ]));
+    );
     return 0;
   });
 }
@@ -110,10 +135,21 @@ function checkpointKind(which: string | undefined): 'best' | 'latest' {
 }
 
 export function sampleCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('sample', argv, {
-    prompt: { type: 'string' }, length: { type: 'string' }, temperature: { type: 'string' }, 'top-k': { type: 'string' },
-    'top-p': { type: 'string' }, seed: { type: 'string' }, checkpoint: { type: 'string' }, json: { type: 'boolean' },
-  }, true);
+  const { values, positionals } = parse(
+    'sample',
+    argv,
+    {
+      prompt: { type: 'string' },
+      length: { type: 'string' },
+      temperature: { type: 'string' },
+      'top-k': { type: 'string' },
+      'top-p': { type: 'string' },
+      seed: { type: 'string' },
+      checkpoint: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    true,
+  );
   const id = parseRunId(positionals);
   const num = (key: string, fallback: number) => {
     const v = values[key] as string | undefined;
@@ -127,7 +163,16 @@ export function sampleCommand(argv: string[]): Promise<number> {
     const prompt = (values.prompt as string | undefined) ?? '\n';
     const length = parseInteger('length', values.length as string | undefined, 500, 0, MAX_CLI_SAMPLE_LENGTH);
     const seed = parseInteger('seed', values.seed as string | undefined, 1);
-    const stream = api.sample({ runId: id, checkpoint, prompt, length, seed, temperature: num('temperature', 0.8), topK: num('top-k', 0), topP: num('top-p', 1) });
+    const stream = api.sample({
+      runId: id,
+      checkpoint,
+      prompt,
+      length,
+      seed,
+      temperature: num('temperature', 0.8),
+      topK: num('top-k', 0),
+      topP: num('top-p', 1),
+    });
     if (values.json) {
       const tokens = [...stream];
       console.log(JSON.stringify({ run_id: id, prompt, text: tokens.map((t) => t.text).join(''), tokens }));
@@ -142,9 +187,17 @@ export function sampleCommand(argv: string[]): Promise<number> {
 }
 
 export function exportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('export', argv, {
-    out: { type: 'string' }, checkpoint: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
-  }, true);
+  const { values, positionals } = parse(
+    'export',
+    argv,
+    {
+      out: { type: 'string' },
+      checkpoint: { type: 'string' },
+      force: { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    true,
+  );
   const id = parseRunId(positionals);
   const out = values.out as string | undefined;
   if (!out) throw new UsageError('export: --out DIR is required');
@@ -173,17 +226,26 @@ export function compareCommand(argv: string[]): Promise<number> {
       console.log(JSON.stringify({ runs, config_diff: diff }));
       return 0;
     }
-    console.log(table([
-      ['', ...runs.map((r) => `${r.id}: ${r.name}`)],
-      ['family', ...runs.map((r) => r.family)],
-      ['params', ...runs.map((r) => r.paramCount.toLocaleString('en-US'))],
-      ['status', ...runs.map((r) => r.status)],
-      ['steps', ...runs.map((r) => String(r.steps))],
-      ['best val loss', ...runs.map((r) => fmt(r.bestValLoss))],
-      ['tokens/s', ...runs.map((r) => (r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US')))],
-    ]));
+    console.log(
+      table([
+        ['', ...runs.map((r) => `${r.id}: ${r.name}`)],
+        ['family', ...runs.map((r) => r.family)],
+        ['params', ...runs.map((r) => r.paramCount.toLocaleString('en-US'))],
+        ['status', ...runs.map((r) => r.status)],
+        ['steps', ...runs.map((r) => String(r.steps))],
+        ['best val loss', ...runs.map((r) => fmt(r.bestValLoss))],
+        ['tokens/s', ...runs.map((r) => (r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US')))],
+      ]),
+    );
     console.log('\nconfig differences:');
-    console.log(diff.length === 0 ? '(none)' : table([['setting', ...runs.map((r) => String(r.id))], ...diff.map((d) => [d.key, ...d.values.map((v) => (v === undefined ? '-' : JSON.stringify(v)))])]));
+    console.log(
+      diff.length === 0
+        ? '(none)'
+        : table([
+            ['setting', ...runs.map((r) => String(r.id))],
+            ...diff.map((d) => [d.key, ...d.values.map((v) => (v === undefined ? '-' : JSON.stringify(v)))]),
+          ]),
+    );
     return 0;
   });
 }

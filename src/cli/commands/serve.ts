@@ -29,7 +29,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const version = (JSON.parse(readFileSync(PACKAGE, 'utf8')) as { version: string }).version;
   const home = labHome();
-  const api = new LabApi({ home, host: 'browser', bundledCorpus: BUNDLED_CORPUS, versions: { app: version, electron: '', chrome: '', node: process.versions.node } });
+  const api = new LabApi({
+    home,
+    host: 'browser',
+    bundledCorpus: BUNDLED_CORPUS,
+    versions: { app: version, electron: '', chrome: '', node: process.versions.node },
+  });
   let server;
   try {
     server = await startServer({ api, rendererDir: RENDERER_DIR, host, port });
@@ -56,7 +61,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   });
   console.log(`NanoLab ${version} is serving the lab in ${home}`);
   console.log(`open ${server.url}`);
-  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`listening on ${host}: anyone who can reach this machine and has the URL can use the lab`);
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
+    console.log(`listening on ${host}: anyone who can reach this machine and has the URL can use the lab`);
   await stopped;
   // runs stop first, while the pages are still connected: a GPU run's page reports its last
   // checkpoint and its end (closing the sockets first would send the run to the CPU instead)

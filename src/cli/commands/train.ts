@@ -42,7 +42,9 @@ nanolab stop RUN [--json]
 
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
 export function openLab(): { home: string; store: RunStore } {
@@ -76,7 +78,9 @@ type StopSignal = keyof typeof STOP_SIGNALS;
 /** Prints a run's progress and waits for its end; Ctrl-C, SIGTERM or SIGHUP asks it to stop. */
 async function follow(store: RunStore, handle: RunHandle, label: string, totalSteps: number, logEvery: number, budgetMs: number | null): Promise<Summary> {
   let last: Extract<RunEvent, { type: 'eval' }> | null = null;
-  let losses = 0, n = 0, tps = 0;
+  let losses = 0,
+    n = 0,
+    tps = 0;
   let startStep: number | null = null;
   let stopping: StopSignal | null = null;
   // after SIGHUP the terminal is gone, and a write to it fails: the run stops silently
@@ -102,7 +106,8 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       n++;
       tps = e.tokensPerSec;
       if (e.step % logEvery === 0) {
-        const remaining = budgetMs !== null ? Math.max(0, budgetMs - e.elapsedMs) : ((totalSteps - e.step) * e.elapsedMs) / Math.max(1, e.step - (startStep ?? 0));
+        const remaining =
+          budgetMs !== null ? Math.max(0, budgetMs - e.elapsedMs) : ((totalSteps - e.step) * e.elapsedMs) / Math.max(1, e.step - (startStep ?? 0));
         const of = budgetMs !== null ? '' : `/${totalSteps}`;
         say(
           `[${label}] step ${e.step}${of} | loss ${(losses / n).toFixed(4)} | lr ${e.lr.toExponential(2)} | grad norm ${e.gradNorm.toFixed(3)} | ` +
@@ -113,7 +118,9 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       }
     } else if (e.type === 'eval') {
       last = e;
-      say(`[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`);
+      say(
+        `[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`,
+      );
     } else if (e.type === 'started') {
       startStep = e.step;
       if (e.resumedFrom !== null) say(`[${label}] resumed from step ${e.resumedFrom}`);
@@ -127,8 +134,15 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
   const latest = store.checkpoints(handle.runId).find((c) => c.kind === 'latest');
   const lastEval = last as Extract<RunEvent, { type: 'eval' }> | null;
   const summary: Summary = {
-    run_id: handle.runId, name: run.name, status: end.status, reason: end.reason, steps: end.step,
-    train_loss: lastEval?.trainLoss ?? null, val_loss: lastEval?.valLoss ?? null, tokens_per_s: run.tokensPerSec, checkpoint: latest?.path ?? null,
+    run_id: handle.runId,
+    name: run.name,
+    status: end.status,
+    reason: end.reason,
+    steps: end.step,
+    train_loss: lastEval?.trainLoss ?? null,
+    val_loss: lastEval?.valLoss ?? null,
+    tokens_per_s: run.tokensPerSec,
+    checkpoint: latest?.path ?? null,
   };
   say(
     `[${label}] ${end.status}${end.reason ? ` (${end.reason})` : ''}: run ${handle.runId}, ${end.step} steps` +
@@ -151,7 +165,10 @@ function copyIntoLab(home: string, data: string | undefined): { stored: string; 
   } catch (error) {
     const { code, path } = error as NodeJS.ErrnoException;
     // a failure to write the copy is the lab's, not the text's
-    if (code && path && resolve(path).startsWith(resolve(home))) throw new UsageError(`train: cannot copy --data ${data} into the lab at ${home} (${code}): ${code === 'ENOSPC' ? 'the disk is full; free some space' : 'make the lab folder writable'}`);
+    if (code && path && resolve(path).startsWith(resolve(home)))
+      throw new UsageError(
+        `train: cannot copy --data ${data} into the lab at ${home} (${code}): ${code === 'ENOSPC' ? 'the disk is full; free some space' : 'make the lab folder writable'}`,
+      );
     if (code === 'ENOENT') throw new UsageError(`train: --data ${data} does not exist: check the path`);
     throw new UsageError(code ? `train: cannot read --data ${data} (${code}): check the path and that you may read it` : `train: ${(error as Error).message}`);
   }
@@ -162,10 +179,20 @@ const relay = (runId: () => number) => (e: RunEvent) => listeners.get(runId())?.
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, {
-    preset: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, steps: { type: 'string' },
-    minutes: { type: 'string' }, set: { type: 'string', multiple: true }, seed: { type: 'string' }, name: { type: 'string' },
-    'log-every': { type: 'string' }, json: { type: 'boolean' }, tokenizer: { type: 'string' }, 'word-vocab': { type: 'string' },
-    lowercase: { type: 'boolean' }, 'max-corpus-mb': { type: 'string' },
+    preset: { type: 'string' },
+    model: { type: 'string' },
+    data: { type: 'string' },
+    steps: { type: 'string' },
+    minutes: { type: 'string' },
+    set: { type: 'string', multiple: true },
+    seed: { type: 'string' },
+    name: { type: 'string' },
+    'log-every': { type: 'string' },
+    json: { type: 'boolean' },
+    tokenizer: { type: 'string' },
+    'word-vocab': { type: 'string' },
+    lowercase: { type: 'boolean' },
+    'max-corpus-mb': { type: 'string' },
   });
   const str = (key: string) => values[key] as string | undefined;
   let runs: Preset[];
@@ -174,7 +201,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (str('model')) throw new UsageError('train: give --preset or --model, not both');
   } else {
     const family = str('model') as ModelFamily | undefined;
-    if (!family) throw new UsageError(`train: --model or --preset is required (models: ${MODEL_FAMILIES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')})`);
+    if (!family)
+      throw new UsageError(`train: --model or --preset is required (models: ${MODEL_FAMILIES.join(', ')}; presets: ${Object.keys(PRESETS).join(', ')})`);
     if (!MODEL_FAMILIES.includes(family)) throw new UsageError(`train: --model ${family} is not a model family; choose one of ${MODEL_FAMILIES.join(', ')}`);
     runs = [{ name: family, description: '', family, settings: {} }];
   }
@@ -212,7 +240,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const data = copyIntoLab(home, str('data'));
     for (const preset of runs) {
       // the tokenizer and the split's sizes only: the worker holds the ids
-      const corpus = outlineCorpusFile(data.path, { name: dataPath, lowercase: lowercaseFlag || (preset.lowercase ?? false), tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)) });
+      const corpus = outlineCorpusFile(data.path, {
+        name: dataPath,
+        lowercase: lowercaseFlag || (preset.lowercase ?? false),
+        tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)),
+      });
       const config = resolveTrainConfig(preset.family, corpus.tokenizer.vocabSize, { ...preset.settings, ...user }, seed);
       try {
         checkCorpusFits(config, corpus, dataPath);
@@ -220,17 +252,27 @@ export async function trainCommand(argv: string[]): Promise<number> {
       } catch (error) {
         throw new UsageError(`train: ${(error as Error).message}`);
       }
-      const label = str('name') ?? (runs.length > 1 ? preset.name : str('preset') ?? preset.family);
+      const label = str('name') ?? (runs.length > 1 ? preset.name : (str('preset') ?? preset.family));
       const logEvery = parseInteger('log-every', str('log-every'), budgetMs !== null ? 50 : Math.max(1, Math.round(config.steps / 20)), 1);
-      console.log(`data    ${dataPath}${data.copy ? ` (in the lab as ${data.copy})` : ''}: ${corpus.train.length + corpus.val.length} tokens, ${corpus.tokenizer.kind} vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val tokens${lowercaseFlag || preset.lowercase ? ' (lower-cased)' : ''}`);
+      console.log(
+        `data    ${dataPath}${data.copy ? ` (in the lab as ${data.copy})` : ''}: ${corpus.train.length + corpus.val.length} tokens, ${corpus.tokenizer.kind} vocab ${corpus.tokenizer.vocabSize}, ${corpus.train.length} train / ${corpus.val.length} val tokens${lowercaseFlag || preset.lowercase ? ' (lower-cased)' : ''}`,
+      );
       console.log(`model   ${JSON.stringify(config.model)}`);
       console.log(`params  ${countParameters(config.model).toLocaleString('en-US')}`);
       console.log(`train   ${JSON.stringify({ ...config, model: undefined })}`);
       let id = 0;
       const handle = startRun({
-        home, store, name: label, config, dataPath: data.stored, preset: str('preset'), lowercase: lowercaseFlag || (preset.lowercase ?? false),
-        tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)), timeBudgetMs: budgetMs,
-        samplePrompt: '\n', onEvent: relay(() => id),
+        home,
+        store,
+        name: label,
+        config,
+        dataPath: data.stored,
+        preset: str('preset'),
+        lowercase: lowercaseFlag || (preset.lowercase ?? false),
+        tokenizer: tokenizerSpec(lowercaseFlag || (preset.lowercase ?? false)),
+        timeBudgetMs: budgetMs,
+        samplePrompt: '\n',
+        onEvent: relay(() => id),
       });
       id = handle.runId;
       console.log(`run     ${handle.runId} in ${home}`);
@@ -252,7 +294,12 @@ export async function resumeCommand(argv: string[]): Promise<number> {
     const run = store.getRun(runId);
     const steps = (run.config as { train: { steps: number } }).train.steps;
     let id = 0;
-    const handle = resumeRun(home, store, runId, relay(() => id));
+    const handle = resumeRun(
+      home,
+      store,
+      runId,
+      relay(() => id),
+    );
     id = handle.runId;
     const summary = await follow(store, handle, run.name, steps, Math.max(1, Math.round(steps / 20)), null);
     if (values.json) console.log(JSON.stringify(summary));

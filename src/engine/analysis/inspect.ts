@@ -45,7 +45,10 @@ export function surprise(model: LanguageModel, tokenizer: Tokenizer, text: strin
         for (const v of row) sum += Math.exp(v - max);
         const target = ids[from + t + 1];
         const lse = Math.log(sum) + max;
-        const top = topTokens(Array.from(row, (v) => Math.exp(v - lse)), 5).map((g) => ({ text: tokenizer.vocab[g.id], prob: g.prob }));
+        const top = topTokens(
+          Array.from(row, (v) => Math.exp(v - lse)),
+          5,
+        ).map((g) => ({ text: tokenizer.vocab[g.id], prob: g.prob }));
         out.push({ char: tokenizer.vocab[target], loss: lse - row[target], top });
       }
     });

@@ -88,10 +88,14 @@ export function kmeans(points: ArrayLike<number>[], options: KMeansOptions): KMe
     const assignments = new Int32Array(points.length);
     let inertia = 0;
     points.forEach((p, i) => {
-      let best = 0, bestD = Infinity;
+      let best = 0,
+        bestD = Infinity;
       centroids.forEach((c, j) => {
         const dd = dist2(p, c);
-        if (dd < bestD) { bestD = dd; best = j; }
+        if (dd < bestD) {
+          bestD = dd;
+          best = j;
+        }
       });
       assignments[i] = best;
       inertia += bestD;
@@ -123,7 +127,16 @@ export function toyGaussian(n = 100, seed = 0): Float64Array[] {
 }
 
 /** A few well-separated blobs in 2-D, for seeing k-means find real clusters. */
-export function toyBlobs(centers: [number, number][] = [[-4, -4], [0, 4], [4, -2]], perBlob = 40, spread = 0.8, seed = 0): Float64Array[] {
+export function toyBlobs(
+  centers: [number, number][] = [
+    [-4, -4],
+    [0, 4],
+    [4, -2],
+  ],
+  perBlob = 40,
+  spread = 0.8,
+  seed = 0,
+): Float64Array[] {
   const rng = new Rng(seed);
   return centers.flatMap(([x, y]) => Array.from({ length: perBlob }, () => Float64Array.from([x + spread * rng.normal(), y + spread * rng.normal()])));
 }

@@ -107,10 +107,7 @@ export interface Backend {
   embeddingBackward(dy: Tensor, ids: Int32Array, dw: Tensor): void;
   /** Row-wise layer norm with biased variance; saves mean and 1/std per row for the backward pass. */
   layerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, rstd: Tensor): void;
-  layerNormBackward(
-    dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor,
-    dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null,
-  ): void;
+  layerNormBackward(dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor, dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null): void;
   /** Softmax over the last dimension. */
   softmaxForward(x: Tensor, y: Tensor): void;
   /** dx += y ⊙ (dy − Σ dy ⊙ y). */
@@ -148,15 +145,20 @@ export interface Backend {
   /** LSTM, gate blocks i,f,g,o. Writes hs, cs [T,B,H] and the activated gates acts [T,B,4H]. */
   lstmForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, c0: Tensor, hs: Tensor, cs: Tensor, acts: Tensor): void;
   lstmBackward(
-    dhs: Tensor, hs: Tensor, cs: Tensor, acts: Tensor, h0: Tensor, c0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
+    dhs: Tensor,
+    hs: Tensor,
+    cs: Tensor,
+    acts: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    whh: Tensor,
+    dgi: Tensor,
+    dwhh: Tensor | null,
+    dbhh: Tensor | null,
   ): void;
   /** GRU, gate blocks r,z,n; saves acts [T,B,3H] (r,z,n) and ghn [T,B,H] = W_hn h + b_hn. */
   gruForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor): void;
-  gruBackward(
-    dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
-  ): void;
+  gruBackward(dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void;
 
   // ---- optimizers ---------------------------------------------------------------------------
   /** Σ t² (for global-norm clipping; summed in float64). */
@@ -173,14 +175,46 @@ export interface Backend {
 
 /** Every kernel by name, forward and backward: the registry that parity and gradient tests walk. */
 export const KERNEL_NAMES = [
-  'fill', 'copy', 'accumulate',
-  'addForward', 'addRepeatForward', 'addRepeatBackward', 'mulForward', 'mulBackward',
-  'activationForward', 'activationBackward', 'transpose01Forward', 'transpose01Backward',
-  'linearForward', 'linearBackward', 'embeddingForward', 'embeddingBackward',
-  'layerNormForward', 'layerNormBackward', 'softmaxForward', 'softmaxBackward',
-  'attentionForward', 'attentionBackward', 'kvCacheWrite', 'attentionDecodeForward', 'dropoutMask', 'crossEntropyForward', 'crossEntropyBackward',
-  'rnnTanhForward', 'rnnTanhBackward', 'lstmForward', 'lstmBackward', 'gruForward', 'gruBackward',
-  'sumSquares', 'scale', 'clampAbs', 'adamStep', 'sgdStep', 'rmspropStep', 'adagradStep',
+  'fill',
+  'copy',
+  'accumulate',
+  'addForward',
+  'addRepeatForward',
+  'addRepeatBackward',
+  'mulForward',
+  'mulBackward',
+  'activationForward',
+  'activationBackward',
+  'transpose01Forward',
+  'transpose01Backward',
+  'linearForward',
+  'linearBackward',
+  'embeddingForward',
+  'embeddingBackward',
+  'layerNormForward',
+  'layerNormBackward',
+  'softmaxForward',
+  'softmaxBackward',
+  'attentionForward',
+  'attentionBackward',
+  'kvCacheWrite',
+  'attentionDecodeForward',
+  'dropoutMask',
+  'crossEntropyForward',
+  'crossEntropyBackward',
+  'rnnTanhForward',
+  'rnnTanhBackward',
+  'lstmForward',
+  'lstmBackward',
+  'gruForward',
+  'gruBackward',
+  'sumSquares',
+  'scale',
+  'clampAbs',
+  'adamStep',
+  'sgdStep',
+  'rmspropStep',
+  'adagradStep',
 ] as const satisfies readonly (keyof Backend)[];
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

@@ -1,9 +1,7 @@
 import type { Backend } from '../backend/backend';
 import { CpuBackend } from '../backend/cpu';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJson } from '../data/tokenizer';
-import {
-  countParameters, createModel, isRecurrent, MODEL_FAMILIES, validateModelConfig, type LanguageModel, type ModelConfig,
-} from '../models';
+import { countParameters, createModel, isRecurrent, MODEL_FAMILIES, validateModelConfig, type LanguageModel, type ModelConfig } from '../models';
 import { Optimizer, resolveOptimizerConfig } from '../optim/optimizer';
 import { validateSchedule } from '../optim/schedule';
 import { Rng } from '../rng';
@@ -67,8 +65,12 @@ export function encodeCheckpoint(trainer: Trainer, tokenizer: Tokenizer): Record
   const shapes = Object.fromEntries(trainer.model.params.entries().map(([name, t]) => [name, [...t.shape]]));
   const shapeOf = (name: string, n: number) => shapes[name] ?? [n];
   const config: CheckpointConfigJson = {
-    format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, model: train.model, tied_params: tiedParams(train.model),
-    parameter_count: countParameters(train.model), train,
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model: train.model,
+    tied_params: tiedParams(train.model),
+    parameter_count: countParameters(train.model),
+    train,
   };
   const model: NamedTensor[] = Object.entries(snapshot.params).map(([name, data]) => ({ name, shape: shapeOf(name, data.length), data: f32(data) }));
   const optimizer: NamedTensor[] = Object.entries(snapshot.optimizer.buffers).map(([name, data]) => {
@@ -81,8 +83,12 @@ export function encodeCheckpoint(trainer: Trainer, tokenizer: Tokenizer): Record
     carried.c?.forEach((d, i) => optimizer.push({ name: `carried.c.${i}`, shape: [d.length], data: f32(d) }));
   }
   const state: CheckpointState = {
-    step: snapshot.step, tokens_seen: snapshot.tokensSeen, optimizer_step: snapshot.optimizer.step, rng: snapshot.rng,
-    batcher_position: snapshot.batcherPosition, carried_layers: carried ? carried.h.length : 0,
+    step: snapshot.step,
+    tokens_seen: snapshot.tokensSeen,
+    optimizer_step: snapshot.optimizer.step,
+    rng: snapshot.rng,
+    batcher_position: snapshot.batcherPosition,
+    carried_layers: carried ? carried.h.length : 0,
   };
   const text = (o: unknown) => new TextEncoder().encode(JSON.stringify(o, null, 1) + '\n');
   return {
@@ -93,7 +99,6 @@ export function encodeCheckpoint(trainer: Trainer, tokenizer: Tokenizer): Record
     [CHECKPOINT_FILES.state]: text(state),
   };
 }
-
 
 // ---- reading a checkpoint back --------------------------------------------------------------
 // Nothing in a checkpoint folder is trusted: a file may be truncated, flipped by a bad disk,
@@ -148,7 +153,8 @@ const quote = (v: unknown): string => {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 };
 const shapeText = (shape: readonly number[]) => `[${shape.join(', ')}]`;
-const listed = (names: string[]) => (names.length > 4 ? `${names.slice(0, 4).map(quote).join(', ')} and ${names.length - 4} more` : names.map(quote).join(', '));
+const listed = (names: string[]) =>
+  names.length > 4 ? `${names.slice(0, 4).map(quote).join(', ')} and ${names.length - 4} more` : names.map(quote).join(', ');
 
 /**
  * A JSON value as the type its checks accept (the refusals before it, or the `within` check right
@@ -185,7 +191,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 function checkConfig(files: Record<string, Uint8Array>): CheckpointConfigJson {
   const file = CHECKPOINT_FILES.config;
   const c = readJson(files, file);
-  if (c.format !== CHECKPOINT_FORMAT) refuse(file, `is not a NanoLab checkpoint's config (its format is ${quote(c.format)}, expected ${quote(CHECKPOINT_FORMAT)})`);
+  if (c.format !== CHECKPOINT_FORMAT)
+    refuse(file, `is not a NanoLab checkpoint's config (its format is ${quote(c.format)}, expected ${quote(CHECKPOINT_FORMAT)})`);
   if (c.version !== CHECKPOINT_VERSION) refuse(file, `is checkpoint version ${quote(c.version)}; this NanoLab reads version ${CHECKPOINT_VERSION}`);
   const model = c.model;
   if (!isObject(model) || !MODEL_FAMILIES.includes(model.family as never)) {
@@ -194,7 +201,8 @@ function checkConfig(files: Record<string, Uint8Array>): CheckpointConfigJson {
   const m = accepted<ModelConfig>(model);
   within(file, 'has a model setting that is not valid', () => validateModelConfig(m));
   const train = c.train;
-  if (!isObject(train) || !isObject(train.optimizer) || !isObject(train.schedule)) refuse(file, 'has no complete train settings (train, with optimizer and schedule)');
+  if (!isObject(train) || !isObject(train.optimizer) || !isObject(train.schedule))
+    refuse(file, 'has no complete train settings (train, with optimizer and schedule)');
   const t = accepted<TrainConfig>(train);
   if (!sameJson(t.model, m)) refuse(file, 'has a train.model that differs from its model');
   within(file, 'has a train setting that is not valid', () => {
@@ -239,8 +247,14 @@ function checkState(files: Record<string, Uint8Array>, train: TrainConfig, train
   }
   if (state.optimizer_step > state.step) refuse(file, `has optimizer_step ${state.optimizer_step}, more than its step ${state.step}`);
   const rng = s.rng;
-  if (!isObject(rng) || !Array.isArray(rng.s) || rng.s.length !== 4 || !rng.s.every((x) => isCount(x) && x <= 0xffffffff) || rng.s.every((x) => x === 0)
-    || !(rng.spare === null || (typeof rng.spare === 'number' && Number.isFinite(rng.spare)))) {
+  if (
+    !isObject(rng) ||
+    !Array.isArray(rng.s) ||
+    rng.s.length !== 4 ||
+    !rng.s.every((x) => isCount(x) && x <= 0xffffffff) ||
+    rng.s.every((x) => x === 0) ||
+    !(rng.spare === null || (typeof rng.spare === 'number' && Number.isFinite(rng.spare)))
+  ) {
     refuse(file, `has rng ${quote(rng)}; expected { s: four 32-bit whole numbers, not all 0, spare: a number or null }`);
   }
   const sequential = train.batching === 'sequential';
@@ -280,7 +294,10 @@ function readTensors(files: Record<string, Uint8Array>, file: string): Map<strin
 
 /** Every expected tensor is there with its shape, and nothing else is. */
 function matchShapes(
-  file: string, tensors: Map<string, { shape: number[]; data: Float32Array }>, expected: Map<string, readonly number[]>, owner: string,
+  file: string,
+  tensors: Map<string, { shape: number[]; data: Float32Array }>,
+  expected: Map<string, readonly number[]>,
+  owner: string,
 ): Record<string, Float32Array> {
   const missing = [...expected.keys()].filter((n) => !tensors.has(n));
   if (missing.length > 0) refuse(file, `has no ${listed(missing)}, which ${owner} needs (the file has ${listed([...tensors.keys()])})`);
@@ -300,7 +317,10 @@ function matchShapes(
  * (built from config.json, its weights still random). The caller owns the returned model.
  */
 function inspect(
-  files: Record<string, Uint8Array>, use: CheckpointUse, trainTokens: number | null, backend: Backend,
+  files: Record<string, Uint8Array>,
+  use: CheckpointUse,
+  trainTokens: number | null,
+  backend: Backend,
 ): ValidCheckpoint & { model: LanguageModel } {
   const required = use === 'resume' ? Object.values(CHECKPOINT_FILES) : [...EXPORTED_FILES];
   for (const file of required) {
@@ -317,7 +337,11 @@ function inspect(
   for (const t of weights.values()) held += t.data.length;
   const needed = countParameters(m);
   // a config that asks for more than the file holds is refused before its model is built
-  if (needed > held) refuse(CHECKPOINT_FILES.model, `holds ${held} values, fewer than the ${needed} parameters of config.json's ${m.family} model: they come from different runs`);
+  if (needed > held)
+    refuse(
+      CHECKPOINT_FILES.model,
+      `holds ${held} values, fewer than the ${needed} parameters of config.json's ${m.family} model: they come from different runs`,
+    );
   const owner = `config.json's ${m.family} model`;
   const model = createModel(m, backend, new NoDraws());
   try {
@@ -361,9 +385,7 @@ function inspect(
  * fit the run (and, given the training text's length, its data position). Throws one Error that
  * names the file, what is wrong with it and what to do.
  */
-export function validateCheckpoint(
-  files: Record<string, Uint8Array>, use: CheckpointUse = 'inference', data?: { trainTokens: number },
-): ValidCheckpoint {
+export function validateCheckpoint(files: Record<string, Uint8Array>, use: CheckpointUse = 'inference', data?: { trainTokens: number }): ValidCheckpoint {
   // a plain JS backend: the reference model only lends its names and shapes
   const { model, ...valid } = inspect(files, use, data?.trainTokens ?? null, new CpuBackend('float32', 'js'));
   model.dispose();
@@ -394,7 +416,9 @@ export function restoreModel(files: Record<string, Uint8Array>, backend: Backend
 
 /** A trainer continuing exactly where the checkpoint's run stopped (same data, same config). */
 export function restoreTrainer(
-  files: Record<string, Uint8Array>, data: { train: Int32Array; val: Int32Array }, backend?: Backend,
+  files: Record<string, Uint8Array>,
+  data: { train: Int32Array; val: Int32Array },
+  backend?: Backend,
 ): { trainer: Trainer; tokenizer: Tokenizer } {
   const { config, tokenizer, params, state, optimizer } = validateCheckpoint(files, 'resume', { trainTokens: data.train.length });
   const s = state!;

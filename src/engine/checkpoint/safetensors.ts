@@ -44,7 +44,8 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   out.set(headerBytes, 8);
   let at = 8 + headerBytes.length;
   for (const t of tensors) {
-    if (LITTLE_ENDIAN) new Float32Array(out.buffer, at, t.data.length).set(t.data); // `at` is 4-aligned: the data starts 8-aligned
+    if (LITTLE_ENDIAN)
+      new Float32Array(out.buffer, at, t.data.length).set(t.data); // `at` is 4-aligned: the data starts 8-aligned
     else for (let i = 0; i < t.data.length; i++) view.setFloat32(at + 4 * i, t.data[i], true);
     at += 4 * t.data.length;
   }

@@ -32,7 +32,11 @@ export class SequentialBatcher {
   position = 0;
   private readonly laneLength: number;
 
-  constructor(private readonly data: Int32Array, readonly B: number, readonly T: number) {
+  constructor(
+    private readonly data: Int32Array,
+    readonly B: number,
+    readonly T: number,
+  ) {
     this.laneLength = Math.floor((data.length - 1) / B);
     if (this.laneLength < T) {
       throw new Error(`the data (${data.length} tokens) is too short for ${B} lanes of ${T + 1} tokens: use a smaller batch or context`);

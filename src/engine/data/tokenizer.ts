@@ -52,7 +52,9 @@ export interface CharTokenizerJson {
   vocab: string[];
 }
 
-const HIGH_SURROGATE = 0xd800, LOW_SURROGATE = 0xdc00, SURROGATE_END = 0xe000;
+const HIGH_SURROGATE = 0xd800,
+  LOW_SURROGATE = 0xdc00,
+  SURROGATE_END = 0xe000;
 
 /**
  * Calls `visit` with each code point of `text` (a surrogate pair is one; a lone surrogate is its
@@ -133,7 +135,7 @@ export class CharTokenizer implements Tokenizer {
     let n = offset;
     forEachCodePoint(text, (cp) => {
       if (n >= out.length) throw new RangeError(`no room for more than ${out.length} tokens`);
-      const id = cp < 0x10000 ? bmp[cp] : astral.get(cp) ?? -1;
+      const id = cp < 0x10000 ? bmp[cp] : (astral.get(cp) ?? -1);
       if (id < 0) unknown.add(cp);
       else out[n] = id;
       n++;
@@ -185,7 +187,10 @@ export class WordTokenizer implements Tokenizer {
   readonly kind = 'word' as const;
   private readonly index: Map<string, number>;
 
-  constructor(readonly vocab: readonly string[], readonly lowercase: boolean) {
+  constructor(
+    readonly vocab: readonly string[],
+    readonly lowercase: boolean,
+  ) {
     if (vocab[0] !== WordTokenizer.UNK) throw new Error(`word tokenizer: id 0 must be ${WordTokenizer.UNK}`);
     this.index = new Map(vocab.map((w, i) => [w, i]));
   }

@@ -126,7 +126,10 @@ function withinBounds(config: ModelConfig): void {
     if (error) throw new SettingError(key, error);
   }
   if (config.vocab_size > MAX_VOCAB_SIZE) {
-    throw new SettingError('vocab_size', `vocab_size (${config.vocab_size}) must be a whole number from 1 to ${MAX_VOCAB_SIZE}: lower the word tokenizer's vocabulary size`);
+    throw new SettingError(
+      'vocab_size',
+      `vocab_size (${config.vocab_size}) must be a whole number from 1 to ${MAX_VOCAB_SIZE}: lower the word tokenizer's vocabulary size`,
+    );
   }
 }
 

@@ -25,7 +25,11 @@ export class RecurrentLM implements LanguageModel {
   private readonly layers: RecurrentLayer[] = [];
   private readonly head: Linear;
 
-  constructor(readonly config: RecurrentConfig, readonly backend: Backend, rng: Rng) {
+  constructor(
+    readonly config: RecurrentConfig,
+    readonly backend: Backend,
+    rng: Rng,
+  ) {
     const { vocab_size: V, embedding_dim: E, hidden_size: H, num_layers: L } = config;
     this.params = new ParameterStore(backend, rng);
     this.embedding = new Embedding(this.params, 'embedding', V, E, { kind: 'normal', std: 1 }); // nn.Embedding: N(0, 1)

@@ -32,32 +32,31 @@ export class GPT implements LanguageModel {
   private readonly lnF: LayerNorm | null;
   private readonly lmHead: Linear | null;
 
-  constructor(readonly config: TransformerConfig, readonly backend: Backend, rng: Rng) {
+  constructor(
+    readonly config: TransformerConfig,
+    readonly backend: Backend,
+    rng: Rng,
+  ) {
     const { vocab_size: V, n_embd: C, n_layer: L, n_head: nh } = config;
     const p = (this.params = new ParameterStore(backend, rng));
     const normal: Init = { kind: 'normal', std: 0.02 };
     const proj: Init = { kind: 'normal', std: 0.02 / Math.sqrt(2 * L) };
     const bias: Init | null = config.bias ? { kind: 'zeros' } : null;
     this.wte = new Embedding(p, 'transformer.wte', V, C, normal);
-    this.position = config.position_encoding === 'learned'
-      ? new LearnedPosition(p, 'transformer.wpe', config.block_size, C, 0.02)
-      : new SinusoidalPosition(backend, config.block_size, C);
+    this.position =
+      config.position_encoding === 'learned'
+        ? new LearnedPosition(p, 'transformer.wpe', config.block_size, C, 0.02)
+        : new SinusoidalPosition(backend, config.block_size, C);
     for (let l = 0; l < L; l++) {
       const name = `transformer.h.${l}`;
       const ln1 = new LayerNorm(p, `${name}.ln_1`, C);
-      const attn = new CausalSelfAttention(
-        p, `${name}.attn`, C, nh, { weight: normal, projWeight: proj, bias }, config.attn_dropout, config.resid_dropout,
-      );
+      const attn = new CausalSelfAttention(p, `${name}.attn`, C, nh, { weight: normal, projWeight: proj, bias }, config.attn_dropout, config.resid_dropout);
       const ln2 = new LayerNorm(p, `${name}.ln_2`, C);
-      const mlp = new MLP(
-        p, `${name}.mlp`, C, config.mlp_ratio * C, config.activation, { weight: normal, projWeight: proj, bias }, config.resid_dropout,
-      );
+      const mlp = new MLP(p, `${name}.mlp`, C, config.mlp_ratio * C, config.activation, { weight: normal, projWeight: proj, bias }, config.resid_dropout);
       this.blocks.push(new Block(ln1, attn, ln2, mlp, config.norm_position));
     }
     this.lnF = config.final_layer_norm ? new LayerNorm(p, 'transformer.ln_f', C) : null;
-    this.lmHead = config.tie_word_embeddings
-      ? null
-      : new Linear(p, 'lm_head', C, V, { weight: normal, bias: config.lm_head_bias ? { kind: 'zeros' } : null });
+    this.lmHead = config.tie_word_embeddings ? null : new Linear(p, 'lm_head', C, V, { weight: normal, bias: config.lm_head_bias ? { kind: 'zeros' } : null });
   }
 
   /** Names of parameters PyTorch's state_dict lists twice because they are shared. */
@@ -118,9 +117,7 @@ export class GPT implements LanguageModel {
       attention.push(out.probs);
     });
     if (this.lnF) x = this.lnF.forward(g, x);
-    const logits = this.lmHead
-      ? this.lmHead.forward(g, x)
-      : g.linear(x, this.wte.weight, null); // tied: (B, T, C) · wteᵀ -> (B, T, V)
+    const logits = this.lmHead ? this.lmHead.forward(g, x) : g.linear(x, this.wte.weight, null); // tied: (B, T, C) · wteᵀ -> (B, T, V)
     return { logits, hidden: x, attention };
   }
 }

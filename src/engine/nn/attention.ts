@@ -15,9 +15,13 @@ export class CausalSelfAttention {
   readonly cProj: Linear;
 
   constructor(
-    params: ParameterStore, name: string, nEmbd: number, readonly nHead: number,
+    params: ParameterStore,
+    name: string,
+    nEmbd: number,
+    readonly nHead: number,
     init: { weight: Init; projWeight: Init; bias: Init | null },
-    readonly attnDropout: number, readonly residDropout: number,
+    readonly attnDropout: number,
+    readonly residDropout: number,
   ) {
     this.cAttn = new Linear(params, `${name}.c_attn`, nEmbd, 3 * nEmbd, { weight: init.weight, bias: init.bias });
     this.cProj = new Linear(params, `${name}.c_proj`, nEmbd, nEmbd, { weight: init.projWeight, bias: init.bias });

@@ -7,7 +7,12 @@ export class LayerNorm {
   readonly weight: Tensor;
   readonly bias: Tensor;
 
-  constructor(params: ParameterStore, name: string, dim: number, readonly eps = 1e-5) {
+  constructor(
+    params: ParameterStore,
+    name: string,
+    dim: number,
+    readonly eps = 1e-5,
+  ) {
     this.weight = params.create(`${name}.weight`, [dim], { kind: 'ones' });
     this.bias = params.create(`${name}.bias`, [dim], { kind: 'zeros' });
   }

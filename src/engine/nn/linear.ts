@@ -7,10 +7,7 @@ export class Linear {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(
-    params: ParameterStore, name: string, inFeatures: number, outFeatures: number,
-    init: { weight: Init; bias: Init | null },
-  ) {
+  constructor(params: ParameterStore, name: string, inFeatures: number, outFeatures: number, init: { weight: Init; bias: Init | null }) {
     this.weight = params.create(`${name}.weight`, [outFeatures, inFeatures], init.weight);
     this.bias = init.bias ? params.create(`${name}.bias`, [outFeatures], init.bias) : null;
   }

@@ -10,8 +10,12 @@ export class MLP {
   readonly cProj: Linear;
 
   constructor(
-    params: ParameterStore, name: string, nEmbd: number, hidden: number,
-    readonly activation: Activation, init: { weight: Init; projWeight: Init; bias: Init | null },
+    params: ParameterStore,
+    name: string,
+    nEmbd: number,
+    hidden: number,
+    readonly activation: Activation,
+    init: { weight: Init; projWeight: Init; bias: Init | null },
     readonly dropout: number,
   ) {
     this.cFc = new Linear(params, `${name}.c_fc`, nEmbd, hidden, { weight: init.weight, bias: init.bias });

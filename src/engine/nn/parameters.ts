@@ -5,16 +5,15 @@ import { shapeSize, type Tensor } from '../tensor';
 // Every trainable tensor of a model under its PyTorch state_dict name, in creation order (which
 // is also the order the initialiser draws random numbers in, so a seed fixes every weight).
 
-export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'ones' }
-  | { kind: 'normal'; std: number }
-  | { kind: 'uniform'; bound: number };
+export type Init = { kind: 'zeros' } | { kind: 'ones' } | { kind: 'normal'; std: number } | { kind: 'uniform'; bound: number };
 
 export class ParameterStore {
   private readonly tensors = new Map<string, Tensor>();
 
-  constructor(readonly backend: Backend, private readonly rng: Rng) {}
+  constructor(
+    readonly backend: Backend,
+    private readonly rng: Rng,
+  ) {}
 
   /** Creates a parameter with a persistent gradient buffer, initialised host-side from the rng. */
   create(name: string, shape: readonly number[], init: Init): Tensor {

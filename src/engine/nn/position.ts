@@ -50,7 +50,11 @@ export class LearnedPosition implements PositionEncoding {
 export class SinusoidalPosition implements PositionEncoding {
   readonly table: Tensor;
 
-  constructor(private readonly backend: Backend, blockSize: number, private readonly dim: number) {
+  constructor(
+    private readonly backend: Backend,
+    blockSize: number,
+    private readonly dim: number,
+  ) {
     this.table = backend.fromArray([blockSize, dim], sinusoidalTable(blockSize, dim), true);
   }
 

@@ -18,8 +18,12 @@ export class RecurrentLayer {
   readonly biasHh: Tensor;
 
   constructor(
-    params: ParameterStore, prefix: string, layer: number,
-    readonly kind: CellKind, inputSize: number, readonly hiddenSize: number,
+    params: ParameterStore,
+    prefix: string,
+    layer: number,
+    readonly kind: CellKind,
+    inputSize: number,
+    readonly hiddenSize: number,
   ) {
     const G = GATES[kind] * hiddenSize;
     const init = { kind: 'uniform', bound: 1 / Math.sqrt(hiddenSize) } as const;

@@ -58,7 +58,10 @@ export class Optimizer {
   stepCount = 0;
   private readonly buffers = new Map<string, Tensor>();
 
-  constructor(readonly config: OptimizerConfig, private readonly params: ParameterStore) {
+  constructor(
+    readonly config: OptimizerConfig,
+    private readonly params: ParameterStore,
+  ) {
     for (const [name, p] of params.entries()) {
       for (const buf of this.bufferNames()) this.buffers.set(`${name}.${buf}`, this.backend.allocPersistent(p.shape));
     }
@@ -98,17 +101,30 @@ export class Optimizer {
         case 'adamw':
         case 'adam':
           this.backend.adamStep(p, g, this.buf(name, 'exp_avg'), this.buf(name, 'exp_avg_sq'), {
-            lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: wd, step: this.stepCount, decoupled: c.name === 'adamw',
+            lr,
+            beta1: c.beta1,
+            beta2: c.beta2,
+            eps: c.eps,
+            weightDecay: wd,
+            step: this.stepCount,
+            decoupled: c.name === 'adamw',
           });
           break;
         case 'sgd':
           this.backend.sgdStep(p, g, c.momentum !== 0 ? this.buf(name, 'momentum_buffer') : null, {
-            lr, momentum: c.momentum, dampening: c.dampening, nesterov: c.nesterov, weightDecay: wd, firstStep: this.stepCount === 1,
+            lr,
+            momentum: c.momentum,
+            dampening: c.dampening,
+            nesterov: c.nesterov,
+            weightDecay: wd,
+            firstStep: this.stepCount === 1,
           });
           break;
         case 'rmsprop':
           this.backend.rmspropStep(
-            p, g, this.buf(name, 'square_avg'),
+            p,
+            g,
+            this.buf(name, 'square_avg'),
             c.momentum > 0 ? this.buf(name, 'momentum_buffer') : null,
             c.centered ? this.buf(name, 'grad_avg') : null,
             { lr, alpha: c.alpha, eps: c.eps, momentum: c.momentum, centered: c.centered, weightDecay: wd },
@@ -116,7 +132,11 @@ export class Optimizer {
           break;
         case 'adagrad':
           this.backend.adagradStep(p, g, this.buf(name, 'sum'), {
-            lr, lrDecay: c.lr_decay, eps: c.eps, weightDecay: wd, step: this.stepCount,
+            lr,
+            lrDecay: c.lr_decay,
+            eps: c.eps,
+            weightDecay: wd,
+            step: this.stepCount,
           });
           break;
       }

@@ -53,7 +53,10 @@ class TextDescriber {
     return {
       id: this.hash.digest('hex').slice(0, 16),
       meta: {
-        name: basename(this.name), chars: this.chars.tokens, bytes: this.bytes, vocabSize: this.chars.build().vocabSize,
+        name: basename(this.name),
+        chars: this.chars.tokens,
+        bytes: this.bytes,
+        vocabSize: this.chars.build().vocabSize,
         preview: [...this.head].slice(0, PREVIEW_CHARS).join(''),
       },
     };
@@ -72,13 +75,20 @@ export class Corpora {
   private bundled: CorpusMeta | null = null;
 
   /** `limit`: the largest text accepted (NANOLAB_MAX_CORPUS_MB, or 256 MB). */
-  constructor(home: string, private readonly bundledPath: string, readonly limit = maxCorpusBytes()) {
+  constructor(
+    home: string,
+    private readonly bundledPath: string,
+    readonly limit = maxCorpusBytes(),
+  ) {
     this.dir = join(home, 'corpora');
   }
 
   list(): CorpusInfo[] {
     const uploaded = existsSync(this.dir)
-      ? readdirSync(this.dir).filter((f) => /^[0-9a-f]{16}\.json$/.test(f)).map((f) => f.slice(0, -5)).sort()
+      ? readdirSync(this.dir)
+          .filter((f) => /^[0-9a-f]{16}\.json$/.test(f))
+          .map((f) => f.slice(0, -5))
+          .sort()
       : [];
     return [this.info(BUNDLED_ID), ...uploaded.map((id) => this.info(id))];
   }
@@ -152,7 +162,7 @@ export class Corpora {
         const describer = new TextDescriber(path);
         for (const block of readBlocks(fd, size)) {
           describer.add(block);
-          for (let written = 0; written < block.length; ) written += writeSync(out, block, written);
+          for (let written = 0; written < block.length;) written += writeSync(out, block, written);
         }
         described = describer.finish();
       } finally {

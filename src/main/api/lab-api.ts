@@ -9,9 +9,7 @@ import type { GeneratedToken } from '../../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
 import { PRESETS } from '../../engine/presets';
 import { resolveTrainConfig } from '../../engine/train';
-import {
-  attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig,
-} from '../jobs/job-host';
+import { attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig } from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
 import { databasePath, ensureLabHome } from '../store/paths';
@@ -22,8 +20,21 @@ import { exportFolder } from '../store/checkpoint-files';
 import { metricsCsv } from '../store/metrics-csv';
 import { RunStore } from '../store/run-store';
 import {
-  ContractError, isMethod, MAX_UPLOAD_BYTES, parseEvent, parseRequest, parseResponse,
-  type AppVersions, type EventName, type EventPayload, type HostKind, type KMeansView, type Method, type Request, type Response, type SamplingSettings,
+  ContractError,
+  isMethod,
+  MAX_UPLOAD_BYTES,
+  parseEvent,
+  parseRequest,
+  parseResponse,
+  type AppVersions,
+  type EventName,
+  type EventPayload,
+  type HostKind,
+  type KMeansView,
+  type Method,
+  type Request,
+  type Response,
+  type SamplingSettings,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
 import { DraftResolver } from './run-drafts';
@@ -115,7 +126,17 @@ export class LabApi {
    */
   private train(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
     if (stored.device !== 'gpu') return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, wallOffsetMs), recorder);
-    const run = new GpuRun({ home: this.options.home, store: this.store, runId, stored, resume, wallOffsetMs, recorder, link: this.gpuLink, ...this.options.gpuTimeouts });
+    const run = new GpuRun({
+      home: this.options.home,
+      store: this.store,
+      runId,
+      stored,
+      resume,
+      wallOffsetMs,
+      recorder,
+      link: this.gpuLink,
+      ...this.options.gpuTimeouts,
+    });
     this.gpuRuns.set(runId, run);
     void run.done.then(() => this.gpuRuns.delete(runId));
     return run;
@@ -226,7 +247,10 @@ export class LabApi {
   async exportTo(runId: number, kind: 'best' | 'latest', out: string, force?: boolean): Promise<ExportedCheckpoint>;
   async exportTo(runId: number, kind: 'best' | 'latest', out: (step: number) => Promise<string | null>): Promise<ExportedCheckpoint | null>;
   async exportTo(
-    runId: number, kind: 'best' | 'latest', destination: string | ((step: number) => Promise<string | null>), force = false,
+    runId: number,
+    kind: 'best' | 'latest',
+    destination: string | ((step: number) => Promise<string | null>),
+    force = false,
   ): Promise<ExportedCheckpoint | null> {
     const { files, path, step } = checkpointFiles(this.store, runId, kind);
     const out = typeof destination === 'string' ? destination : await destination(step);
@@ -243,7 +267,13 @@ export class LabApi {
     }
   }
 
-  private kmeansView(points: Float64Array[], labels: string[], result: KMeansResult, explained: number[], project: (v: Float64Array) => [number, number]): KMeansView {
+  private kmeansView(
+    points: Float64Array[],
+    labels: string[],
+    result: KMeansResult,
+    explained: number[],
+    project: (v: Float64Array) => [number, number],
+  ): KMeansView {
     return {
       labels,
       points: points.map(project),
@@ -266,7 +296,11 @@ export class LabApi {
         presets: Object.entries(PRESETS).map(([id, runs]) => ({
           id,
           runs: runs.map((p) => ({
-            name: p.name, description: p.description, family: p.family, settings: p.settings, lowercase: p.lowercase ?? false,
+            name: p.name,
+            description: p.description,
+            family: p.family,
+            settings: p.settings,
+            lowercase: p.lowercase ?? false,
             paramCount: countParameters(resolveTrainConfig(p.family, 65, p.settings).model),
           })),
         })),
@@ -277,8 +311,13 @@ export class LabApi {
         const config = run.config as { train?: { steps?: number }; time_budget_ms?: number | null };
         const timeBudgetMs = config.time_budget_ms ?? null;
         return {
-          ...run, checkpoints: store.checkpoints(id), samples: store.samples(id), live: this.live.has(id),
-          totalSteps: timeBudgetMs === null ? config.train?.steps ?? null : null, timeBudgetMs, log: store.logLines(id),
+          ...run,
+          checkpoints: store.checkpoints(id),
+          samples: store.samples(id),
+          live: this.live.has(id),
+          totalSteps: timeBudgetMs === null ? (config.train?.steps ?? null) : null,
+          timeBudgetMs,
+          log: store.logLines(id),
         };
       },
       'runs.rename': ({ id, name }) => {
@@ -309,15 +348,35 @@ export class LabApi {
       'runs.preview': (draft) => this.drafts.preview(draft),
       'runs.start': (draft) => {
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
-        const name = draft.name || (draft.preset ? PRESETS[draft.preset]?.[0]?.name : undefined) || `${draft.family} ${(countParameters(config.model) / 1000).toFixed(0)}k`;
+        const name =
+          draft.name ||
+          (draft.preset ? PRESETS[draft.preset]?.[0]?.name : undefined) ||
+          `${draft.family} ${(countParameters(config.model) / 1000).toFixed(0)}k`;
         const { runId, stored } = createRunRecord({
-          home: options.home, store, name, config, dataPath: this.corpora.storedPath(draft.corpusId), preset: draft.preset ?? undefined,
-          lowercase: draft.lowercase, tokenizer, timeBudgetMs, tags: draft.tags, device: draft.device, calibration: draft.calibration ?? null,
+          home: options.home,
+          store,
+          name,
+          config,
+          dataPath: this.corpora.storedPath(draft.corpusId),
+          preset: draft.preset ?? undefined,
+          lowercase: draft.lowercase,
+          tokenizer,
+          timeBudgetMs,
+          tags: draft.tags,
+          device: draft.device,
+          calibration: draft.calibration ?? null,
         });
-        const recorder = new RunRecorder(store, runId, this.relay(() => runId));
+        const recorder = new RunRecorder(
+          store,
+          runId,
+          this.relay(() => runId),
+        );
         const c = draft.calibration;
         if (c) {
-          recorder.log(0, `Auto chose the ${draft.device.toUpperCase()}: CPU ${c.cpuTokensPerSec.toFixed(0)} tokens/s, GPU ${c.gpuTokensPerSec === null ? 'unavailable' : `${c.gpuTokensPerSec.toFixed(0)} tokens/s`}${c.adapter ? ` (${c.adapter})` : ''}`);
+          recorder.log(
+            0,
+            `Auto chose the ${draft.device.toUpperCase()}: CPU ${c.cpuTokensPerSec.toFixed(0)} tokens/s, GPU ${c.gpuTokensPerSec === null ? 'unavailable' : `${c.gpuTokensPerSec.toFixed(0)} tokens/s`}${c.adapter ? ` (${c.adapter})` : ''}`,
+          );
         }
         this.watch(this.train(runId, stored, false, 0, recorder));
         this.emit('runs.changed', {});
@@ -329,10 +388,22 @@ export class LabApi {
         const ids: number[] = [];
         for (const p of runs) {
           const settings = steps === undefined ? p.settings : { ...p.settings, steps };
-          const { id } = this.handlers['runs.start']({
-            name: p.name, family: p.family, settings, corpusId: 'tinyshakespeare', lowercase: p.lowercase ?? false,
-            tokenizer: { kind: 'char' }, seed: 1337, minutes: null, preset, tags: runs.length > 1 ? [preset] : [], device: 'cpu',
-          }, session) as { id: number };
+          const { id } = this.handlers['runs.start'](
+            {
+              name: p.name,
+              family: p.family,
+              settings,
+              corpusId: 'tinyshakespeare',
+              lowercase: p.lowercase ?? false,
+              tokenizer: { kind: 'char' },
+              seed: 1337,
+              minutes: null,
+              preset,
+              tags: runs.length > 1 ? [preset] : [],
+              device: 'cpu',
+            },
+            session,
+          ) as { id: number };
           ids.push(id);
         }
         return { ids };
@@ -354,7 +425,11 @@ export class LabApi {
       'runs.continue': ({ id }) => {
         this.requireIdle(id, 'continue it');
         const { stored, wallOffsetMs } = prepareResume(store, id);
-        const recorder = new RunRecorder(store, id, this.relay(() => id));
+        const recorder = new RunRecorder(
+          store,
+          id,
+          this.relay(() => id),
+        );
         this.watch(this.train(id, stored, true, wallOffsetMs, recorder));
         this.emit('runs.changed', {});
         return {};
@@ -415,7 +490,13 @@ export class LabApi {
         const points = data === 'gaussian' ? toyGaussian(100, dataSeed) : toyBlobs(undefined, 40, 0.8, dataSeed);
         if (k > points.length) throw new UserError(`k (${k}) is larger than the number of points (${points.length})`);
         const result = kmeans(points, { k, seed, init, maxIterations });
-        return this.kmeansView(points, points.map(() => ''), result, [], (v) => [v[0], v[1]]);
+        return this.kmeansView(
+          points,
+          points.map(() => ''),
+          result,
+          [],
+          (v) => [v[0], v[1]],
+        );
       },
       'analysis.attention': ({ runId, checkpoint, prompt }) => {
         const run = store.getRun(runId);
@@ -424,11 +505,15 @@ export class LabApi {
         return this.models.use(runId, checkpoint, ({ model, tokenizer }) => {
           if (!(model instanceof GPT)) throw new UserError(`run ${runId}'s checkpoint is not a Transformer`);
           const unknown = tokenizer.kind === 'char' ? [...new Set([...prompt].filter((ch) => !tokenizer.vocab.includes(ch)))] : [];
-          if (unknown.length > 0) throw new UserError(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
+          if (unknown.length > 0)
+            throw new UserError(`the prompt has characters this model never saw: ${unknown.map((c) => JSON.stringify(c)).join(' ')}; remove them`);
           const { tokens, maps } = attentionMaps(model, tokenizer, prompt);
           const c = model.config;
           return {
-            applies: true as const, tokens, maps, positionEncoding: c.position_encoding,
+            applies: true as const,
+            tokens,
+            maps,
+            positionEncoding: c.position_encoding,
             positions: c.position_encoding === 'sinusoidal' ? positionTable(Math.min(c.block_size, 128), c.n_embd) : null,
           };
         });

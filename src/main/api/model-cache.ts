@@ -28,7 +28,10 @@ export class ModelCache {
   /** By `runId:kind`, least recently used first. */
   private readonly entries = new Map<string, Entry>();
 
-  constructor(private readonly store: RunStore, readonly size = 3) {}
+  constructor(
+    private readonly store: RunStore,
+    readonly size = 3,
+  ) {}
 
   /** A run's model (best or latest checkpoint), loaded or reused, lent until the lease is released. */
   acquire(runId: number, kind: 'best' | 'latest'): ModelLease {

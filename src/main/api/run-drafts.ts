@@ -32,7 +32,8 @@ export function availableMemory(): number {
 /** Bytes in B, kB, MB, GB, TB (powers of 1024, one decimal), as the New-run preview shows them. */
 function formatBytes(bytes: number): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let x = bytes, i = 0;
+  let x = bytes,
+    i = 0;
   while (x >= 1024 && i < units.length - 1) {
     x /= 1024;
     i++;
@@ -51,12 +52,11 @@ export function preflight(config: TrainConfig, available = availableMemory()): v
   const heapBound = need.total > WASM_HEAP_BYTES;
   if (!heapBound && need.total + need.checkpoint <= available) return;
   const m = config.model;
-  const parts = `weights ${formatBytes(need.weights)}, gradients ${formatBytes(need.gradients)}, ` +
+  const parts =
+    `weights ${formatBytes(need.weights)}, gradients ${formatBytes(need.gradients)}, ` +
     `optimizer state ${formatBytes(need.optimizer)}, activations ${formatBytes(need.activations)}`;
   const size = isRecurrent(m) ? 'hidden_size or num_layers' : 'n_embd or n_layer';
-  const lower = need.activations > need.weights + need.gradients + need.optimizer
-    ? `lower batch_size or seq_len, or ${size}`
-    : `lower ${size}, or batch_size`;
+  const lower = need.activations > need.weights + need.gradients + need.optimizer ? `lower batch_size or seq_len, or ${size}` : `lower ${size}, or batch_size`;
   if (heapBound) {
     throw new UserError(
       `this model needs about ${formatBytes(need.total)} to train (${parts}) but this process can use ` +
@@ -98,9 +98,8 @@ export class DraftResolver {
   }
 
   resolve(draft: RunDraft): ResolvedDraft {
-    const tokenizer: TokenizerSpec = draft.tokenizer.kind === 'word'
-      ? { kind: 'word', vocab_size: draft.tokenizer.vocab_size, lowercase: draft.lowercase }
-      : { kind: 'char' };
+    const tokenizer: TokenizerSpec =
+      draft.tokenizer.kind === 'word' ? { kind: 'word', vocab_size: draft.tokenizer.vocab_size, lowercase: draft.lowercase } : { kind: 'char' };
     const corpus = this.corpus(draft.corpusId, draft.lowercase, tokenizer);
     const settings: Record<string, unknown> = { ...draft.settings };
     if (draft.minutes !== null && settings.steps === undefined) settings.steps = 1_000_000;
@@ -114,8 +113,11 @@ export class DraftResolver {
     try {
       const { config, corpus } = this.resolve(draft);
       return {
-        ok: true, paramCount: countParameters(config.model), memoryBytes: estimateTrainingMemory(config),
-        vocabSize: corpus.tokenizer.vocabSize, resolved: flatten(config),
+        ok: true,
+        paramCount: countParameters(config.model),
+        memoryBytes: estimateTrainingMemory(config),
+        vocabSize: corpus.tokenizer.vocabSize,
+        resolved: flatten(config),
       };
     } catch (error) {
       return { ok: false, error: (error as Error).message, field: fieldOf(error, draft.settings) };

@@ -14,7 +14,12 @@ export function chosenCheckpoint(store: RunStore, id: number, kind: 'best' | 'la
 }
 
 /** Reads the chosen checkpoint's folder and runs `use` on its files; a refusal names the run and the checkpoint. */
-function withCheckpoint<T>(store: RunStore, id: number, kind: 'best' | 'latest', use: (files: Record<string, Uint8Array>) => T): T & { path: string; step: number } {
+function withCheckpoint<T>(
+  store: RunStore,
+  id: number,
+  kind: 'best' | 'latest',
+  use: (files: Record<string, Uint8Array>) => T,
+): T & { path: string; step: number } {
   store.getRun(id); // "no run with id N" before "no checkpoint"
   const c = chosenCheckpoint(store, id, kind);
   if (!c) throw new UserError(`run ${id} has no checkpoint yet: one is written at every evaluation (eval_interval) and when a run stops`);
@@ -29,7 +34,11 @@ function withCheckpoint<T>(store: RunStore, id: number, kind: 'best' | 'latest',
 }
 
 /** The files of a run's checkpoint (best by default; latest when no best was written yet), validated for export. */
-export function checkpointFiles(store: RunStore, id: number, kind: 'best' | 'latest' = 'best'): { files: Record<string, Uint8Array>; path: string; step: number } {
+export function checkpointFiles(
+  store: RunStore,
+  id: number,
+  kind: 'best' | 'latest' = 'best',
+): { files: Record<string, Uint8Array>; path: string; step: number } {
   return withCheckpoint(store, id, kind, (files) => {
     validateCheckpoint(files, 'inference');
     return { files };

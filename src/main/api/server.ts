@@ -40,13 +40,22 @@ export interface LabServer {
 }
 
 const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.ico': 'image/x-icon', '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8', '.woff2': 'font/woff2',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.wasm': 'application/wasm',
+  '.txt': 'text/plain; charset=utf-8',
+  '.woff2': 'font/woff2',
 };
 
 const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   // the token is in the first URL: never send it anywhere in a Referer
   'Referrer-Policy': 'no-referrer',
@@ -60,7 +69,8 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
 function sameToken(given: string | null | undefined, token: string): boolean {
   if (!given) return false;
-  const a = Buffer.from(given), b = Buffer.from(token);
+  const a = Buffer.from(given),
+    b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
@@ -68,7 +78,8 @@ function sameToken(given: string | null | undefined, token: string): boolean {
 class BadRequest extends Error {}
 
 /** Errors that refuse a request (the contract's, and the user's: UserError), as opposed to bugs. */
-const isRefusal = (error: unknown): error is Error => error instanceof ContractError || error instanceof BadRequest || (error instanceof Error && isUserError(error));
+const isRefusal = (error: unknown): error is Error =>
+  error instanceof ContractError || error instanceof BadRequest || (error instanceof Error && isUserError(error));
 
 /** A value from a request, quoted, on one line and short enough for a log or a reply. */
 function quote(value: unknown, max = 80): string {
@@ -230,7 +241,10 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       try {
         const { filename, bytes } = o.api.exportArchive(run, kind);
         res.writeHead(200, {
-          'Content-Type': 'application/x-tar', 'Content-Length': bytes.length, 'Content-Disposition': `attachment; filename="${filename}"`, ...SECURITY_HEADERS,
+          'Content-Type': 'application/x-tar',
+          'Content-Length': bytes.length,
+          'Content-Disposition': `attachment; filename="${filename}"`,
+          ...SECURITY_HEADERS,
         });
         res.end(bytes);
       } catch (error) {
@@ -244,20 +258,25 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
 
   // a request without a Host is refused in handleRequest, with a sentence (Node's own 400 has no body)
   const server = createServer({ requireHostHeader: false }, (req, res) => {
-    guarded(() => handleRequest(req, res), (error) => {
-      const what = `${quote(req.method, 20)} ${shownTarget(req.url)}`;
-      if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
-      else logFailure(`request ${what}`, error);
-      if (res.headersSent) res.destroy();
-      else if (error instanceof BadRequest) refuse(res, 400, error.message);
-      else refuse(res, 500, 'NanoLab failed to answer this request; the server log says why.');
-    });
+    guarded(
+      () => handleRequest(req, res),
+      (error) => {
+        const what = `${quote(req.method, 20)} ${shownTarget(req.url)}`;
+        if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
+        else logFailure(`request ${what}`, error);
+        if (res.headersSent) res.destroy();
+        else if (error instanceof BadRequest) refuse(res, 400, error.message);
+        else refuse(res, 500, 'NanoLab failed to answer this request; the server log says why.');
+      },
+    );
   });
   /** Answers on a raw socket (no ServerResponse exists for it) and closes it. */
   const endSocket = (socket: Duplex, status: number, message: string) => {
     if (!socket.writable) return void socket.destroy();
     const body = `${message}\n`;
-    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   };
   // a request the HTTP parser cannot read (bad request line, huge or broken headers): 400 and close
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -294,12 +313,19 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // the HTTP server stops watching an upgraded socket: a reset before ws takes it must not go unheard
     socket.on('error', (error) => log(`nanolab serve: a socket failed during its upgrade: ${sentence(error)}`));
-    guarded(() => handleUpgrade(req, socket, head), (error) => {
-      const what = `upgrade ${shownTarget(req.url)}`;
-      if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
-      else logFailure(what, error);
-      endSocket(socket, error instanceof BadRequest ? 400 : 500, error instanceof BadRequest ? error.message : 'NanoLab failed to open this socket; the server log says why.');
-    });
+    guarded(
+      () => handleUpgrade(req, socket, head),
+      (error) => {
+        const what = `upgrade ${shownTarget(req.url)}`;
+        if (error instanceof BadRequest) log(`nanolab serve: refused ${what}: ${error.message}`);
+        else logFailure(what, error);
+        endSocket(
+          socket,
+          error instanceof BadRequest ? 400 : 500,
+          error instanceof BadRequest ? error.message : 'NanoLab failed to open this socket; the server log says why.',
+        );
+      },
+    );
   });
 
   let sessions = 0;
@@ -326,11 +352,14 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
       }
     };
     ws.on('message', (data, isBinary) => {
-      guarded(() => answer(data, isBinary), (error) => {
-        if (error instanceof BadRequest) log(`nanolab serve: refused a WebSocket frame: ${error.message}`);
-        else if (!isRefusal(error)) logFailure('a WebSocket frame', error);
-        send({ kind: 'response', id: isBinary ? 0 : frameId(data), ok: false, error: sentence(error) });
-      });
+      guarded(
+        () => answer(data, isBinary),
+        (error) => {
+          if (error instanceof BadRequest) log(`nanolab serve: refused a WebSocket frame: ${error.message}`);
+          else if (!isRefusal(error)) logFailure('a WebSocket frame', error);
+          send({ kind: 'response', id: isBinary ? 0 : frameId(data), ok: false, error: sentence(error) });
+        },
+      );
     });
   };
 
@@ -349,11 +378,12 @@ export async function startServer(o: ServeOptions): Promise<LabServer> {
     url: `http://${shownHost}:${port}/?token=${token}`,
     port,
     token,
-    close: () => new Promise<void>((resolve) => {
-      for (const ws of sockets.clients) ws.terminate();
-      sockets.close();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const ws of sockets.clients) ws.terminate();
+        sockets.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

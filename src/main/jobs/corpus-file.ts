@@ -22,7 +22,9 @@ export function describeSize(bytes: number): string {
 export function parseCorpusLimit(raw: string, source: string): number {
   const mb = Number(raw);
   if (raw.trim() === '' || !(mb >= 1 && mb <= MAX_LIMIT_MB)) {
-    throw new UserError(`${source} ${JSON.stringify(raw)} is not a corpus limit: give megabytes between 1 and ${MAX_LIMIT_MB} (default ${DEFAULT_MAX_CORPUS_BYTES / 2 ** 20})`);
+    throw new UserError(
+      `${source} ${JSON.stringify(raw)} is not a corpus limit: give megabytes between 1 and ${MAX_LIMIT_MB} (default ${DEFAULT_MAX_CORPUS_BYTES / 2 ** 20})`,
+    );
   }
   return Math.floor(mb * 2 ** 20);
 }
@@ -44,7 +46,15 @@ export function tooLarge(name: string, bytes: number, limit: number): Error {
 function refuse(path: string, s: Stats, limit: number): void {
   if (s.isDirectory()) throw new UserError(`${path} is a directory, not a text file: give the path of a text file in it`);
   if (!s.isFile()) {
-    const kind = s.isFIFO() ? 'a named pipe (FIFO)' : s.isCharacterDevice() ? 'a character device' : s.isBlockDevice() ? 'a block device' : s.isSocket() ? 'a socket' : 'not a regular file';
+    const kind = s.isFIFO()
+      ? 'a named pipe (FIFO)'
+      : s.isCharacterDevice()
+        ? 'a character device'
+        : s.isBlockDevice()
+          ? 'a block device'
+          : s.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
     throw new UserError(`${path} is ${kind}, not a text file: save the text to a file and give that file's path`);
   }
   if (s.size > limit) throw tooLarge(path, s.size, limit);
@@ -71,7 +81,7 @@ export function openCorpusFile(path: string, limit: number): { fd: number; size:
 /** The file's first `size` bytes in blocks (one buffer, reused: copy what you keep). */
 export function* readBlocks(fd: number, size: number): Generator<Uint8Array> {
   const buffer = new Uint8Array(Math.min(BLOCK_BYTES, Math.max(size, 1)));
-  for (let position = 0; position < size; ) {
+  for (let position = 0; position < size;) {
     const n = readSync(fd, buffer, 0, Math.min(buffer.length, size - position), position);
     if (n === 0) return;
     position += n;

@@ -24,19 +24,24 @@ export function loadCorpus(path: string, lowercase = false, tokenizer: Tokenizer
 export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: RunEvent) => void): Promise<void> {
   const latest = checkpointDir(spec.home, spec.runId, 'latest');
   const path = corpusFile(spec.home, spec.dataPath);
-  await runTraining(spec, {
-    // tokenized here, from the file: a large text never becomes one string
-    text: loadCorpus(path, spec.lowercase, spec.tokenizer),
-    textName: path,
-    readLatest: () => readCheckpointFolder(latest),
-    saveCheckpoint(files, step, valLoss, best) {
-      writeCheckpointFolder(latest, files);
-      emit({ type: 'checkpoint', step, path: latest, valLoss, kind: 'latest' });
-      if (best) {
-        const dir = checkpointDir(spec.home, spec.runId, 'best');
-        writeCheckpointFolder(dir, files);
-        emit({ type: 'checkpoint', step, path: dir, valLoss, kind: 'best' });
-      }
+  await runTraining(
+    spec,
+    {
+      // tokenized here, from the file: a large text never becomes one string
+      text: loadCorpus(path, spec.lowercase, spec.tokenizer),
+      textName: path,
+      readLatest: () => readCheckpointFolder(latest),
+      saveCheckpoint(files, step, valLoss, best) {
+        writeCheckpointFolder(latest, files);
+        emit({ type: 'checkpoint', step, path: latest, valLoss, kind: 'latest' });
+        if (best) {
+          const dir = checkpointDir(spec.home, spec.runId, 'best');
+          writeCheckpointFolder(dir, files);
+          emit({ type: 'checkpoint', step, path: dir, valLoss, kind: 'best' });
+        }
+      },
     },
-  }, control, emit);
+    control,
+    emit,
+  );
 }

@@ -41,11 +41,7 @@ export interface GpuRunOptions {
   silenceTimeoutMs?: number;
 }
 
-type State =
-  | { kind: 'waiting' }
-  | { kind: 'gpu'; session: string; adapter: string }
-  | { kind: 'cpu'; handle: RunHandle }
-  | { kind: 'ended' };
+type State = { kind: 'waiting' } | { kind: 'gpu'; session: string; adapter: string } | { kind: 'cpu'; handle: RunHandle } | { kind: 'ended' };
 
 export class GpuRun implements RunHandle {
   readonly runId: number;
@@ -63,8 +59,10 @@ export class GpuRun implements RunHandle {
     o.store.setStatus(o.runId, 'running');
     o.recorder.onFailureStop(() => this.stop());
     o.recorder.log(this.checkpointStep() ?? 0, 'waiting for a NanoLab page to train it on the GPU (gpu.js, WebGL2)');
-    this.arm(o.claimTimeoutMs ?? 20_000, () =>
-      'no NanoLab page took the GPU run: GPU runs train in the page (a Web Worker on WebGL2), so keep the app or a browser tab open');
+    this.arm(
+      o.claimTimeoutMs ?? 20_000,
+      () => 'no NanoLab page took the GPU run: GPU runs train in the page (a Web Worker on WebGL2), so keep the app or a browser tab open',
+    );
     o.link.announce(o.runId);
   }
 
@@ -73,11 +71,15 @@ export class GpuRun implements RunHandle {
   }
 
   /** A page's executor asks for the run: the first one gets its settings, text and checkpoint. */
-  claim(session: string, adapter: string):
-    | { granted: true; settings: RunSettings; text: string; textName: string; checkpoint: Record<string, string> | null }
-    | { granted: false; reason: string } {
+  claim(
+    session: string,
+    adapter: string,
+  ): { granted: true; settings: RunSettings; text: string; textName: string; checkpoint: Record<string, string> | null } | { granted: false; reason: string } {
     if (this.state.kind !== 'waiting') {
-      return { granted: false, reason: `run ${this.runId} is already ${this.state.kind === 'gpu' ? 'training on a GPU page' : this.state.kind === 'cpu' ? 'training on the CPU' : 'over'}` };
+      return {
+        granted: false,
+        reason: `run ${this.runId} is already ${this.state.kind === 'gpu' ? 'training on a GPU page' : this.state.kind === 'cpu' ? 'training on the CPU' : 'over'}`,
+      };
     }
     const { stored, home, runId } = this.o;
     const latest = this.o.resume ? checkpointDir(home, runId, 'latest') : null;
@@ -154,7 +156,8 @@ export class GpuRun implements RunHandle {
   stop(): void {
     if (this.state.kind === 'gpu') this.o.link.control(this.runId, 'stop');
     else if (this.state.kind === 'cpu') this.state.handle.stop();
-    else if (this.state.kind === 'waiting') this.finish({ type: 'end', status: 'stopped', reason: 'stopped by the user before a page took it', step: this.checkpointStep() ?? 0 });
+    else if (this.state.kind === 'waiting')
+      this.finish({ type: 'end', status: 'stopped', reason: 'stopped by the user before a page took it', step: this.checkpointStep() ?? 0 });
   }
 
   private checkpointStep(): number | null {
@@ -182,7 +185,7 @@ export class GpuRun implements RunHandle {
     store.supersedeAfter(runId, from ?? 0);
     // the log line is for people; pages reload the series the move cut back on this
     recorder.record({ type: 'moved', step: this.lastStep, to: 'cpu', reason, fromStep: from });
-    const wall = resume ? store.metricAt(runId, 'train_loss', from)?.wallMs ?? 0 : 0;
+    const wall = resume ? (store.metricAt(runId, 'train_loss', from)?.wallMs ?? 0) : 0;
     try {
       const handle = attachCpu(store, specOf(home, runId, stored, resume, wall), recorder, true);
       this.state = { kind: 'cpu', handle };

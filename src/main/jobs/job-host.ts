@@ -44,10 +44,20 @@ export interface RunHandle {
 }
 
 class WorkerRunHandle implements RunHandle {
-  constructor(readonly runId: number, private readonly worker: Worker, readonly done: Promise<RunEnd>) {}
-  pause(): void { this.worker.postMessage({ type: 'pause' }); }
-  resume(): void { this.worker.postMessage({ type: 'resume' }); }
-  stop(): void { this.worker.postMessage({ type: 'stop' }); }
+  constructor(
+    readonly runId: number,
+    private readonly worker: Worker,
+    readonly done: Promise<RunEnd>,
+  ) {}
+  pause(): void {
+    this.worker.postMessage({ type: 'pause' });
+  }
+  resume(): void {
+    this.worker.postMessage({ type: 'resume' });
+  }
+  stop(): void {
+    this.worker.postMessage({ type: 'stop' });
+  }
 }
 
 export interface StoredRunConfig {
@@ -80,7 +90,11 @@ export class RunRecorder {
   private failure: string | null = null;
   private stopRun: (() => void) | null = null;
 
-  constructor(private readonly store: RunStore, readonly runId: number, private readonly onEvent?: (e: RunEvent) => void) {
+  constructor(
+    private readonly store: RunStore,
+    readonly runId: number,
+    private readonly onEvent?: (e: RunEvent) => void,
+  ) {
     this.writer = new MetricWriter(store, runId, 250, (error) => this.fail(error));
   }
 
@@ -177,7 +191,13 @@ export function attachCpu(store: RunStore, spec: RunSpec, recorder: RunRecorder,
 }
 
 /** Tokens per second of a few training steps of `config` on the CPU backend, in a worker thread. */
-export function calibrateCpu(config: TrainConfig, dataPath: string, lowercase: boolean, tokenizer: TokenizerSpec, steps: number): Promise<{ tokensPerSec: number; device: string }> {
+export function calibrateCpu(
+  config: TrainConfig,
+  dataPath: string,
+  lowercase: boolean,
+  tokenizer: TokenizerSpec,
+  steps: number,
+): Promise<{ tokensPerSec: number; device: string }> {
   const worker = spawnWorker({ calibrate: { config, dataPath, lowercase, tokenizer, steps } });
   return new Promise((resolve, reject) => {
     let settled = false;
@@ -200,7 +220,9 @@ export function calibrateCpu(config: TrainConfig, dataPath: string, lowercase: b
 /** The run's database row, with its stored config; nothing trains yet. */
 export function createRunRecord(o: StartRunOptions): { runId: number; stored: StoredRunConfig } {
   const stored: StoredRunConfig = {
-    train: o.config, data: { path: o.dataPath, lowercase: o.lowercase ?? false, tokenizer: o.tokenizer ?? { kind: 'char' } }, preset: o.preset ?? null,
+    train: o.config,
+    data: { path: o.dataPath, lowercase: o.lowercase ?? false, tokenizer: o.tokenizer ?? { kind: 'char' } },
+    preset: o.preset ?? null,
     time_budget_ms: o.timeBudgetMs ?? null,
     checkpoint_interval: o.checkpointInterval ?? o.config.eval_interval,
     sample_interval: o.sampleInterval ?? o.config.eval_interval,
@@ -209,7 +231,11 @@ export function createRunRecord(o: StartRunOptions): { runId: number; stored: St
     calibration: o.calibration ?? null,
   };
   const runId = o.store.createRun({
-    name: o.name, family: o.config.model.family, paramCount: countParameters(o.config.model), config: stored, tags: o.tags,
+    name: o.name,
+    family: o.config.model.family,
+    paramCount: countParameters(o.config.model),
+    config: stored,
+    tags: o.tags,
   });
   return { runId, stored };
 }
@@ -222,9 +248,18 @@ export function startRun(o: StartRunOptions): RunHandle {
 
 export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0): RunSpec {
   return {
-    home, runId, config: c.train, dataPath: c.data.path, checkpointInterval: c.checkpoint_interval,
-    sampleInterval: c.sample_interval, samplePrompt: c.sample_prompt, resume,
-    lowercase: c.data.lowercase, tokenizer: c.data.tokenizer ?? { kind: 'char' }, timeBudgetMs: c.time_budget_ms, wallOffsetMs,
+    home,
+    runId,
+    config: c.train,
+    dataPath: c.data.path,
+    checkpointInterval: c.checkpoint_interval,
+    sampleInterval: c.sample_interval,
+    samplePrompt: c.sample_prompt,
+    resume,
+    lowercase: c.data.lowercase,
+    tokenizer: c.data.tokenizer ?? { kind: 'char' },
+    timeBudgetMs: c.time_budget_ms,
+    wallOffsetMs,
   };
 }
 

@@ -1,5 +1,17 @@
 import {
-  closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
 } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from '../../shared/errors';
@@ -25,7 +37,9 @@ const leftovers = (dir: string, kind: 'tmp' | 'old'): string[] => {
   const parent = dirname(dir);
   if (!existsSync(parent)) return [];
   const prefix = `.${basename(dir)}.${kind}-`;
-  return readdirSync(parent).filter((name) => name.startsWith(prefix)).map((name) => join(parent, name));
+  return readdirSync(parent)
+    .filter((name) => name.startsWith(prefix))
+    .map((name) => join(parent, name));
 };
 
 /**
@@ -34,7 +48,9 @@ const leftovers = (dir: string, kind: 'tmp' | 'old'): string[] => {
  */
 export function recoverCheckpointFolder(dir: string): string {
   if (existsSync(dir)) return dir;
-  const old = leftovers(dir, 'old').filter((p) => statSync(p).isDirectory()).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+  const old = leftovers(dir, 'old')
+    .filter((p) => statSync(p).isDirectory())
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
   if (!old) return dir;
   try {
     renameSync(old, dir);
@@ -73,8 +89,11 @@ export function writeCheckpointFolder(dir: string, files: Record<string, Uint8Ar
 }
 
 const WRITE_FAILURES: Record<string, string> = {
-  ENOSPC: 'the disk is full; free some space there', EDQUOT: 'the disk quota is used up; free some space there',
-  EROFS: 'the disk is read-only', EACCES: 'the folder is not writable by you', EPERM: 'the folder is not writable by you',
+  ENOSPC: 'the disk is full; free some space there',
+  EDQUOT: 'the disk quota is used up; free some space there',
+  EROFS: 'the disk is read-only',
+  EACCES: 'the folder is not writable by you',
+  EPERM: 'the folder is not writable by you',
 };
 
 /** A file-system failure while writing `dir`, as one sentence (other errors pass through). */
@@ -88,7 +107,10 @@ function writeFailure(error: unknown, dir: string): unknown {
 
 export function readCheckpointFolder(dir: string): Record<string, Uint8Array> {
   const from = recoverCheckpointFolder(dir);
-  if (!existsSync(from)) throw new UserError(`no checkpoint folder at ${dir}: it was removed or moved outside NanoLab; continue the run from its other checkpoint or start a new run`);
+  if (!existsSync(from))
+    throw new UserError(
+      `no checkpoint folder at ${dir}: it was removed or moved outside NanoLab; continue the run from its other checkpoint or start a new run`,
+    );
   const files: Record<string, Uint8Array> = {};
   for (const name of readdirSync(from)) {
     if (!name.startsWith('.')) files[name] = new Uint8Array(readFileSync(join(from, name)));
@@ -135,7 +157,8 @@ export function exportFolder(out: string, files: Record<string, Uint8Array>, o: 
   const target = canonical(out);
   for (const dir of o.protectedDirs ?? []) {
     const lab = canonical(dir);
-    if (inside(target, lab)) throw new UserError(`${out} is inside the lab home (${dir}), which holds the lab's database and runs: export to a folder outside it`);
+    if (inside(target, lab))
+      throw new UserError(`${out} is inside the lab home (${dir}), which holds the lab's database and runs: export to a folder outside it`);
     if (inside(lab, target)) throw new UserError(`${out} contains the lab home (${dir}): export to a new folder that does not hold the lab`);
   }
   for (const name of Object.keys(files)) if (!plainName(name)) throw new UserError(`export file name ${JSON.stringify(name)} is not a plain file name`);
@@ -149,7 +172,9 @@ export function exportFolder(out: string, files: Record<string, Uint8Array>, o: 
   }
   const present = readdirSync(target);
   if (present.length > 0 && !o.force) {
-    throw new UserError(`${out} already exists and is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'}): choose a new or empty folder, or pass --force to replace only ${Object.keys(files).join(', ')} there`);
+    throw new UserError(
+      `${out} already exists and is not empty (${present.length} entr${present.length === 1 ? 'y' : 'ies'}): choose a new or empty folder, or pass --force to replace only ${Object.keys(files).join(', ')} there`,
+    );
   }
   for (const name of Object.keys(files)) {
     const path = join(target, name);

@@ -56,7 +56,8 @@ export const BUNDLED_CORPUS_REF = `${BUNDLED_PREFIX}tinyshakespeare.txt`;
 
 /** The file a bundled text is read from: resources/ at the package root, above this file in src/ or out/. */
 export function bundledFile(name: string): string {
-  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new UserError(`"${name}" is not the name of a bundled text: the lab stores bundled texts as ${BUNDLED_CORPUS_REF}`);
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.'))
+    throw new UserError(`"${name}" is not the name of a bundled text: the lab stores bundled texts as ${BUNDLED_CORPUS_REF}`);
   const here = dirname(fileURLToPath(import.meta.url));
   for (let dir = here, i = 0; i < 5; i++, dir = dirname(dir)) {
     const file = join(dir, 'resources', name);

@@ -102,7 +102,10 @@ const MIGRATIONS: Migration[] = [
  * says what to do. `code` is SQLite's.
  */
 export class LabStoreError extends Error {
-  constructor(message: string, readonly code: string | null) {
+  constructor(
+    message: string,
+    readonly code: string | null,
+  ) {
     super(message);
   }
 }
@@ -128,13 +131,19 @@ export function explainStoreError(error: unknown, path: string): LabStoreError |
     return new LabStoreError(`the disk holding the lab (${dirname(path)}) is full (${code}): free some space there and try again`, code);
   }
   if (code.startsWith('SQLITE_READONLY') || code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
-    return new LabStoreError(`the lab at ${dirname(path)} is read-only (${code}): this needs to write to it; make the folder writable or point NANOLAB_HOME elsewhere`, code);
+    return new LabStoreError(
+      `the lab at ${dirname(path)} is read-only (${code}): this needs to write to it; make the folder writable or point NANOLAB_HOME elsewhere`,
+      code,
+    );
   }
   if (code.startsWith('SQLITE_CANTOPEN')) {
     return new LabStoreError(`the lab database ${path} cannot be opened (${code}): check that the folder exists and is readable`, code);
   }
   if (code.startsWith('SQLITE_IOERR')) {
-    return new LabStoreError(`the lab database ${path} could not be read or written (${code}: ${(error as Error).message}); check the disk and try again`, code);
+    return new LabStoreError(
+      `the lab database ${path} could not be read or written (${code}: ${(error as Error).message}); check the disk and try again`,
+      code,
+    );
   }
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY')) {
     return new LabStoreError(`the lab database ${path} is locked by another NanoLab process (${code}); try again in a moment`, code);
@@ -144,7 +153,14 @@ export function explainStoreError(error: unknown, path: string): LabStoreError |
 
 /** Whether opening the database failed because it cannot be written (read-only folder or disk, or a full disk). */
 const cannotWrite = (code: string | null) =>
-  code !== null && (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_FULL' || code === 'SQLITE_IOERR_SHMSIZE' || code === 'SQLITE_IOERR_WRITE' || code === 'EROFS' || code === 'EACCES');
+  code !== null &&
+  (code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_CANTOPEN') ||
+    code === 'SQLITE_FULL' ||
+    code === 'SQLITE_IOERR_SHMSIZE' ||
+    code === 'SQLITE_IOERR_WRITE' ||
+    code === 'EROFS' ||
+    code === 'EACCES');
 
 export interface NewRun {
   name: string;
@@ -220,7 +236,8 @@ export class RunStore {
         const version = db.pragma('user_version', { simple: true }) as number;
         if (version !== MIGRATIONS.length) {
           throw new LabStoreError(
-            `${this.readOnly}; its database is at schema version ${version} and this NanoLab needs ${MIGRATIONS.length}, which means writing to it`, 'SQLITE_READONLY',
+            `${this.readOnly}; its database is at schema version ${version} and this NanoLab needs ${MIGRATIONS.length}, which means writing to it`,
+            'SQLITE_READONLY',
           );
         }
         db.prepare('SELECT count(*) FROM runs').get();
@@ -243,7 +260,10 @@ export class RunStore {
   private migrate(db: Database.Database): void {
     const from = db.pragma('user_version', { simple: true }) as number;
     if (from > MIGRATIONS.length) {
-      throw new LabStoreError(`the lab database is at schema version ${from}, newer than this NanoLab understands (${MIGRATIONS.length}); update NanoLab`, null);
+      throw new LabStoreError(
+        `the lab database is at schema version ${from}, newer than this NanoLab understands (${MIGRATIONS.length}); update NanoLab`,
+        null,
+      );
     }
     if (from === MIGRATIONS.length) {
       // a damaged file is often only found by reading it: say so now, not in the middle of a command
@@ -314,10 +334,14 @@ export class RunStore {
     const name = run.name.trim();
     if (name === '') throw new UserError('a run needs a name');
     return this.db.transaction(() => {
-      const id = Number(this.db.prepare(
-        `INSERT INTO runs (name, status, family, param_count, config, notes, created_at, owner_pid, heartbeat_at)
+      const id = Number(
+        this.db
+          .prepare(
+            `INSERT INTO runs (name, status, family, param_count, config, notes, created_at, owner_pid, heartbeat_at)
          VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(name, run.family, run.paramCount, JSON.stringify(run.config), run.notes ?? '', now, process.pid, now).lastInsertRowid);
+          )
+          .run(name, run.family, run.paramCount, JSON.stringify(run.config), run.notes ?? '', now, process.pid, now).lastInsertRowid,
+      );
       for (const tag of run.tags ?? []) this.addTag(id, tag);
       return id;
     })();
@@ -372,9 +396,9 @@ export class RunStore {
 
   /** Every live (not superseded) metric row of a run, in step order: the CSV export. */
   metricRows(runId: number): MetricRow[] {
-    return this.db.prepare(
-      'SELECT step, tokens, wall_ms AS wallMs, name, value FROM metrics WHERE run_id = ? AND superseded = 0 ORDER BY step, name',
-    ).all(runId) as MetricRow[];
+    return this.db
+      .prepare('SELECT step, tokens, wall_ms AS wallMs, name, value FROM metrics WHERE run_id = ? AND superseded = 0 ORDER BY step, name')
+      .all(runId) as MetricRow[];
   }
 
   /** Marks metrics logged after `step` as superseded (a run resumed from an earlier checkpoint). */
@@ -383,20 +407,30 @@ export class RunStore {
   }
 
   addSample(runId: number, s: { step: number; prompt: string; settings: unknown; text: string }, now = Date.now()): number {
-    return Number(this.db.prepare('INSERT INTO samples (run_id, step, prompt, settings, text, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(runId, s.step, s.prompt, JSON.stringify(s.settings), s.text, now).lastInsertRowid);
+    return Number(
+      this.db
+        .prepare('INSERT INTO samples (run_id, step, prompt, settings, text, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(runId, s.step, s.prompt, JSON.stringify(s.settings), s.text, now).lastInsertRowid,
+    );
   }
 
   samples(runId: number): { step: number; prompt: string; settings: unknown; text: string }[] {
-    return (this.db.prepare('SELECT step, prompt, settings, text FROM samples WHERE run_id = ? ORDER BY step, id').all(runId) as
-      { step: number; prompt: string; settings: string; text: string }[]).map((r) => ({ ...r, settings: JSON.parse(r.settings) }));
+    return (
+      this.db.prepare('SELECT step, prompt, settings, text FROM samples WHERE run_id = ? ORDER BY step, id').all(runId) as {
+        step: number;
+        prompt: string;
+        settings: string;
+        text: string;
+      }[]
+    ).map((r) => ({ ...r, settings: JSON.parse(r.settings) }));
   }
 
   /** Records a checkpoint; a new 'latest' or 'best' replaces the previous row of that kind. */
   addCheckpoint(runId: number, c: { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }, now = Date.now()): void {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND kind = ?').run(runId, c.kind);
-      this.db.prepare('INSERT INTO checkpoints (run_id, step, path, val_loss, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO checkpoints (run_id, step, path, val_loss, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(runId, c.step, this.storedPath(c.path), c.valLoss, c.kind, now);
     })();
   }
@@ -406,13 +440,21 @@ export class RunStore {
   }
 
   logLines(runId: number): { at: number; step: number; message: string }[] {
-    return this.db.prepare('SELECT created_at AS at, step, message FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as { at: number; step: number; message: string }[];
+    return this.db.prepare('SELECT created_at AS at, step, message FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as {
+      at: number;
+      step: number;
+      message: string;
+    }[];
   }
 
   /** A run's checkpoints, their paths absolute (resolved against this lab's home). */
   checkpoints(runId: number): { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[] {
-    const rows = this.db.prepare('SELECT step, path, val_loss AS valLoss, kind FROM checkpoints WHERE run_id = ? ORDER BY kind').all(runId) as
-      { step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }[];
+    const rows = this.db.prepare('SELECT step, path, val_loss AS valLoss, kind FROM checkpoints WHERE run_id = ? ORDER BY kind').all(runId) as {
+      step: number;
+      path: string;
+      valLoss: number | null;
+      kind: 'latest' | 'best';
+    }[];
     return rows.map((r) => ({ ...r, path: this.resolvePath(r.path) }));
   }
 
@@ -426,29 +468,55 @@ export class RunStore {
   listRuns(filter: RunFilter = {}): RunSummary[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.id !== undefined) { where.push('r.id = ?'); args.push(filter.id); }
-    if (filter.family) { where.push('r.family = ?'); args.push(filter.family); }
-    if (filter.status) { where.push('r.status = ?'); args.push(filter.status); }
-    if (filter.tag) { where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?)'); args.push(filter.tag); }
+    if (filter.id !== undefined) {
+      where.push('r.id = ?');
+      args.push(filter.id);
+    }
+    if (filter.family) {
+      where.push('r.family = ?');
+      args.push(filter.family);
+    }
+    if (filter.status) {
+      where.push('r.status = ?');
+      args.push(filter.status);
+    }
+    if (filter.tag) {
+      where.push('EXISTS (SELECT 1 FROM run_tags t WHERE t.run_id = r.id AND t.tag = ?)');
+      args.push(filter.tag);
+    }
     const order = {
-      created: 'r.created_at', name: 'r.name COLLATE NOCASE', best_val_loss: 'best_val_loss', steps: 'steps', params: 'r.param_count',
+      created: 'r.created_at',
+      name: 'r.name COLLATE NOCASE',
+      best_val_loss: 'best_val_loss',
+      steps: 'steps',
+      params: 'r.param_count',
     }[filter.sort ?? 'created'];
     if (!order) throw new UserError(`cannot sort runs by "${filter.sort}"`);
-    const rows = this.db.prepare(
-      `SELECT r.id, r.name, r.status, r.status_reason, r.family, r.param_count, r.created_at, r.finished_at, r.notes,
+    const rows = this.db
+      .prepare(
+        `SELECT r.id, r.name, r.status, r.status_reason, r.family, r.param_count, r.created_at, r.finished_at, r.notes,
          (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM run_tags WHERE run_id = r.id ORDER BY tag)) AS tags,
          (SELECT max(step) FROM metrics WHERE run_id = r.id AND superseded = 0) AS steps,
          (SELECT val_loss FROM checkpoints WHERE run_id = r.id AND kind = 'best') AS best_val_loss,
          (SELECT value FROM metrics WHERE run_id = r.id AND name = 'tokens_per_sec' AND superseded = 0 ORDER BY step DESC LIMIT 1) AS tokens_per_sec
        FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY ${order} IS NULL, ${order} ${filter.descending ? 'DESC' : 'ASC'}, r.id`,
-    ).all(...args) as Record<string, unknown>[];
+      )
+      .all(...args) as Record<string, unknown>[];
     return rows.map((r) => ({
-      id: r.id as number, name: r.name as string, status: r.status as RunStatus, statusReason: r.status_reason as string | null,
-      family: r.family as string, paramCount: r.param_count as number, createdAt: r.created_at as number,
-      finishedAt: r.finished_at as number | null, notes: r.notes as string,
-      tags: r.tags ? String(r.tags).split('\u001f') : [], steps: (r.steps as number | null) ?? 0,
-      bestValLoss: r.best_val_loss as number | null, tokensPerSec: r.tokens_per_sec as number | null,
+      id: r.id as number,
+      name: r.name as string,
+      status: r.status as RunStatus,
+      statusReason: r.status_reason as string | null,
+      family: r.family as string,
+      paramCount: r.param_count as number,
+      createdAt: r.created_at as number,
+      finishedAt: r.finished_at as number | null,
+      notes: r.notes as string,
+      tags: r.tags ? String(r.tags).split('\u001f') : [],
+      steps: (r.steps as number | null) ?? 0,
+      bestValLoss: r.best_val_loss as number | null,
+      tokensPerSec: r.tokens_per_sec as number | null,
     }));
   }
 
@@ -457,16 +525,17 @@ export class RunStore {
    * bucket keeps its minimum and its maximum (in step order), so a spike survives downsampling.
    */
   series(runId: number, name: string, maxPoints = 1000): SeriesPoint[] {
-    const all = this.db.prepare(
-      'SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND superseded = 0 ORDER BY step',
-    ).all(runId, name) as SeriesPoint[];
+    const all = this.db
+      .prepare('SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND superseded = 0 ORDER BY step')
+      .all(runId, name) as SeriesPoint[];
     if (all.length <= maxPoints) return all;
     const buckets = Math.max(1, Math.floor(maxPoints / 2));
     const out: SeriesPoint[] = [];
     for (let b = 0; b < buckets; b++) {
       const lo = Math.floor((b * all.length) / buckets);
       const hi = Math.floor(((b + 1) * all.length) / buckets);
-      let min = lo, max = lo;
+      let min = lo,
+        max = lo;
       for (let i = lo; i < hi; i++) {
         if (all[i].value < all[min].value) min = i;
         if (all[i].value > all[max].value) max = i;
@@ -479,9 +548,11 @@ export class RunStore {
 
   /** One metric row of a run at a step (not superseded), or null. */
   metricAt(runId: number, name: string, step: number): SeriesPoint | null {
-    return (this.db.prepare(
-      'SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND step = ? AND superseded = 0 LIMIT 1',
-    ).get(runId, name, step) as SeriesPoint | undefined) ?? null;
+    return (
+      (this.db
+        .prepare('SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND step = ? AND superseded = 0 LIMIT 1')
+        .get(runId, name, step) as SeriesPoint | undefined) ?? null
+    );
   }
 
   /** Several runs' series of one metric on one x axis (step, tokens seen or wall time). */
@@ -531,7 +602,12 @@ export class MetricWriter {
   private timer: ReturnType<typeof setInterval> | null = null;
   private failed = false;
 
-  constructor(private readonly store: RunStore, private readonly runId: number, intervalMs = 250, private readonly onError?: (error: Error) => void) {
+  constructor(
+    private readonly store: RunStore,
+    private readonly runId: number,
+    intervalMs = 250,
+    private readonly onError?: (error: Error) => void,
+  ) {
     this.timer = setInterval(() => this.tryFlush(), intervalMs);
     this.timer.unref?.();
   }

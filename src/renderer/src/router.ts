@@ -1,4 +1,4 @@
-import { createRouter, createWebHashHistory } from 'vue-router'
+import { createRouter, createWebHashHistory } from 'vue-router';
 
 // One route per screen. Hash history: the same URLs work from file:// (desktop) and from
 // `nanolab serve` (browser), with no server-side routing.
@@ -14,6 +14,6 @@ export const router = createRouter({
     { path: '/embeddings', name: 'embeddings', component: () => import('./views/EmbeddingsView.vue') },
     { path: '/attention', name: 'attention', component: () => import('./views/AttentionView.vue') },
     // the desktop app's hidden window that trains GPU runs (App.vue starts its executor)
-    { path: '/gpu-host', name: 'gpu-host', component: () => import('./views/GpuHostView.vue') }
-  ]
-})
+    { path: '/gpu-host', name: 'gpu-host', component: () => import('./views/GpuHostView.vue') },
+  ],
+});

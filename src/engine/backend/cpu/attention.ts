@@ -5,8 +5,14 @@ import type { FloatArray } from '../../tensor';
 // keeping the probabilities lets the Attention view show exactly what the model used.
 
 export function attentionForward(
-  qkv: FloatArray, B: number, T: number, C: number, nHead: number,
-  y: FloatArray, probs: FloatArray, mask: FloatArray | null,
+  qkv: FloatArray,
+  B: number,
+  T: number,
+  C: number,
+  nHead: number,
+  y: FloatArray,
+  probs: FloatArray,
+  mask: FloatArray | null,
 ): void {
   const hd = C / nHead;
   const C3 = 3 * C;
@@ -49,9 +55,16 @@ export function attentionForward(
 }
 
 export function attentionBackward(
-  dy: FloatArray, qkv: FloatArray, probs: FloatArray, mask: FloatArray | null,
-  B: number, T: number, C: number, nHead: number,
-  dqkv: FloatArray, dp: FloatArray,
+  dy: FloatArray,
+  qkv: FloatArray,
+  probs: FloatArray,
+  mask: FloatArray | null,
+  B: number,
+  T: number,
+  C: number,
+  nHead: number,
+  dqkv: FloatArray,
+  dp: FloatArray,
 ): void {
   const hd = C / nHead;
   const C3 = 3 * C;

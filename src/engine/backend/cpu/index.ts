@@ -1,6 +1,4 @@
-import type {
-  Activation, AdagradHyper, AdamWHyper, Backend, RmspropHyper, SgdHyper,
-} from '../backend';
+import type { Activation, AdagradHyper, AdamWHyper, Backend, RmspropHyper, SgdHyper } from '../backend';
 import { Arena, Tensor, shapeSize, withArena, type Dtype, type FloatArray } from '../../tensor';
 import type { Rng } from '../../rng';
 import { Scratch, type MatMul } from './gemm';
@@ -9,9 +7,7 @@ import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { Job } from './wasm/pool-jobs';
 import { attentionBackward, attentionForward } from './attention';
 import { gelu, gelu32, geluGrad, geluGradFromOutput32 } from './math';
-import {
-  gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward,
-} from './recurrent';
+import { gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward } from './recurrent';
 
 // The CPU backend: loops on typed arrays, with the matrix products in WebAssembly SIMD where the
 // runtime has it (float32 tensors then live in the shared wasm heap, see wasm/heap.ts). With
@@ -64,20 +60,23 @@ export class CpuBackend implements Backend {
   /** The wasm heap the float32 tensors live in; null for the JS kernels. */
   readonly heap: WasmHeap | null;
 
-  constructor(readonly dtype: Dtype = 'float32', kernels: CpuKernels = 'auto') {
+  constructor(
+    readonly dtype: Dtype = 'float32',
+    kernels: CpuKernels = 'auto',
+  ) {
     const heap = dtype === 'float32' && kernels !== 'js' ? wasmHeap() : null;
     if (kernels === 'wasm' && heap === null) {
-      throw new Error(dtype === 'float32'
-        ? 'the wasm CPU kernels need WebAssembly SIMD and SharedArrayBuffer (a cross-origin-isolated page), which this runtime lacks'
-        : 'the wasm CPU kernels are float32 only');
+      throw new Error(
+        dtype === 'float32'
+          ? 'the wasm CPU kernels need WebAssembly SIMD and SharedArrayBuffer (a cross-origin-isolated page), which this runtime lacks'
+          : 'the wasm CPU kernels are float32 only',
+      );
     }
     this.heap = heap;
     this.name = dtype === 'float64' ? 'cpu-float64' : heap ? `cpu-wasm-${heap.gemm.variant}` : 'cpu';
     this.make = heap ? (n) => heap.take(n) : dtype === 'float32' ? (n) => new Float32Array(n) : (n) => new Float64Array(n);
     const js = new Scratch(this.make);
-    this.scratch = heap
-      ? new Scratch(this.make, wasmKernels(heap, js.matmul))
-      : js;
+    this.scratch = heap ? new Scratch(this.make, wasmKernels(heap, js.matmul)) : js;
   }
 
   /** The matrix product this backend's kernels use (for benchmarks and kernel tests). */
@@ -166,7 +165,8 @@ export class CpuBackend implements Backend {
   }
 
   accumulate(dst: Tensor, src: Tensor): void {
-    const d = dst.data, s = src.data;
+    const d = dst.data,
+      s = src.data;
     check(d.length === s.length, () => `accumulate: sizes differ (${d.length} vs ${s.length})`);
     this.scratch.rows.add(d, s, d, d.length);
   }
@@ -176,24 +176,31 @@ export class CpuBackend implements Backend {
   }
 
   addRepeatForward(a: Tensor, b: Tensor, y: Tensor): void {
-    const A = a.data, B = b.data, Y = y.data;
+    const A = a.data,
+      B = b.data,
+      Y = y.data;
     const n = B.length;
     check(A.length % n === 0, () => `addRepeat: ${A.length} is not a multiple of ${n}`);
     this.scratch.rows.addRows(A, 0, B, Y, 0, A.length / n, n);
   }
 
   addRepeatBackward(dy: Tensor, db: Tensor): void {
-    const D = dy.data, G = db.data;
+    const D = dy.data,
+      G = db.data;
     this.scratch.rows.addRowSums(D, 0, D.length / G.length, G.length, G);
   }
 
   mulForward(a: Tensor, b: Tensor, y: Tensor): void {
-    const A = a.data, B = b.data, Y = y.data;
+    const A = a.data,
+      B = b.data,
+      Y = y.data;
     for (let i = 0; i < Y.length; i++) Y[i] = A[i] * B[i];
   }
 
   mulBackward(dy: Tensor, a: Tensor, b: Tensor, da: Tensor | null, db: Tensor | null): void {
-    const D = dy.data, A = a.data, B = b.data;
+    const D = dy.data,
+      A = a.data,
+      B = b.data;
     if (da) {
       const G = da.data;
       for (let i = 0; i < D.length; i++) G[i] += D[i] * B[i];
@@ -205,7 +212,8 @@ export class CpuBackend implements Backend {
   }
 
   activationForward(kind: Activation, x: Tensor, y: Tensor): void {
-    const X = x.data, Y = y.data;
+    const X = x.data,
+      Y = y.data;
     const n = X.length;
     switch (kind) {
       case 'tanh':
@@ -230,7 +238,10 @@ export class CpuBackend implements Backend {
   }
 
   activationBackward(kind: Activation, x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
-    const X = x.data, Y = y.data, D = dy.data, G = dx.data;
+    const X = x.data,
+      Y = y.data,
+      D = dy.data,
+      G = dx.data;
     const n = D.length;
     switch (kind) {
       case 'tanh':
@@ -254,22 +265,26 @@ export class CpuBackend implements Backend {
   }
 
   transpose01Forward(x: Tensor, d0: number, d1: number, y: Tensor): void {
-    const X = x.data, Y = y.data;
+    const X = x.data,
+      Y = y.data;
     const inner = X.length / (d0 * d1);
     for (let i = 0; i < d0; i++) {
       for (let j = 0; j < d1; j++) {
-        const s = (i * d1 + j) * inner, d = (j * d0 + i) * inner;
+        const s = (i * d1 + j) * inner,
+          d = (j * d0 + i) * inner;
         for (let k = 0; k < inner; k++) Y[d + k] = X[s + k];
       }
     }
   }
 
   transpose01Backward(dy: Tensor, d0: number, d1: number, dx: Tensor): void {
-    const D = dy.data, G = dx.data;
+    const D = dy.data,
+      G = dx.data;
     const inner = D.length / (d0 * d1);
     for (let i = 0; i < d0; i++) {
       for (let j = 0; j < d1; j++) {
-        const s = (i * d1 + j) * inner, d = (j * d0 + i) * inner;
+        const s = (i * d1 + j) * inner,
+          d = (j * d0 + i) * inner;
         for (let k = 0; k < inner; k++) G[s + k] += D[d + k];
       }
     }
@@ -297,28 +312,38 @@ export class CpuBackend implements Backend {
 
   embeddingForward(w: Tensor, ids: Int32Array, y: Tensor): void {
     const [V, C] = w.shape;
-    const W = w.data, Y = y.data;
+    const W = w.data,
+      Y = y.data;
     for (let n = 0; n < ids.length; n++) {
       const id = ids[n];
       check(id >= 0 && id < V && Number.isInteger(id), () => `embedding: token id ${id} at position ${n} is outside the vocabulary [0, ${V})`);
       // a loop, not Y.set(W.subarray(…)): no view object per token
-      const from = id * C, to = n * C;
+      const from = id * C,
+        to = n * C;
       for (let c = 0; c < C; c++) Y[to + c] = W[from + c];
     }
   }
 
   embeddingBackward(dy: Tensor, ids: Int32Array, dw: Tensor): void {
     const C = dw.shape[1];
-    const D = dy.data, G = dw.data;
+    const D = dy.data,
+      G = dw.data;
     for (let n = 0; n < ids.length; n++) {
-      const o = ids[n] * C, s = n * C;
+      const o = ids[n] * C,
+        s = n * C;
       for (let c = 0; c < C; c++) G[o + c] += D[s + c];
     }
   }
 
   layerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, rstd: Tensor): void {
-    const C = x.cols, R = x.rows;
-    const X = x.data, Y = y.data, g = gain.data, bv = bias.data, Mu = mean.data, Rs = rstd.data;
+    const C = x.cols,
+      R = x.rows;
+    const X = x.data,
+      Y = y.data,
+      g = gain.data,
+      bv = bias.data,
+      Mu = mean.data,
+      Rs = rstd.data;
     const heap = C % 4 === 0 ? this.inHeap(x, gain, bias, y, mean, rstd) : null;
     if (heap) {
       heap.run(Job.layerNormForward, [X.byteOffset, g.byteOffset, bv.byteOffset, Y.byteOffset, Mu.byteOffset, Rs.byteOffset, R, C, eps], R * C);
@@ -342,12 +367,14 @@ export class CpuBackend implements Backend {
     }
   }
 
-  layerNormBackward(
-    dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor,
-    dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null,
-  ): void {
-    const C = x.cols, R = x.rows;
-    const D = dy.data, X = x.data, g = gain.data, Mu = mean.data, Rs = rstd.data;
+  layerNormBackward(dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor, dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null): void {
+    const C = x.cols,
+      R = x.rows;
+    const D = dy.data,
+      X = x.data,
+      g = gain.data,
+      Mu = mean.data,
+      Rs = rstd.data;
     const heap = C % 4 === 0 ? this.inHeap(dy, x, gain, mean, rstd, dx, dgain, dbias) : null;
     if (heap) {
       const ptr = (t: Tensor | null) => (t ? t.data.byteOffset : 0);
@@ -356,8 +383,10 @@ export class CpuBackend implements Backend {
     }
     for (let r = 0; r < R; r++) {
       const o = r * C;
-      const m = Mu[r], s = Rs[r];
-      let dnMean = 0, dnNormMean = 0;
+      const m = Mu[r],
+        s = Rs[r];
+      let dnMean = 0,
+        dnNormMean = 0;
       for (let c = 0; c < C; c++) {
         const norm = (X[o + c] - m) * s;
         const dn = D[o + c] * g[c];
@@ -376,7 +405,8 @@ export class CpuBackend implements Backend {
   }
 
   softmaxForward(x: Tensor, y: Tensor): void {
-    const C = x.cols, R = x.rows;
+    const C = x.cols,
+      R = x.rows;
     if (this.softmaxRowsWasm(x, y)) return;
     for (let r = 0; r < R; r++) softmaxRow(x.data, y.data, r * C, C);
   }
@@ -394,7 +424,11 @@ export class CpuBackend implements Backend {
   }
 
   softmaxBackward(y: Tensor, dy: Tensor, dx: Tensor): void {
-    const C = y.cols, R = y.rows, Y = y.data, D = dy.data, G = dx.data;
+    const C = y.cols,
+      R = y.rows,
+      Y = y.data,
+      D = dy.data,
+      G = dx.data;
     for (let r = 0; r < R; r++) {
       const o = r * C;
       let dot = 0;
@@ -408,8 +442,14 @@ export class CpuBackend implements Backend {
    * parameters rather than a rest array: the kernels call it every step, and it allocates nothing.
    */
   private inHeap(
-    a: Tensor, b: Tensor | null = null, c: Tensor | null = null, d: Tensor | null = null,
-    e: Tensor | null = null, f: Tensor | null = null, g: Tensor | null = null, h: Tensor | null = null,
+    a: Tensor,
+    b: Tensor | null = null,
+    c: Tensor | null = null,
+    d: Tensor | null = null,
+    e: Tensor | null = null,
+    f: Tensor | null = null,
+    g: Tensor | null = null,
+    h: Tensor | null = null,
   ): WasmHeap | null {
     const heap = this.heap;
     if (!heap) return null;
@@ -423,9 +463,11 @@ export class CpuBackend implements Backend {
     if (heap) {
       // the (batch, head) pairs split over the threads, each with its own T×T dropout buffer
       const masked = this.scratch.get(8, heap.threads * T * T);
-      heap.run(Job.attentionForward, [
-        qkv.data.byteOffset, B, T, C3 / 3, nHead, y.data.byteOffset, probs.data.byteOffset, dropMask ? dropMask.data.byteOffset : 0, masked.byteOffset,
-      ], B * nHead * T * T);
+      heap.run(
+        Job.attentionForward,
+        [qkv.data.byteOffset, B, T, C3 / 3, nHead, y.data.byteOffset, probs.data.byteOffset, dropMask ? dropMask.data.byteOffset : 0, masked.byteOffset],
+        B * nHead * T * T,
+      );
       return;
     }
     attentionForward(qkv.data, B, T, C3 / 3, nHead, y.data, probs.data, dropMask ? dropMask.data : null);
@@ -435,27 +477,42 @@ export class CpuBackend implements Backend {
     const [B, T, C3] = qkv.shape;
     const heap = this.inHeap(dy, qkv, probs, dropMask, dqkv);
     if (heap) {
-      const masked = this.scratch.get(8, heap.threads * T * T), ds = this.scratch.get(9, heap.threads * T * T);
-      heap.run(Job.attentionBackward, [
-        dy.data.byteOffset, qkv.data.byteOffset, probs.data.byteOffset, dropMask ? dropMask.data.byteOffset : 0, B, T, C3 / 3, nHead,
-        dqkv.data.byteOffset, masked.byteOffset, ds.byteOffset,
-      ], B * nHead * T * T);
+      const masked = this.scratch.get(8, heap.threads * T * T),
+        ds = this.scratch.get(9, heap.threads * T * T);
+      heap.run(
+        Job.attentionBackward,
+        [
+          dy.data.byteOffset,
+          qkv.data.byteOffset,
+          probs.data.byteOffset,
+          dropMask ? dropMask.data.byteOffset : 0,
+          B,
+          T,
+          C3 / 3,
+          nHead,
+          dqkv.data.byteOffset,
+          masked.byteOffset,
+          ds.byteOffset,
+        ],
+        B * nHead * T * T,
+      );
       return;
     }
-    attentionBackward(
-      dy.data, qkv.data, probs.data, dropMask ? dropMask.data : null, B, T, C3 / 3, nHead, dqkv.data,
-      this.scratch.get(2, T),
-    );
+    attentionBackward(dy.data, qkv.data, probs.data, dropMask ? dropMask.data : null, B, T, C3 / 3, nHead, dqkv.data, this.scratch.get(2, T));
   }
 
   kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void {
     const [B, T, C3] = qkv.shape;
-    const C = C3 / 3, L = kCache.shape[1];
+    const C = C3 / 3,
+      L = kCache.shape[1];
     check(offset + T <= L, () => `kv cache: positions ${offset}…${offset + T - 1} do not fit in ${L}`);
-    const Q = qkv.data, K = kCache.data, V = vCache.data;
+    const Q = qkv.data,
+      K = kCache.data,
+      V = vCache.data;
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
-        const src = (b * T + t) * C3, dst = (b * L + offset + t) * C;
+        const src = (b * T + t) * C3,
+          dst = (b * L + offset + t) * C;
         K.set(Q.subarray(src + C, src + 2 * C), dst);
         V.set(Q.subarray(src + 2 * C, src + 3 * C), dst);
       }
@@ -463,8 +520,14 @@ export class CpuBackend implements Backend {
   }
 
   attentionDecodeForward(qkv: Tensor, kCache: Tensor, vCache: Tensor, length: number, nHead: number, y: Tensor): void {
-    const B = qkv.shape[0], C = qkv.shape[2] / 3, L = kCache.shape[1], hd = C / nHead;
-    const Q = qkv.data, K = kCache.data, V = vCache.data, Y = y.data;
+    const B = qkv.shape[0],
+      C = qkv.shape[2] / 3,
+      L = kCache.shape[1],
+      hd = C / nHead;
+    const Q = qkv.data,
+      K = kCache.data,
+      V = vCache.data,
+      Y = y.data;
     const scale = 1 / Math.sqrt(hd);
     const p = this.scratch.get(2, length);
     for (let b = 0; b < B; b++) {
@@ -486,7 +549,8 @@ export class CpuBackend implements Backend {
         const yOff = b * C + h * hd;
         for (let d = 0; d < hd; d++) Y[yOff + d] = 0;
         for (let j = 0; j < length; j++) {
-          const w = p[j] / sum, vOff = (b * L + j) * C + h * hd;
+          const w = p[j] / sum,
+            vOff = (b * L + j) * C + h * hd;
           for (let d = 0; d < hd; d++) Y[yOff + d] += w * V[vOff + d];
         }
       }
@@ -501,9 +565,11 @@ export class CpuBackend implements Backend {
   }
 
   crossEntropyForward(logits: Tensor, targets: Int32Array, ignoreIndex: number, probs: Tensor): { loss: number; count: number } {
-    const V = logits.cols, N = logits.rows;
+    const V = logits.cols,
+      N = logits.rows;
     check(targets.length === N, () => `cross-entropy: ${targets.length} targets for ${N} rows of logits`);
-    const X = logits.data, P = probs.data;
+    const X = logits.data,
+      P = probs.data;
     let total = 0;
     let count = 0;
     const stats = this.softmaxRowsWasm(logits, probs);
@@ -521,7 +587,10 @@ export class CpuBackend implements Backend {
 
   crossEntropyBackward(probs: Tensor, targets: Int32Array, ignoreIndex: number, dloss: number, count: number, dlogits: Tensor): void {
     if (count === 0) return;
-    const V = probs.cols, N = probs.rows, P = probs.data, G = dlogits.data;
+    const V = probs.cols,
+      N = probs.rows,
+      P = probs.data,
+      G = dlogits.data;
     const s = dloss / count;
     for (let r = 0; r < N; r++) {
       const t = targets[r];
@@ -550,14 +619,19 @@ export class CpuBackend implements Backend {
   }
 
   lstmBackward(
-    dhs: Tensor, hs: Tensor, cs: Tensor, acts: Tensor, h0: Tensor, c0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
+    dhs: Tensor,
+    hs: Tensor,
+    cs: Tensor,
+    acts: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    whh: Tensor,
+    dgi: Tensor,
+    dwhh: Tensor | null,
+    dbhh: Tensor | null,
   ): void {
     const [T, B, H] = hs.shape;
-    lstmBackward(
-      dhs.data, hs.data, cs.data, acts.data, h0.data, c0.data, whh.data,
-      dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch,
-    );
+    lstmBackward(dhs.data, hs.data, cs.data, acts.data, h0.data, c0.data, whh.data, dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch);
   }
 
   gruForward(gi: Tensor, whh: Tensor, bhh: Tensor, h0: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor): void {
@@ -565,15 +639,9 @@ export class CpuBackend implements Backend {
     gruForward(gi.data, whh.data, bhh.data, h0.data, hs.data, acts.data, ghn.data, T, B, H, this.scratch);
   }
 
-  gruBackward(
-    dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
-  ): void {
+  gruBackward(dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void {
     const [T, B, H] = hs.shape;
-    gruBackward(
-      dhs.data, hs.data, acts.data, ghn.data, h0.data, whh.data,
-      dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch,
-    );
+    gruBackward(dhs.data, hs.data, acts.data, ghn.data, h0.data, whh.data, dgi.data, dwhh?.data ?? null, dbhh?.data ?? null, T, B, H, this.scratch);
   }
 
   // ---- optimizers -----------------------------------------------------------------------------------
@@ -608,7 +676,10 @@ export class CpuBackend implements Backend {
   // Each update follows torch.optim's single-tensor implementation (PyTorch 1.13) operation by
   // operation, rounding to the storage type where PyTorch writes a tensor back.
   adamStep(p: Tensor, g: Tensor, m: Tensor, v: Tensor, h: AdamWHyper): void {
-    const P = p.data, Gr = g.data, Mm = m.data, Vv = v.data;
+    const P = p.data,
+      Gr = g.data,
+      Mm = m.data,
+      Vv = v.data;
     const bc1 = 1 - Math.pow(h.beta1, h.step);
     const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, h.step));
     const stepSize = h.lr / bc1;
@@ -618,7 +689,8 @@ export class CpuBackend implements Backend {
     // PyTorch's); the tail in JS
     const heap = this.inHeap(p, g, m, v);
     const from = heap ? P.length & ~3 : 0;
-    if (heap) heap.run(Job.adamStep, [P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2], from);
+    if (heap)
+      heap.run(Job.adamStep, [P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2], from);
     for (let i = from; i < P.length; i++) {
       if (h.decoupled) P[i] *= decay;
       const gi = l2 !== 0 ? Gr[i] + l2 * P[i] : Gr[i];
@@ -630,7 +702,9 @@ export class CpuBackend implements Backend {
   }
 
   sgdStep(p: Tensor, g: Tensor, momentumBuf: Tensor | null, h: SgdHyper): void {
-    const P = p.data, Gr = g.data, Bf = momentumBuf ? momentumBuf.data : null;
+    const P = p.data,
+      Gr = g.data,
+      Bf = momentumBuf ? momentumBuf.data : null;
     for (let i = 0; i < P.length; i++) {
       let d = h.weightDecay !== 0 ? Gr[i] + h.weightDecay * P[i] : Gr[i];
       if (Bf && h.momentum !== 0) {
@@ -642,7 +716,9 @@ export class CpuBackend implements Backend {
   }
 
   rmspropStep(p: Tensor, g: Tensor, squareAvg: Tensor, momentumBuf: Tensor | null, gradAvg: Tensor | null, h: RmspropHyper): void {
-    const P = p.data, Gr = g.data, S = squareAvg.data;
+    const P = p.data,
+      Gr = g.data,
+      S = squareAvg.data;
     const Bf = momentumBuf ? momentumBuf.data : null;
     const Ga = gradAvg ? gradAvg.data : null;
     for (let i = 0; i < P.length; i++) {
@@ -665,7 +741,9 @@ export class CpuBackend implements Backend {
   }
 
   adagradStep(p: Tensor, g: Tensor, sum: Tensor, h: AdagradHyper): void {
-    const P = p.data, Gr = g.data, S = sum.data;
+    const P = p.data,
+      Gr = g.data,
+      S = sum.data;
     const clr = h.lr / (1 + (h.step - 1) * h.lrDecay);
     for (let i = 0; i < P.length; i++) {
       const gi = h.weightDecay !== 0 ? Gr[i] + h.weightDecay * P[i] : Gr[i];

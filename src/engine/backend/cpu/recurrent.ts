@@ -21,9 +21,16 @@ function sigmoid(x: number): number {
 
 /** dW_hh += Σ_t dG_tᵀ · h_{t−1} and db_hh += Σ_t Σ_b dG_t, with h_{−1} = h0. */
 function recurrentWeightGrads(
-  dG: FloatArray, hs: FloatArray, h0: FloatArray,
-  T: number, B: number, H: number, G: number,
-  dwhh: FloatArray | null, dbhh: FloatArray | null, scratch: Scratch,
+  dG: FloatArray,
+  hs: FloatArray,
+  h0: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  G: number,
+  dwhh: FloatArray | null,
+  dbhh: FloatArray | null,
+  scratch: Scratch,
 ): void {
   if (dwhh) {
     // (B, G)ᵀ · (B, H) for step 0, then ((T−1)·B, G)ᵀ · ((T−1)·B, H) for the rest in one product
@@ -36,8 +43,15 @@ function recurrentWeightGrads(
 // ---- vanilla RNN (tanh) -------------------------------------------------------------------------
 
 export function rnnTanhForward(
-  gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray, hs: FloatArray,
-  T: number, B: number, H: number, scratch: Scratch,
+  gi: FloatArray,
+  whh: FloatArray,
+  bhh: FloatArray,
+  h0: FloatArray,
+  hs: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const n = B * H;
   for (let t = 0; t < T; t++) {
@@ -50,9 +64,17 @@ export function rnnTanhForward(
 }
 
 export function rnnTanhBackward(
-  dhs: FloatArray, hs: FloatArray, h0: FloatArray, whh: FloatArray,
-  dgi: FloatArray, dwhh: FloatArray | null, dbhh: FloatArray | null,
-  T: number, B: number, H: number, scratch: Scratch,
+  dhs: FloatArray,
+  hs: FloatArray,
+  h0: FloatArray,
+  whh: FloatArray,
+  dgi: FloatArray,
+  dwhh: FloatArray | null,
+  dbhh: FloatArray | null,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const n = B * H;
   const whhT = scratch.get(S_WT, H * H);
@@ -75,9 +97,18 @@ export function rnnTanhBackward(
 // ---- LSTM (gates i, f, g, o) --------------------------------------------------------------------
 
 export function lstmForward(
-  gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray, c0: FloatArray,
-  hs: FloatArray, cs: FloatArray, acts: FloatArray,
-  T: number, B: number, H: number, scratch: Scratch,
+  gi: FloatArray,
+  whh: FloatArray,
+  bhh: FloatArray,
+  h0: FloatArray,
+  c0: FloatArray,
+  hs: FloatArray,
+  cs: FloatArray,
+  acts: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   if (scratch.lstmSteps?.(gi, whh, bhh, h0, c0, hs, cs, acts, T, B, H)) return;
   const G = 4 * H;
@@ -112,9 +143,20 @@ export function lstmForward(
 }
 
 export function lstmBackward(
-  dhs: FloatArray, hs: FloatArray, cs: FloatArray, acts: FloatArray, h0: FloatArray, c0: FloatArray,
-  whh: FloatArray, dgi: FloatArray, dwhh: FloatArray | null, dbhh: FloatArray | null,
-  T: number, B: number, H: number, scratch: Scratch,
+  dhs: FloatArray,
+  hs: FloatArray,
+  cs: FloatArray,
+  acts: FloatArray,
+  h0: FloatArray,
+  c0: FloatArray,
+  whh: FloatArray,
+  dgi: FloatArray,
+  dwhh: FloatArray | null,
+  dbhh: FloatArray | null,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const G = 4 * H;
   const n = B * H;
@@ -130,8 +172,18 @@ export function lstmBackward(
 
 /** lstmBackward's loop over t, last step first: gate gradients into dG, the running dh and dc. */
 function lstmBackwardSteps(
-  dhs: FloatArray, cs: FloatArray, acts: FloatArray, c0: FloatArray, whh: FloatArray,
-  dG: FloatArray, dhNext: FloatArray, dcNext: FloatArray, T: number, B: number, H: number, scratch: Scratch,
+  dhs: FloatArray,
+  cs: FloatArray,
+  acts: FloatArray,
+  c0: FloatArray,
+  whh: FloatArray,
+  dG: FloatArray,
+  dhNext: FloatArray,
+  dcNext: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const G = 4 * H;
   const n = B * H;
@@ -146,7 +198,10 @@ function lstmBackwardSteps(
       const cPrev = t === 0 ? c0 : cs;
       const cPrevOff = t === 0 ? b * H : s - n;
       for (let k = 0; k < H; k++) {
-        const ig = acts[a + k], fg = acts[a + H + k], gg = acts[a + 2 * H + k], og = acts[a + 3 * H + k];
+        const ig = acts[a + k],
+          fg = acts[a + H + k],
+          gg = acts[a + 2 * H + k],
+          og = acts[a + 3 * H + k];
         const dh = dhs[s + k] + dhNext[b * H + k];
         const tc = Math.tanh(cs[s + k]);
         const dc = dcNext[b * H + k] + dh * og * (1 - tc * tc);
@@ -164,9 +219,17 @@ function lstmBackwardSteps(
 // ---- GRU (gates r, z, n; the reset gate multiplies W_hn·h + b_hn) -------------------------------
 
 export function gruForward(
-  gi: FloatArray, whh: FloatArray, bhh: FloatArray, h0: FloatArray,
-  hs: FloatArray, acts: FloatArray, ghn: FloatArray,
-  T: number, B: number, H: number, scratch: Scratch,
+  gi: FloatArray,
+  whh: FloatArray,
+  bhh: FloatArray,
+  h0: FloatArray,
+  hs: FloatArray,
+  acts: FloatArray,
+  ghn: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const G = 3 * H;
   const n = B * H;
@@ -201,9 +264,19 @@ export function gruForward(
 }
 
 export function gruBackward(
-  dhs: FloatArray, hs: FloatArray, acts: FloatArray, ghn: FloatArray, h0: FloatArray, whh: FloatArray,
-  dgi: FloatArray, dwhh: FloatArray | null, dbhh: FloatArray | null,
-  T: number, B: number, H: number, scratch: Scratch,
+  dhs: FloatArray,
+  hs: FloatArray,
+  acts: FloatArray,
+  ghn: FloatArray,
+  h0: FloatArray,
+  whh: FloatArray,
+  dgi: FloatArray,
+  dwhh: FloatArray | null,
+  dbhh: FloatArray | null,
+  T: number,
+  B: number,
+  H: number,
+  scratch: Scratch,
 ): void {
   const G = 3 * H;
   const n = B * H;
@@ -222,7 +295,9 @@ export function gruBackward(
       const hPrev = t === 0 ? h0 : hs;
       const hPrevOff = t === 0 ? b * H : s - n;
       for (let k = 0; k < H; k++) {
-        const r = acts[a + k], z = acts[a + H + k], nn = acts[a + 2 * H + k];
+        const r = acts[a + k],
+          z = acts[a + H + k],
+          nn = acts[a + 2 * H + k];
         const dh = dhs[s + k] + dhNext[b * H + k];
         const dan = dh * (1 - z) * (1 - nn * nn);
         const dar = dan * ghn[s + k] * r * (1 - r);

@@ -1,11 +1,7 @@
-import type {
-  Activation, AdagradHyper, AdamWHyper, Backend, KernelName, RmspropHyper, SgdHyper,
-} from '../backend';
+import type { Activation, AdagradHyper, AdamWHyper, Backend, KernelName, RmspropHyper, SgdHyper } from '../backend';
 import { Arena, Tensor, shapeSize, withArena } from '../../tensor';
 import type { Rng } from '../../rng';
-import {
-  GpuDevice, GpuUnavailableError, MAX_ELEMENTS, type GlContext, type Program,
-} from './device';
+import { GpuDevice, GpuUnavailableError, MAX_ELEMENTS, type GlContext, type Program } from './device';
 import type { GpuJs, GpuJsArgument, GpuJsTexture } from './gpujs';
 import * as P from './programs';
 import * as R from './recurrent';
@@ -58,12 +54,20 @@ export class GpuBackend implements Backend {
    */
   static create(gpu: GpuJs, options: GpuBackendOptions = {}): GpuBackend {
     if (gpu.mode !== 'webgl2') {
-      throw new GpuUnavailableError(`gpu.js runs in "${gpu.mode}" mode; the GPU backend needs WebGL2 (create the instance with { mode: 'webgl2' } where WebGL2 is available)`);
+      throw new GpuUnavailableError(
+        `gpu.js runs in "${gpu.mode}" mode; the GPU backend needs WebGL2 (create the instance with { mode: 'webgl2' } where WebGL2 is available)`,
+      );
     }
     if (!gpu.context) {
       // gpu.js makes its context with the first kernel when the host passed none
       gpu.createKernel('function () { return 0; }', {
-        output: [1], pipeline: true, immutable: true, precision: 'single', tactic: 'precision', dynamicOutput: false, dynamicArguments: false,
+        output: [1],
+        pipeline: true,
+        immutable: true,
+        precision: 'single',
+        tactic: 'precision',
+        dynamicOutput: false,
+        dynamicArguments: false,
       })();
     }
     const gl = gpu.context;
@@ -78,7 +82,11 @@ export class GpuBackend implements Backend {
     return new GpuBackend(new GpuDevice(gpu, gl, adapter.maxTextureSize), adapter, options);
   }
 
-  private constructor(private readonly d: GpuDevice, readonly adapter: GpuAdapter, options: GpuBackendOptions) {
+  private constructor(
+    private readonly d: GpuDevice,
+    readonly adapter: GpuAdapter,
+    options: GpuBackendOptions,
+  ) {
     const fail = options.failKernel;
     if (fail) {
       // the kernel is named at run time (a test's fault injection), so it is looked up by name
@@ -216,8 +224,10 @@ export class GpuBackend implements Backend {
   }
 
   copy(src: Tensor, dst: Tensor, srcOffset = 0, dstOffset = 0, count = src.size - srcOffset): void {
-    check(srcOffset >= 0 && dstOffset >= 0 && count >= 0 && srcOffset + count <= src.size && dstOffset + count <= dst.size,
-      () => `copy: range of ${count} out of bounds`);
+    check(
+      srcOffset >= 0 && dstOffset >= 0 && count >= 0 && srcOffset + count <= src.size && dstOffset + count <= dst.size,
+      () => `copy: range of ${count} out of bounds`,
+    );
     if (count === 0) return;
     if (srcOffset === 0 && dstOffset === 0 && count === dst.size && src.size === dst.size) {
       this.set(dst, this.d.share(this.in(src)));
@@ -335,7 +345,8 @@ export class GpuBackend implements Backend {
   }
 
   layerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, rstd: Tensor): void {
-    const C = x.cols, rows = x.rows;
+    const C = x.cols,
+      rows = x.rows;
     const m = this.d.run(P.ROW_MEAN, rows, [this.in(x)], { C });
     const s = this.d.run(P.ROW_RSTD, rows, [this.in(x), m, eps], { C });
     this.set(y, this.d.run(P.LAYERNORM, x.size, [this.in(x), m, s, this.in(gain), this.in(bias)], { C }));
@@ -343,11 +354,9 @@ export class GpuBackend implements Backend {
     this.set(rstd, s);
   }
 
-  layerNormBackward(
-    dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor,
-    dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null,
-  ): void {
-    const C = x.cols, rows = x.rows;
+  layerNormBackward(dy: Tensor, x: Tensor, gain: Tensor, mean: Tensor, rstd: Tensor, dx: Tensor | null, dgain: Tensor | null, dbias: Tensor | null): void {
+    const C = x.cols,
+      rows = x.rows;
     let gx: GpuJsTexture | null = null;
     if (dx) {
       const stats = this.d.run(P.LAYERNORM_BACKWARD_STATS, 2 * rows, this.args([dy, x, gain, mean, rstd]), { C });
@@ -363,7 +372,8 @@ export class GpuBackend implements Backend {
 
   /** Row max and Σ exp(x − max), the two halves of a stable softmax. */
   private softmaxStats(x: Tensor): [GpuJsTexture, GpuJsTexture] {
-    const C = x.cols, rows = x.rows;
+    const C = x.cols,
+      rows = x.rows;
     const max = this.d.run(P.ROW_MAX, rows, [this.in(x)], { C });
     return [max, this.d.run(P.ROW_SUM_EXP, rows, [this.in(x), max], { C })];
   }
@@ -383,7 +393,9 @@ export class GpuBackend implements Backend {
 
   attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void {
     const [B, T, C3] = qkv.shape;
-    const C = C3 / 3, HD = C / nHead, rows = B * nHead * T;
+    const C = C3 / 3,
+      HD = C / nHead,
+      rows = B * nHead * T;
     const scores = this.d.run(P.ATTENTION_SCORES, rows * T, [this.in(qkv)], { T, C, NH: nHead, HD, SCALE: 1 / Math.sqrt(HD) });
     const max = this.d.run(P.CAUSAL_ROW_MAX, rows, [scores], { T });
     const sum = this.d.run(P.CAUSAL_ROW_SUM_EXP, rows, [scores, max], { T });
@@ -399,7 +411,9 @@ export class GpuBackend implements Backend {
 
   attentionBackward(dy: Tensor, qkv: Tensor, probs: Tensor, dropMask: Tensor | null, nHead: number, dqkv: Tensor): void {
     const [B, T, C3] = qkv.shape;
-    const C = C3 / 3, HD = C / nHead, rows = B * nHead * T;
+    const C = C3 / 3,
+      HD = C / nHead,
+      rows = B * nHead * T;
     const shape = { T, C, NH: nHead, HD };
     const dp = dropMask
       ? this.d.run(P.ATTENTION_DP_MASKED, rows * T, this.args([dy, qkv, dropMask]), shape)
@@ -415,14 +429,18 @@ export class GpuBackend implements Backend {
 
   kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void {
     const [, T, C3] = qkv.shape;
-    const C = C3 / 3, L = kCache.shape[1];
+    const C = C3 / 3,
+      L = kCache.shape[1];
     check(offset + T <= L, () => `kv cache: positions ${offset}…${offset + T - 1} do not fit in ${L}`);
     this.into(kCache, P.KV_CACHE_WRITE, [kCache, qkv, offset], { C, L, T, PART: 1 });
     this.into(vCache, P.KV_CACHE_WRITE, [vCache, qkv, offset], { C, L, T, PART: 2 });
   }
 
   attentionDecodeForward(qkv: Tensor, kCache: Tensor, vCache: Tensor, length: number, nHead: number, y: Tensor): void {
-    const B = qkv.shape[0], C = qkv.shape[2] / 3, L = kCache.shape[1], HD = C / nHead;
+    const B = qkv.shape[0],
+      C = qkv.shape[2] / 3,
+      L = kCache.shape[1],
+      HD = C / nHead;
     check(length >= 1 && length <= L, () => `attention decode: length ${length} is outside the cache [1, ${L}]`);
     const rows = B * nHead;
     const s = this.d.run(P.DECODE_SCORES, rows * L, [...this.args([qkv, kCache]), length], { L, C, NH: nHead, HD, SCALE: 1 / Math.sqrt(HD) });
@@ -442,7 +460,8 @@ export class GpuBackend implements Backend {
   }
 
   crossEntropyForward(logits: Tensor, targets: Int32Array, ignoreIndex: number, probs: Tensor): { loss: number; count: number } {
-    const V = logits.cols, N = logits.rows;
+    const V = logits.cols,
+      N = logits.rows;
     check(targets.length === N, () => `cross-entropy: ${targets.length} targets for ${N} rows of logits`);
     let count = 0;
     for (let r = 0; r < N; r++) {
@@ -466,7 +485,10 @@ export class GpuBackend implements Backend {
     if (count === 0) return;
     const tg = this.d.upload(Float32Array.from(targets));
     try {
-      this.set(dlogits, this.d.run(P.CROSS_ENTROPY_BACKWARD, dlogits.size, [this.in(dlogits), this.in(probs), tg, ignoreIndex, dloss / count], { V: probs.cols }));
+      this.set(
+        dlogits,
+        this.d.run(P.CROSS_ENTROPY_BACKWARD, dlogits.size, [this.in(dlogits), this.in(probs), tg, ignoreIndex, dloss / count], { V: probs.cols }),
+      );
     } finally {
       tg.delete();
     }
@@ -491,9 +513,7 @@ export class GpuBackend implements Backend {
 
   rnnTanhBackward(dhs: Tensor, hs: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void {
     const [T, B, H] = hs.shape;
-    const grads = R.rnnTanhBackward(
-      this.d, this.in(dhs), this.in(hs), this.in(h0), this.in(whh), this.in(dgi), this.maybe(dwhh), this.maybe(dbhh), T, B, H,
-    );
+    const grads = R.rnnTanhBackward(this.d, this.in(dhs), this.in(hs), this.in(h0), this.in(whh), this.in(dgi), this.maybe(dwhh), this.maybe(dbhh), T, B, H);
     this.setGrads(grads, dgi, dwhh, dbhh);
   }
 
@@ -506,13 +526,33 @@ export class GpuBackend implements Backend {
   }
 
   lstmBackward(
-    dhs: Tensor, hs: Tensor, cs: Tensor, acts: Tensor, h0: Tensor, c0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
+    dhs: Tensor,
+    hs: Tensor,
+    cs: Tensor,
+    acts: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    whh: Tensor,
+    dgi: Tensor,
+    dwhh: Tensor | null,
+    dbhh: Tensor | null,
   ): void {
     const [T, B, H] = hs.shape;
     const grads = R.lstmBackward(
-      this.d, this.in(dhs), this.in(hs), this.in(cs), this.in(acts), this.in(h0), this.in(c0), this.in(whh),
-      this.in(dgi), this.maybe(dwhh), this.maybe(dbhh), T, B, H,
+      this.d,
+      this.in(dhs),
+      this.in(hs),
+      this.in(cs),
+      this.in(acts),
+      this.in(h0),
+      this.in(c0),
+      this.in(whh),
+      this.in(dgi),
+      this.maybe(dwhh),
+      this.maybe(dbhh),
+      T,
+      B,
+      H,
     );
     this.setGrads(grads, dgi, dwhh, dbhh);
   }
@@ -525,14 +565,22 @@ export class GpuBackend implements Backend {
     this.set(ghn, out.ghn);
   }
 
-  gruBackward(
-    dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor,
-    dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null,
-  ): void {
+  gruBackward(dhs: Tensor, hs: Tensor, acts: Tensor, ghn: Tensor, h0: Tensor, whh: Tensor, dgi: Tensor, dwhh: Tensor | null, dbhh: Tensor | null): void {
     const [T, B, H] = hs.shape;
     const grads = R.gruBackward(
-      this.d, this.in(dhs), this.in(hs), this.in(acts), this.in(ghn), this.in(h0), this.in(whh),
-      this.in(dgi), this.maybe(dwhh), this.maybe(dbhh), T, B, H,
+      this.d,
+      this.in(dhs),
+      this.in(hs),
+      this.in(acts),
+      this.in(ghn),
+      this.in(h0),
+      this.in(whh),
+      this.in(dgi),
+      this.maybe(dwhh),
+      this.maybe(dbhh),
+      T,
+      B,
+      H,
     );
     this.setGrads(grads, dgi, dwhh, dbhh);
   }
@@ -572,15 +620,31 @@ export class GpuBackend implements Backend {
     const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, h.step));
     const decay = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
     const l2 = h.decoupled ? 0 : h.weightDecay;
-    this.update(P.ADAM, [p, g, m, v, decay, l2, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.lr / bc1, bc2Sqrt, h.eps],
-      [[m, 1], [v, 2], [p, 0]], {});
+    this.update(
+      P.ADAM,
+      [p, g, m, v, decay, l2, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, h.lr / bc1, bc2Sqrt, h.eps],
+      [
+        [m, 1],
+        [v, 2],
+        [p, 0],
+      ],
+      {},
+    );
   }
 
   sgdStep(p: Tensor, g: Tensor, momentumBuf: Tensor | null, h: SgdHyper): void {
     const momentum = momentumBuf && h.momentum !== 0 ? momentumBuf : null;
-    this.update(P.SGD, [p, g, momentum ?? g, h.lr, h.weightDecay, h.momentum, h.dampening],
-      momentum ? [[momentum, 1], [p, 0]] : [[p, 0]],
-      { MOMENTUM: momentum ? 1 : 0, FIRST: h.firstStep ? 1 : 0, NESTEROV: h.nesterov ? 1 : 0 });
+    this.update(
+      P.SGD,
+      [p, g, momentum ?? g, h.lr, h.weightDecay, h.momentum, h.dampening],
+      momentum
+        ? [
+            [momentum, 1],
+            [p, 0],
+          ]
+        : [[p, 0]],
+      { MOMENTUM: momentum ? 1 : 0, FIRST: h.firstStep ? 1 : 0, NESTEROV: h.nesterov ? 1 : 0 },
+    );
   }
 
   rmspropStep(p: Tensor, g: Tensor, squareAvg: Tensor, momentumBuf: Tensor | null, gradAvg: Tensor | null, h: RmspropHyper): void {
@@ -590,12 +654,22 @@ export class GpuBackend implements Backend {
     if (centered) outputs.push([centered, 2]);
     if (momentum) outputs.push([momentum, 3]);
     outputs.push([p, 0]);
-    this.update(P.RMSPROP, [p, g, squareAvg, centered ?? g, momentum ?? g, h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum],
-      outputs, { CENTERED: centered ? 1 : 0, MOMENTUM: momentum ? 1 : 0 });
+    this.update(P.RMSPROP, [p, g, squareAvg, centered ?? g, momentum ?? g, h.lr, h.alpha, 1 - h.alpha, h.eps, h.weightDecay, h.momentum], outputs, {
+      CENTERED: centered ? 1 : 0,
+      MOMENTUM: momentum ? 1 : 0,
+    });
   }
 
   adagradStep(p: Tensor, g: Tensor, sum: Tensor, h: AdagradHyper): void {
     const clr = h.lr / (1 + (h.step - 1) * h.lrDecay);
-    this.update(P.ADAGRAD, [p, g, sum, clr, h.eps, h.weightDecay], [[sum, 1], [p, 0]], {});
+    this.update(
+      P.ADAGRAD,
+      [p, g, sum, clr, h.eps, h.weightDecay],
+      [
+        [sum, 1],
+        [p, 0],
+      ],
+      {},
+    );
   }
 }

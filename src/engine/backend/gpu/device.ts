@@ -63,7 +63,11 @@ export class GpuDevice {
   /** Kernels compiled so far (for tests and logs). */
   compiled = 0;
 
-  constructor(readonly gpu: GpuJs, readonly gl: GlContext, readonly maxTextureSize: number) {
+  constructor(
+    readonly gpu: GpuJs,
+    readonly gl: GlContext,
+    readonly maxTextureSize: number,
+  ) {
     const canvas = gpu.canvas as { addEventListener?: (type: string, fn: () => void) => void } | null;
     canvas?.addEventListener?.('webglcontextlost', () => {
       this.lost = true;
@@ -91,8 +95,15 @@ export class GpuDevice {
     if (!kernel) {
       try {
         kernel = this.gpu.createKernel(p.source, {
-          output: [output], pipeline: true, immutable: true, precision: 'single', tactic: 'precision',
-          constants, nativeFunctions: NATIVE_FUNCTIONS, dynamicOutput: false, dynamicArguments: false,
+          output: [output],
+          pipeline: true,
+          immutable: true,
+          precision: 'single',
+          tactic: 'precision',
+          constants,
+          nativeFunctions: NATIVE_FUNCTIONS,
+          dynamicOutput: false,
+          dynamicArguments: false,
         });
       } catch (e) {
         this.check(p.id);

@@ -12,7 +12,10 @@ import { COLUMN_SUM_ACC, FILL, MATMUL, MATMUL_BIAS } from './programs';
 const X = 'const x = this.thread.x;';
 
 /** Up to 8 textures of S floats each (the last may be shorter), end to end. */
-const CONCAT = program('concat8', ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'], `${X}
+const CONCAT = program(
+  'concat8',
+  ['t0', 't1', 't2', 't3', 't4', 't5', 't6', 't7'],
+  `${X}
 const i = idiv(x, this.constants.S);
 const r = x - i * this.constants.S;
 if (i == 0) {
@@ -36,7 +39,8 @@ if (i == 5) {
 if (i == 6) {
   return t6[r];
 }
-return t7[r];`);
+return t7[r];`,
+);
 
 /**
  * The steps' textures end to end, 8 at a time (a kernel may sample 16 textures at least) and
@@ -72,7 +76,10 @@ function backThroughWhh(d: GpuDevice, dG: GpuJsTexture, whh: GpuJsTexture, B: nu
 }
 
 /** dW_hh + Σ_t dG_tᵀ · h_{t−1} (h_{−1} = h0), dW_hh (G, H). */
-const WHH_GRAD = program('recurrentWhhGrad', ['dw', 'dG', 'h0', 'hs'], `${X}
+const WHH_GRAD = program(
+  'recurrentWhhGrad',
+  ['dw', 'dG', 'h0', 'hs'],
+  `${X}
 const g = idiv(x, this.constants.H);
 const k = x - g * this.constants.H;
 let s = 0;
@@ -82,7 +89,8 @@ for (let r = 0; r < this.constants.B; r++) {
 for (let r = 0; r < this.constants.REST; r++) {
   s += dG[(r + this.constants.B) * this.constants.G + g] * hs[r * this.constants.H + k];
 }
-return dw[x] + s;`);
+return dw[x] + s;`,
+);
 
 export interface WeightGrads {
   dwhh: GpuJsTexture | null;
@@ -90,8 +98,16 @@ export interface WeightGrads {
 }
 
 function weightGrads(
-  d: GpuDevice, dG: GpuJsTexture, hs: GpuJsTexture, h0: GpuJsTexture,
-  dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number, G: number,
+  d: GpuDevice,
+  dG: GpuJsTexture,
+  hs: GpuJsTexture,
+  h0: GpuJsTexture,
+  dwhh: GpuJsTexture | null,
+  dbhh: GpuJsTexture | null,
+  T: number,
+  B: number,
+  H: number,
+  G: number,
 ): WeightGrads {
   return {
     dwhh: dwhh && d.run(WHH_GRAD, G * H, [dwhh, dG, h0, hs], { H, G, B, REST: (T - 1) * B }),
@@ -102,17 +118,28 @@ function weightGrads(
 // ---- vanilla RNN (tanh) -----------------------------------------------------------------------------
 
 /** h_t (B, H) = tanh(gi_t + b_hh + h_{t−1}·W_hhᵀ) */
-const RNN_STEP = program('rnnStep', ['gi', 'bhh', 'prev', 'whh', 'off'], `${X}
+const RNN_STEP = program(
+  'rnnStep',
+  ['gi', 'bhh', 'prev', 'whh', 'off'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
 let s = gi[off + x] + bhh[k];
 for (let m = 0; m < this.constants.H; m++) {
   s += prev[b * this.constants.H + m] * whh[k * this.constants.H + m];
 }
-return tanh_(s);`);
+return tanh_(s);`,
+);
 
 export function rnnTanhForward(
-  d: GpuDevice, gi: GpuJsTexture, whh: GpuJsTexture, bhh: GpuJsTexture, h0: GpuJsTexture, T: number, B: number, H: number,
+  d: GpuDevice,
+  gi: GpuJsTexture,
+  whh: GpuJsTexture,
+  bhh: GpuJsTexture,
+  h0: GpuJsTexture,
+  T: number,
+  B: number,
+  H: number,
 ): GpuJsTexture {
   const N = B * H;
   const hs: GpuJsTexture[] = [];
@@ -121,9 +148,13 @@ export function rnnTanhForward(
 }
 
 /** dG_t (B, H) = (dhs_t + dh_next) ⊙ (1 − h_t²) */
-const RNN_BACK_STEP = program('rnnBackStep', ['dhs', 'hs', 'dhNext', 'off'], `${X}
+const RNN_BACK_STEP = program(
+  'rnnBackStep',
+  ['dhs', 'hs', 'dhNext', 'off'],
+  `${X}
 const h = hs[off + x];
-return (dhs[off + x] + dhNext[x]) * (1 - h * h);`);
+return (dhs[off + x] + dhNext[x]) * (1 - h * h);`,
+);
 
 export interface RecurrentGrads extends WeightGrads {
   dgi: GpuJsTexture;
@@ -134,8 +165,18 @@ export interface RecurrentGrads extends WeightGrads {
  * GRU's input side differs from its hidden side (inputSteps); the other layers share one.
  */
 function finish(
-  d: GpuDevice, steps: GpuJsTexture[], inputSteps: GpuJsTexture[] | null, hs: GpuJsTexture, h0: GpuJsTexture, dgi: GpuJsTexture,
-  dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number, G: number,
+  d: GpuDevice,
+  steps: GpuJsTexture[],
+  inputSteps: GpuJsTexture[] | null,
+  hs: GpuJsTexture,
+  h0: GpuJsTexture,
+  dgi: GpuJsTexture,
+  dwhh: GpuJsTexture | null,
+  dbhh: GpuJsTexture | null,
+  T: number,
+  B: number,
+  H: number,
+  G: number,
 ): RecurrentGrads {
   const dG = concat(d, steps);
   const dGi = inputSteps ? concat(d, inputSteps) : dG;
@@ -146,8 +187,17 @@ function finish(
 }
 
 export function rnnTanhBackward(
-  d: GpuDevice, dhs: GpuJsTexture, hs: GpuJsTexture, h0: GpuJsTexture, whh: GpuJsTexture,
-  dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
+  d: GpuDevice,
+  dhs: GpuJsTexture,
+  hs: GpuJsTexture,
+  h0: GpuJsTexture,
+  whh: GpuJsTexture,
+  dgi: GpuJsTexture,
+  dwhh: GpuJsTexture | null,
+  dbhh: GpuJsTexture | null,
+  T: number,
+  B: number,
+  H: number,
 ): RecurrentGrads {
   const N = B * H;
   const dG: GpuJsTexture[] = new Array(T);
@@ -161,13 +211,20 @@ export function rnnTanhBackward(
   return finish(d, dG, null, hs, h0, dgi, dwhh, dbhh, T, B, H, H);
 }
 
-const ADD_INTO = program('recurrentAddInto', ['a', 'b'], `${X}
-return a[x] + b[x];`);
+const ADD_INTO = program(
+  'recurrentAddInto',
+  ['a', 'b'],
+  `${X}
+return a[x] + b[x];`,
+);
 
 // ---- LSTM (gates i, f, g, o) -------------------------------------------------------------------------
 
 /** Activated gates of step t (B, 4H): sigmoid for i, f, o and tanh for g. */
-const LSTM_GATES = program('lstmGates', ['gi', 'bhh', 'prev', 'whh', 'off'], `${X}
+const LSTM_GATES = program(
+  'lstmGates',
+  ['gi', 'bhh', 'prev', 'whh', 'off'],
+  `${X}
 const b = idiv(x, this.constants.G);
 const g = x - b * this.constants.G;
 let s = gi[off + x] + bhh[g];
@@ -177,20 +234,29 @@ for (let m = 0; m < this.constants.H; m++) {
 if (idiv(g, this.constants.H) == 2) {
   return tanh_(s);
 }
-return sigm(s);`);
+return sigm(s);`,
+);
 
 /** c_t = f ⊙ c_{t−1} + i ⊙ g */
-const LSTM_CELL = program('lstmCell', ['acts', 'prev'], `${X}
+const LSTM_CELL = program(
+  'lstmCell',
+  ['acts', 'prev'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
 const a = b * 4 * this.constants.H;
-return acts[a + this.constants.H + k] * prev[x] + acts[a + k] * acts[a + 2 * this.constants.H + k];`);
+return acts[a + this.constants.H + k] * prev[x] + acts[a + k] * acts[a + 2 * this.constants.H + k];`,
+);
 
 /** h_t = o ⊙ tanh(c_t) */
-const LSTM_HIDDEN = program('lstmHidden', ['acts', 'c'], `${X}
+const LSTM_HIDDEN = program(
+  'lstmHidden',
+  ['acts', 'c'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
-return acts[b * 4 * this.constants.H + 3 * this.constants.H + k] * tanh_(c[x]);`);
+return acts[b * 4 * this.constants.H + 3 * this.constants.H + k] * tanh_(c[x]);`,
+);
 
 export interface LstmForward {
   hs: GpuJsTexture;
@@ -199,11 +265,22 @@ export interface LstmForward {
 }
 
 export function lstmForward(
-  d: GpuDevice, gi: GpuJsTexture, whh: GpuJsTexture, bhh: GpuJsTexture, h0: GpuJsTexture, c0: GpuJsTexture,
-  T: number, B: number, H: number,
+  d: GpuDevice,
+  gi: GpuJsTexture,
+  whh: GpuJsTexture,
+  bhh: GpuJsTexture,
+  h0: GpuJsTexture,
+  c0: GpuJsTexture,
+  T: number,
+  B: number,
+  H: number,
 ): LstmForward {
-  const N = B * H, G = 4 * H, NG = B * G;
-  const hs: GpuJsTexture[] = [], cs: GpuJsTexture[] = [], acts: GpuJsTexture[] = [];
+  const N = B * H,
+    G = 4 * H,
+    NG = B * G;
+  const hs: GpuJsTexture[] = [],
+    cs: GpuJsTexture[] = [],
+    acts: GpuJsTexture[] = [];
   for (let t = 0; t < T; t++) {
     acts.push(d.run(LSTM_GATES, NG, [gi, bhh, t === 0 ? h0 : hs[t - 1], whh, t * NG], { H, G }));
     cs.push(d.run(LSTM_CELL, N, [acts[t], t === 0 ? c0 : cs[t - 1]], { H }));
@@ -223,7 +300,10 @@ const tc = tanh_(cs[s]);
 const dc = dcNext[q] + dh * og * (1 - tc * tc);`;
 
 /** dG_t (B, 4H): the pre-activation gradients of the four gates. */
-const LSTM_BACK_GATES = program('lstmBackGates', ['dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'cPrev', 'off', 'actsOff', 'prevOff'], `${X}
+const LSTM_BACK_GATES = program(
+  'lstmBackGates',
+  ['dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'cPrev', 'off', 'actsOff', 'prevOff'],
+  `${X}
 const bb = idiv(x, 4 * this.constants.H);
 const g = x - bb * 4 * this.constants.H;
 const gate = idiv(g, this.constants.H);
@@ -242,19 +322,38 @@ if (gate == 2) {
   const gg2 = acts[a + 2 * this.constants.H + k];
   return dc * ig * (1 - gg2 * gg2);
 }
-return dh * tc * og * (1 - og);`);
+return dh * tc * og * (1 - og);`,
+);
 
 /** dc_{t−1} = dc_t ⊙ f */
-const LSTM_BACK_CELL = program('lstmBackCell', ['dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'off', 'actsOff'], `${X}
+const LSTM_BACK_CELL = program(
+  'lstmBackCell',
+  ['dhs', 'dhNext', 'dcNext', 'cs', 'acts', 'off', 'actsOff'],
+  `${X}
 const q = x;
 ${LSTM_DC}
-return dc * acts[a + this.constants.H + k];`);
+return dc * acts[a + this.constants.H + k];`,
+);
 
 export function lstmBackward(
-  d: GpuDevice, dhs: GpuJsTexture, hs: GpuJsTexture, cs: GpuJsTexture, acts: GpuJsTexture, h0: GpuJsTexture, c0: GpuJsTexture,
-  whh: GpuJsTexture, dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
+  d: GpuDevice,
+  dhs: GpuJsTexture,
+  hs: GpuJsTexture,
+  cs: GpuJsTexture,
+  acts: GpuJsTexture,
+  h0: GpuJsTexture,
+  c0: GpuJsTexture,
+  whh: GpuJsTexture,
+  dgi: GpuJsTexture,
+  dwhh: GpuJsTexture | null,
+  dbhh: GpuJsTexture | null,
+  T: number,
+  B: number,
+  H: number,
 ): RecurrentGrads {
-  const N = B * H, G = 4 * H, NG = B * G;
+  const N = B * H,
+    G = 4 * H,
+    NG = B * G;
   const dG: GpuJsTexture[] = new Array(T);
   let dhNext = d.run(FILL, N, [0]);
   let dcNext = d.run(FILL, N, [0]);
@@ -273,7 +372,10 @@ export function lstmBackward(
 // ---- GRU (gates r, z, n; the reset gate multiplies W_hn·h + b_hn) ------------------------------------
 
 /** Gates of step t (B, 3H) from gi_t and gh = h_{t−1}·W_hhᵀ + b_hh. */
-const GRU_GATES = program('gruGates', ['gi', 'gh', 'off'], `${X}
+const GRU_GATES = program(
+  'gruGates',
+  ['gi', 'gh', 'off'],
+  `${X}
 const b = idiv(x, this.constants.G);
 const g = x - b * this.constants.G;
 const gate = idiv(g, this.constants.H);
@@ -287,22 +389,31 @@ const r = sigm(gi[a + k] + gh[o + k]);
 if (gate == 0) {
   return r;
 }
-return tanh_(gi[a + 2 * this.constants.H + k] + r * gh[o + 2 * this.constants.H + k]);`);
+return tanh_(gi[a + 2 * this.constants.H + k] + r * gh[o + 2 * this.constants.H + k]);`,
+);
 
 /** ghn_t (B, H) = W_hn h_{t−1} + b_hn, saved for the backward pass. */
-const GRU_GHN = program('gruGhn', ['gh'], `${X}
+const GRU_GHN = program(
+  'gruGhn',
+  ['gh'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
-return gh[b * 3 * this.constants.H + 2 * this.constants.H + k];`);
+return gh[b * 3 * this.constants.H + 2 * this.constants.H + k];`,
+);
 
 /** h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} */
-const GRU_HIDDEN = program('gruHidden', ['acts', 'prev'], `${X}
+const GRU_HIDDEN = program(
+  'gruHidden',
+  ['acts', 'prev'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
 const a = b * 3 * this.constants.H;
 const z = acts[a + this.constants.H + k];
 const n = acts[a + 2 * this.constants.H + k];
-return (1 - z) * n + z * prev[x];`);
+return (1 - z) * n + z * prev[x];`,
+);
 
 export interface GruForward {
   hs: GpuJsTexture;
@@ -311,10 +422,21 @@ export interface GruForward {
 }
 
 export function gruForward(
-  d: GpuDevice, gi: GpuJsTexture, whh: GpuJsTexture, bhh: GpuJsTexture, h0: GpuJsTexture, T: number, B: number, H: number,
+  d: GpuDevice,
+  gi: GpuJsTexture,
+  whh: GpuJsTexture,
+  bhh: GpuJsTexture,
+  h0: GpuJsTexture,
+  T: number,
+  B: number,
+  H: number,
 ): GruForward {
-  const N = B * H, G = 3 * H, NG = B * G;
-  const hs: GpuJsTexture[] = [], acts: GpuJsTexture[] = [], ghn: GpuJsTexture[] = [];
+  const N = B * H,
+    G = 3 * H,
+    NG = B * G;
+  const hs: GpuJsTexture[] = [],
+    acts: GpuJsTexture[] = [],
+    ghn: GpuJsTexture[] = [];
   for (let t = 0; t < T; t++) {
     const prev = t === 0 ? h0 : hs[t - 1];
     // gh = h_{t−1}·W_hhᵀ + b_hh, (B, 3H)
@@ -331,7 +453,10 @@ export function gruForward(
  * dGi_t (PART 0) or dGh_t (PART 1), (B, 3H): they differ in the n block, dan vs dan ⊙ r (the
  * reset gate multiplies the hidden side of n only).
  */
-const GRU_BACK_GATES = program('gruBackGates', ['dhs', 'dhNext', 'acts', 'ghn', 'prev', 'off', 'actsOff', 'prevOff'], `${X}
+const GRU_BACK_GATES = program(
+  'gruBackGates',
+  ['dhs', 'dhNext', 'acts', 'ghn', 'prev', 'off', 'actsOff', 'prevOff'],
+  `${X}
 const b = idiv(x, this.constants.G);
 const g = x - b * this.constants.G;
 const gate = idiv(g, this.constants.H);
@@ -352,10 +477,14 @@ if (gate == 1) {
 if (this.constants.PART == 1) {
   return dan * r;
 }
-return dan;`);
+return dan;`,
+);
 
 /** dh_{t−1} = dh_t ⊙ z + dGh_t · W_hh */
-const GRU_BACK_HIDDEN = program('gruBackHidden', ['dhs', 'dhNext', 'acts', 'dGh', 'whh', 'off', 'actsOff'], `${X}
+const GRU_BACK_HIDDEN = program(
+  'gruBackHidden',
+  ['dhs', 'dhNext', 'acts', 'dGh', 'whh', 'off', 'actsOff'],
+  `${X}
 const b = idiv(x, this.constants.H);
 const k = x - b * this.constants.H;
 const dh = dhs[off + x] + dhNext[x];
@@ -363,14 +492,29 @@ let s = 0;
 for (let g = 0; g < this.constants.G; g++) {
   s += dGh[b * this.constants.G + g] * whh[g * this.constants.H + k];
 }
-return dh * acts[actsOff + b * this.constants.G + this.constants.H + k] + s;`);
+return dh * acts[actsOff + b * this.constants.G + this.constants.H + k] + s;`,
+);
 
 export function gruBackward(
-  d: GpuDevice, dhs: GpuJsTexture, hs: GpuJsTexture, acts: GpuJsTexture, ghn: GpuJsTexture, h0: GpuJsTexture, whh: GpuJsTexture,
-  dgi: GpuJsTexture, dwhh: GpuJsTexture | null, dbhh: GpuJsTexture | null, T: number, B: number, H: number,
+  d: GpuDevice,
+  dhs: GpuJsTexture,
+  hs: GpuJsTexture,
+  acts: GpuJsTexture,
+  ghn: GpuJsTexture,
+  h0: GpuJsTexture,
+  whh: GpuJsTexture,
+  dgi: GpuJsTexture,
+  dwhh: GpuJsTexture | null,
+  dbhh: GpuJsTexture | null,
+  T: number,
+  B: number,
+  H: number,
 ): RecurrentGrads {
-  const N = B * H, G = 3 * H, NG = B * G;
-  const dGi: GpuJsTexture[] = new Array(T), dGh: GpuJsTexture[] = new Array(T);
+  const N = B * H,
+    G = 3 * H,
+    NG = B * G;
+  const dGi: GpuJsTexture[] = new Array(T),
+    dGh: GpuJsTexture[] = new Array(T);
   let dhNext = d.run(FILL, N, [0]);
   for (let t = T - 1; t >= 0; t--) {
     const args = [dhs, dhNext, acts, ghn, t === 0 ? h0 : hs, t * N, t * NG, t === 0 ? 0 : (t - 1) * N];

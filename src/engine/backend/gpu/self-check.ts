@@ -34,7 +34,10 @@ type Outputs = Record<string, ArrayLike<number>>;
 /** Deterministic inputs: the same seed gives the same values on every backend. */
 class Inputs {
   private readonly rng: Rng;
-  constructor(readonly be: Backend, seed: number) {
+  constructor(
+    readonly be: Backend,
+    seed: number,
+  ) {
     this.rng = new Rng(seed);
   }
 
@@ -45,7 +48,14 @@ class Inputs {
   }
 
   tensor(shape: number[], scale = 1, offset = 0): Tensor {
-    return this.be.fromArray(shape, this.values(shape.reduce((a, b) => a * b, 1), scale, offset));
+    return this.be.fromArray(
+      shape,
+      this.values(
+        shape.reduce((a, b) => a * b, 1),
+        scale,
+        offset,
+      ),
+    );
   }
 
   ints(n: number, below: number): Int32Array {
@@ -61,7 +71,8 @@ function causalProbs(B: number, nh: number, T: number, inp: Inputs): Float32Arra
   const s = inp.values(p.length, 2);
   for (let r = 0; r < B * nh * T; r++) {
     const i = r % T;
-    let max = -Infinity, sum = 0;
+    let max = -Infinity,
+      sum = 0;
     for (let j = 0; j <= i; j++) max = Math.max(max, s[r * T + j]);
     for (let j = 0; j <= i; j++) sum += Math.exp(s[r * T + j] - max);
     for (let j = 0; j <= i; j++) p[r * T + j] = Math.exp(s[r * T + j] - max) / sum;
@@ -88,7 +99,9 @@ const activate: Record<Activation, (x: number) => number> = {
 function runCase(name: KernelName, be: Backend, s: number, seed: number): Outputs {
   const inp = new Inputs(be, seed);
   const read = (o: Record<string, Tensor>): Outputs => Object.fromEntries(Object.entries(o).map(([k, t]) => [k, be.read(t)]));
-  const R = s, C = s + 2, n = R * C;
+  const R = s,
+    C = s + 2,
+    n = R * C;
   switch (name) {
     case 'fill': {
       const t = inp.tensor([R, C]);
@@ -98,7 +111,9 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
       return read({ t, z });
     }
     case 'copy': {
-      const src = inp.tensor([R, C]), dst = inp.tensor([R + 1, C]), full = inp.tensor([R, C]);
+      const src = inp.tensor([R, C]),
+        dst = inp.tensor([R + 1, C]),
+        full = inp.tensor([R, C]);
       be.copy(src, dst, 1, s + 1, n - 1);
       be.copy(src, full);
       return read({ dst, full });
@@ -129,7 +144,11 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
       return read({ y });
     }
     case 'mulBackward': {
-      const dy = inp.tensor([R, C]), a = inp.tensor([R, C]), b = inp.tensor([R, C]), da = inp.tensor([R, C]), db = inp.tensor([R, C]);
+      const dy = inp.tensor([R, C]),
+        a = inp.tensor([R, C]),
+        b = inp.tensor([R, C]),
+        da = inp.tensor([R, C]),
+        db = inp.tensor([R, C]);
       be.mulBackward(dy, a, b, da, db);
       be.mulBackward(dy, a, b, null, db);
       return read({ da, db });
@@ -145,7 +164,8 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
     }
     case 'activationBackward': {
       const xs = inp.values(n, 4);
-      const x = be.fromArray([R, C], xs), dy = inp.tensor([R, C]);
+      const x = be.fromArray([R, C], xs),
+        dy = inp.tensor([R, C]);
       const out: Record<string, Tensor> = {};
       for (const kind of ACTIVATIONS) {
         const y = be.fromArray([R, C], xs.map(activate[kind]));
@@ -165,15 +185,22 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
       return read({ dx });
     }
     case 'linearForward': {
-      const x = inp.tensor([R, s + 1]), w = inp.tensor([s + 2, s + 1]), b = inp.tensor([s + 2]);
-      const y = be.alloc([R, s + 2]), y2 = be.alloc([R, s + 2]);
+      const x = inp.tensor([R, s + 1]),
+        w = inp.tensor([s + 2, s + 1]),
+        b = inp.tensor([s + 2]);
+      const y = be.alloc([R, s + 2]),
+        y2 = be.alloc([R, s + 2]);
       be.linearForward(x, w, b, y);
       be.linearForward(x, w, null, y2);
       return read({ y, y2 });
     }
     case 'linearBackward': {
-      const x = inp.tensor([R, s + 1]), w = inp.tensor([s + 2, s + 1]), dy = inp.tensor([R, s + 2]);
-      const dx = inp.tensor([R, s + 1]), dw = inp.tensor([s + 2, s + 1]), db = inp.tensor([s + 2]);
+      const x = inp.tensor([R, s + 1]),
+        w = inp.tensor([s + 2, s + 1]),
+        dy = inp.tensor([R, s + 2]);
+      const dx = inp.tensor([R, s + 1]),
+        dw = inp.tensor([s + 2, s + 1]),
+        db = inp.tensor([s + 2]);
       be.linearBackward(dy, x, w, dx, dw, db);
       return read({ dx, dw, db });
     }
@@ -188,23 +215,36 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
       return read({ dw });
     }
     case 'layerNormForward': {
-      const y = be.alloc([R, C]), mean = be.alloc([R]), rstd = be.alloc([R]);
+      const y = be.alloc([R, C]),
+        mean = be.alloc([R]),
+        rstd = be.alloc([R]);
       be.layerNormForward(inp.tensor([R, C], 3, 0.5), inp.tensor([C], 1, 1), inp.tensor([C]), 1e-5, y, mean, rstd);
       return read({ y, mean, rstd });
     }
     case 'layerNormBackward': {
       const xs = inp.values(n, 3, 0.5);
-      const mean = new Float32Array(R), rstd = new Float32Array(R);
+      const mean = new Float32Array(R),
+        rstd = new Float32Array(R);
       for (let r = 0; r < R; r++) {
-        let m = 0, v = 0;
+        let m = 0,
+          v = 0;
         for (let c = 0; c < C; c++) m += xs[r * C + c] / C;
         for (let c = 0; c < C; c++) v += (xs[r * C + c] - m) ** 2 / C;
         mean[r] = m;
         rstd[r] = 1 / Math.sqrt(v + 1e-5);
       }
-      const dx = inp.tensor([R, C]), dgain = inp.tensor([C]), dbias = inp.tensor([C]);
+      const dx = inp.tensor([R, C]),
+        dgain = inp.tensor([C]),
+        dbias = inp.tensor([C]);
       be.layerNormBackward(
-        inp.tensor([R, C]), be.fromArray([R, C], xs), inp.tensor([C], 1, 1), be.fromArray([R], mean), be.fromArray([R], rstd), dx, dgain, dbias,
+        inp.tensor([R, C]),
+        be.fromArray([R, C], xs),
+        inp.tensor([C], 1, 1),
+        be.fromArray([R], mean),
+        be.fromArray([R], rstd),
+        dx,
+        dgain,
+        dbias,
       );
       return read({ dx, dgain, dbias });
     }
@@ -221,29 +261,45 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
     }
     case 'attentionForward':
     case 'attentionBackward': {
-      const B = 2, T = s, nh = 2, hd = Math.min(s, 4) + 1, Cm = nh * hd;
+      const B = 2,
+        T = s,
+        nh = 2,
+        hd = Math.min(s, 4) + 1,
+        Cm = nh * hd;
       const qkv = inp.tensor([B, T, 3 * Cm]);
       const mask = be.fromArray([B, nh, T, T], dropMask(B * nh * T * T, 0.25, seed + 1));
       if (name === 'attentionForward') {
-        const y = be.alloc([B, T, Cm]), probs = be.alloc([B, nh, T, T]), yMasked = be.alloc([B, T, Cm]), probs2 = be.alloc([B, nh, T, T]);
+        const y = be.alloc([B, T, Cm]),
+          probs = be.alloc([B, nh, T, T]),
+          yMasked = be.alloc([B, T, Cm]),
+          probs2 = be.alloc([B, nh, T, T]);
         be.attentionForward(qkv, nh, y, probs, null);
         be.attentionForward(qkv, nh, yMasked, probs2, mask);
         return read({ y, probs, yMasked, probs2 });
       }
       const probs = be.fromArray([B, nh, T, T], causalProbs(B, nh, T, inp));
-      const dy = inp.tensor([B, T, Cm]), dqkv = inp.tensor([B, T, 3 * Cm]), dqkv2 = inp.tensor([B, T, 3 * Cm]);
+      const dy = inp.tensor([B, T, Cm]),
+        dqkv = inp.tensor([B, T, 3 * Cm]),
+        dqkv2 = inp.tensor([B, T, 3 * Cm]);
       be.attentionBackward(dy, qkv, probs, null, nh, dqkv);
       be.attentionBackward(dy, qkv, probs, mask, nh, dqkv2);
       return read({ dqkv, dqkv2 });
     }
     case 'kvCacheWrite': {
-      const B = 2, T = s, Cm = 2 * (Math.min(s, 4) + 1), L = s + 3;
-      const k = inp.tensor([B, L, Cm]), v = inp.tensor([B, L, Cm]);
+      const B = 2,
+        T = s,
+        Cm = 2 * (Math.min(s, 4) + 1),
+        L = s + 3;
+      const k = inp.tensor([B, L, Cm]),
+        v = inp.tensor([B, L, Cm]);
       be.kvCacheWrite(inp.tensor([B, T, 3 * Cm]), k, v, 2);
       return read({ k, v });
     }
     case 'attentionDecodeForward': {
-      const B = 2, nh = 2, Cm = nh * (Math.min(s, 4) + 1), L = s + 3;
+      const B = 2,
+        nh = 2,
+        Cm = nh * (Math.min(s, 4) + 1),
+        L = s + 3;
       const y = be.alloc([B, 1, Cm]);
       be.attentionDecodeForward(inp.tensor([B, 1, 3 * Cm]), inp.tensor([B, L, Cm]), inp.tensor([B, L, Cm]), s + 1, nh, y);
       return read({ y });
@@ -270,31 +326,44 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
     case 'rnnTanhForward':
     case 'lstmForward':
     case 'gruForward': {
-      const T = s, B = 2, H = s;
+      const T = s,
+        B = 2,
+        H = s;
       const G = name === 'lstmForward' ? 4 * H : name === 'gruForward' ? 3 * H : H;
-      const gi = inp.tensor([T, B, G]), whh = inp.tensor([G, H], 1 / Math.sqrt(H)), bhh = inp.tensor([G], 0.5), h0 = inp.tensor([B, H]);
+      const gi = inp.tensor([T, B, G]),
+        whh = inp.tensor([G, H], 1 / Math.sqrt(H)),
+        bhh = inp.tensor([G], 0.5),
+        h0 = inp.tensor([B, H]);
       const hs = be.alloc([T, B, H]);
       if (name === 'rnnTanhForward') {
         be.rnnTanhForward(gi, whh, bhh, h0, hs);
         return read({ hs });
       }
       if (name === 'lstmForward') {
-        const cs = be.alloc([T, B, H]), acts = be.alloc([T, B, G]);
+        const cs = be.alloc([T, B, H]),
+          acts = be.alloc([T, B, G]);
         be.lstmForward(gi, whh, bhh, h0, inp.tensor([B, H]), hs, cs, acts);
         return read({ hs, cs, acts });
       }
-      const acts = be.alloc([T, B, G]), ghn = be.alloc([T, B, H]);
+      const acts = be.alloc([T, B, G]),
+        ghn = be.alloc([T, B, H]);
       be.gruForward(gi, whh, bhh, h0, hs, acts, ghn);
       return read({ hs, acts, ghn });
     }
     case 'rnnTanhBackward':
     case 'lstmBackward':
     case 'gruBackward': {
-      const T = s, B = 2, H = s;
+      const T = s,
+        B = 2,
+        H = s;
       const G = name === 'lstmBackward' ? 4 * H : name === 'gruBackward' ? 3 * H : H;
-      const dhs = inp.tensor([T, B, H]), hs = inp.tensor([T, B, H], 0.9), h0 = inp.tensor([B, H], 0.9);
+      const dhs = inp.tensor([T, B, H]),
+        hs = inp.tensor([T, B, H], 0.9),
+        h0 = inp.tensor([B, H], 0.9);
       const whh = inp.tensor([G, H], 1 / Math.sqrt(H));
-      const dgi = inp.tensor([T, B, G]), dwhh = inp.tensor([G, H]), dbhh = inp.tensor([G]);
+      const dgi = inp.tensor([T, B, G]),
+        dwhh = inp.tensor([G, H]),
+        dbhh = inp.tensor([G]);
       if (name === 'rnnTanhBackward') be.rnnTanhBackward(dhs, hs, h0, whh, dgi, dwhh, dbhh);
       else if (name === 'lstmBackward') {
         // gates i, f, o in (0, 1), g in (−1, 1)
@@ -323,29 +392,42 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
     case 'adamStep': {
       const out: Record<string, Tensor> = {};
       for (const decoupled of [true, false]) {
-        const p = inp.tensor([R, C]), g = inp.tensor([R, C]), m = inp.tensor([R, C], 0.1), v = inp.tensor([R, C], 0.01, 0.01);
+        const p = inp.tensor([R, C]),
+          g = inp.tensor([R, C]),
+          m = inp.tensor([R, C], 0.1),
+          v = inp.tensor([R, C], 0.01, 0.01);
         be.adamStep(p, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.1, step: 3, decoupled });
         Object.assign(out, { [`p${+decoupled}`]: p, [`m${+decoupled}`]: m, [`v${+decoupled}`]: v });
       }
       return read(out);
     }
     case 'sgdStep': {
-      const p = inp.tensor([R, C]), p2 = inp.tensor([R, C]), p3 = inp.tensor([R, C]), g = inp.tensor([R, C]);
-      const buf = inp.tensor([R, C]), buf3 = inp.tensor([R, C]);
+      const p = inp.tensor([R, C]),
+        p2 = inp.tensor([R, C]),
+        p3 = inp.tensor([R, C]),
+        g = inp.tensor([R, C]);
+      const buf = inp.tensor([R, C]),
+        buf3 = inp.tensor([R, C]);
       be.sgdStep(p, g, buf, { lr: 0.1, momentum: 0.9, dampening: 0.1, nesterov: true, weightDecay: 0.01, firstStep: false });
       be.sgdStep(p2, g, null, { lr: 0.1, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, firstStep: false });
       be.sgdStep(p3, g, buf3, { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 0, firstStep: true });
       return read({ p, buf, p2, p3, buf3 });
     }
     case 'rmspropStep': {
-      const p = inp.tensor([R, C]), g = inp.tensor([R, C]), sq = inp.tensor([R, C], 0.01, 0.02), ga = inp.tensor([R, C], 0.01);
-      const buf = inp.tensor([R, C]), p2 = inp.tensor([R, C]), sq2 = inp.tensor([R, C], 0.01, 0.02);
+      const p = inp.tensor([R, C]),
+        g = inp.tensor([R, C]),
+        sq = inp.tensor([R, C], 0.01, 0.02),
+        ga = inp.tensor([R, C], 0.01);
+      const buf = inp.tensor([R, C]),
+        p2 = inp.tensor([R, C]),
+        sq2 = inp.tensor([R, C], 0.01, 0.02);
       be.rmspropStep(p, g, sq, buf, ga, { lr: 0.01, alpha: 0.95, eps: 1e-8, weightDecay: 0.01, momentum: 0.9, centered: true });
       be.rmspropStep(p2, g, sq2, null, null, { lr: 0.01, alpha: 0.95, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false });
       return read({ p, sq, ga, buf, p2, sq2 });
     }
     case 'adagradStep': {
-      const p = inp.tensor([R, C]), sum = inp.tensor([R, C], 0.01, 0.02);
+      const p = inp.tensor([R, C]),
+        sum = inp.tensor([R, C], 0.01, 0.02);
       be.adagradStep(p, inp.tensor([R, C]), sum, { lr: 0.1, lrDecay: 0.01, eps: 1e-10, weightDecay: 0.01, step: 4 });
       return read({ p, sum });
     }
@@ -371,7 +453,10 @@ export function maxRelError(actual: Outputs, expected: Outputs): number {
 
 /** Every kernel (or those named) on `backend` against the CPU reference, at each size parameter. */
 export function checkKernels(
-  backend: Backend, sizes: readonly number[], names: readonly KernelName[] = KERNEL_NAMES, tolerance = SELF_CHECK_TOLERANCE,
+  backend: Backend,
+  sizes: readonly number[],
+  names: readonly KernelName[] = KERNEL_NAMES,
+  tolerance = SELF_CHECK_TOLERANCE,
 ): KernelCheck[] {
   const reference = new CpuBackend('float32', 'js');
   return names.map((name) => {

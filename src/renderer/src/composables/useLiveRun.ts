@@ -1,14 +1,14 @@
-import { computed, onBeforeUnmount, ref, watch, type Ref } from 'vue'
-import type { Response, SampleRow, SeriesPoint } from '../../../shared/contract'
-import { api } from '../api/transport'
-import { appendPoint, metricPointsOf } from '../lib/series'
-import { messageOf } from '../stores/toasts'
-import { useThrottledVersion } from './useThrottled'
+import { computed, onBeforeUnmount, ref, watch, type Ref } from 'vue';
+import type { Response, SampleRow, SeriesPoint } from '../../../shared/contract';
+import { api } from '../api/transport';
+import { appendPoint, metricPointsOf } from '../lib/series';
+import { messageOf } from '../stores/toasts';
+import { useThrottledVersion } from './useThrottled';
 
-export type RunDetail = Response<'runs.get'>
+export type RunDetail = Response<'runs.get'>;
 
 /** The metrics the live-run view charts. */
-export const LIVE_METRICS = ['train_loss', 'val_loss', 'lr', 'grad_norm', 'tokens_per_sec'] as const
+export const LIVE_METRICS = ['train_loss', 'val_loss', 'lr', 'grad_norm', 'tokens_per_sec'] as const;
 
 /**
  * One run as it trains: its header ('runs.get'), its metric series (loaded once, then grown from
@@ -17,92 +17,93 @@ export const LIVE_METRICS = ['train_loss', 'val_loss', 'lr', 'grad_norm', 'token
  * changes, which happens at most 4 times a second.
  */
 export function useLiveRun(id: Ref<number>) {
-  const run = ref<RunDetail | null>(null)
-  const error = ref<string | null>(null)
-  const loading = ref(true)
-  const samples = ref<SampleRow[]>([])
-  const { version, touch } = useThrottledVersion(4)
+  const run = ref<RunDetail | null>(null);
+  const error = ref<string | null>(null);
+  const loading = ref(true);
+  const samples = ref<SampleRow[]>([]);
+  const { version, touch } = useThrottledVersion(4);
 
-  let series = new Map<string, SeriesPoint[]>()
-  let buffer: { name: string; point: SeriesPoint }[] | null = []
-  let latest: { step: number; elapsedMs: number; tokensPerSec: number | null } | null = null
-  let generation = 0
+  let series = new Map<string, SeriesPoint[]>();
+  let buffer: { name: string; point: SeriesPoint }[] | null = [];
+  let latest: { step: number; elapsedMs: number; tokensPerSec: number | null } | null = null;
+  let generation = 0;
 
   const seriesOf = (name: string): SeriesPoint[] => {
-    let s = series.get(name)
-    if (!s) series.set(name, (s = []))
-    return s
-  }
+    let s = series.get(name);
+    if (!s) series.set(name, (s = []));
+    return s;
+  };
 
   async function refreshHeader(): Promise<void> {
-    const mine = generation
+    const mine = generation;
     try {
-      const r = await api.invoke('runs.get', { id: id.value })
-      if (mine !== generation) return
-      run.value = r
-      error.value = null
+      const r = await api.invoke('runs.get', { id: id.value });
+      if (mine !== generation) return;
+      run.value = r;
+      error.value = null;
     } catch (e) {
-      if (mine === generation) error.value = messageOf(e)
+      if (mine === generation) error.value = messageOf(e);
     }
   }
 
   async function load(): Promise<void> {
-    const mine = ++generation
-    run.value = null
-    error.value = null
-    loading.value = true
-    samples.value = []
-    series = new Map()
-    buffer = []
-    latest = null
-    touch()
+    const mine = ++generation;
+    run.value = null;
+    error.value = null;
+    loading.value = true;
+    samples.value = [];
+    series = new Map();
+    buffer = [];
+    latest = null;
+    touch();
     try {
       const [detail, stored] = await Promise.all([
         api.invoke('runs.get', { id: id.value }),
-        api.invoke('runs.series', { ids: [id.value], names: [...LIVE_METRICS] })
-      ])
-      if (mine !== generation) return
-      run.value = detail
-      for (const s of stored) series.set(s.name, s.points.slice())
-      for (const { name, point } of buffer ?? []) appendPoint(seriesOf(name), point)
-      buffer = null
-      const loss = series.get('train_loss')
-      const last = loss?.[loss.length - 1]
-      const rate = series.get('tokens_per_sec')
-      if (last) latest = { step: last.step, elapsedMs: last.wallMs, tokensPerSec: rate?.[rate.length - 1]?.value ?? detail.tokensPerSec }
+        api.invoke('runs.series', { ids: [id.value], names: [...LIVE_METRICS] }),
+      ]);
+      if (mine !== generation) return;
+      run.value = detail;
+      for (const s of stored) series.set(s.name, s.points.slice());
+      for (const { name, point } of buffer ?? []) appendPoint(seriesOf(name), point);
+      buffer = null;
+      const loss = series.get('train_loss');
+      const last = loss?.[loss.length - 1];
+      const rate = series.get('tokens_per_sec');
+      if (last) latest = { step: last.step, elapsedMs: last.wallMs, tokensPerSec: rate?.[rate.length - 1]?.value ?? detail.tokensPerSec };
       // samples streamed during the load are already in the list; keep them after the stored ones
-      const stepsSeen = new Set(detail.samples.map((s) => s.step))
-      samples.value = [...detail.samples, ...samples.value.filter((s) => !stepsSeen.has(s.step))]
+      const stepsSeen = new Set(detail.samples.map((s) => s.step));
+      samples.value = [...detail.samples, ...samples.value.filter((s) => !stepsSeen.has(s.step))];
     } catch (e) {
-      if (mine === generation) error.value = messageOf(e)
+      if (mine === generation) error.value = messageOf(e);
     } finally {
-      if (mine === generation) loading.value = false
-      touch()
+      if (mine === generation) loading.value = false;
+      touch();
     }
   }
 
   const off = api.on('run.event', ({ runId, event }) => {
-    if (runId !== id.value) return
+    if (runId !== id.value) return;
     for (const m of metricPointsOf(event)) {
-      if (buffer) buffer.push(m)
-      else appendPoint(seriesOf(m.name), m.point)
+      if (buffer) buffer.push(m);
+      else appendPoint(seriesOf(m.name), m.point);
     }
     if (event.type === 'step') {
-      latest = { step: event.step, elapsedMs: event.elapsedMs, tokensPerSec: event.tokensPerSec }
-      touch()
-    } else if (event.type === 'eval') touch()
-    else if (event.type === 'sample') samples.value = [...samples.value, { step: event.step, prompt: event.prompt, settings: event.settings, text: event.text }]
+      latest = { step: event.step, elapsedMs: event.elapsedMs, tokensPerSec: event.tokensPerSec };
+      touch();
+    } else if (event.type === 'eval') touch();
+    else if (event.type === 'sample')
+      samples.value = [...samples.value, { step: event.step, prompt: event.prompt, settings: event.settings, text: event.text }];
     // a run that moved (GPU → CPU) dropped its steps past the checkpoint: reload the stored series
-    else if (event.type === 'moved') void load()
-    else void refreshHeader()
-  })
+    else if (event.type === 'moved') void load();
+    else void refreshHeader();
+  });
   // the host says a run is no longer live (and so can be continued) with 'runs.changed', after its 'end'
-  const offChanged = api.on('runs.changed', () => void refreshHeader())
+  const offChanged = api.on('runs.changed', () => void refreshHeader());
   onBeforeUnmount(() => {
-    off()
-    offChanged()
-  })
-  watch(id, () => void load(), { immediate: true })
+    off();
+    offChanged();
+  });
+  watch(id, () => void load(), { immediate: true });
 
   return {
     run,
@@ -115,8 +116,8 @@ export function useLiveRun(id: Ref<number>) {
     /** The stored + live points of a metric (read inside a computed that depends on `version`). */
     points: (name: string): readonly SeriesPoint[] => series.get(name) ?? [],
     latest: computed(() => {
-      void version.value
-      return latest
-    })
-  }
+      void version.value;
+      return latest;
+    }),
+  };
 }

@@ -19,24 +19,33 @@ export interface GpuJob {
 }
 
 export async function runGpuJob(
-  job: GpuJob, backend: Backend, device: string, control: RunControl, report: (e: ReportedEvent) => void,
+  job: GpuJob,
+  backend: Backend,
+  device: string,
+  control: RunControl,
+  report: (e: ReportedEvent) => void,
   afterStep?: () => void,
 ): Promise<void> {
-  await runTraining(job.settings, {
-    text: job.text,
-    textName: job.textName,
-    backend,
-    device,
-    afterStep,
-    readLatest() {
-      if (!job.checkpoint) throw new Error(`run ${job.runId} resumes but the host sent no checkpoint`);
-      return Object.fromEntries(Object.entries(job.checkpoint).map(([n, b]) => [n, base64ToBytes(b)]));
+  await runTraining(
+    job.settings,
+    {
+      text: job.text,
+      textName: job.textName,
+      backend,
+      device,
+      afterStep,
+      readLatest() {
+        if (!job.checkpoint) throw new Error(`run ${job.runId} resumes but the host sent no checkpoint`);
+        return Object.fromEntries(Object.entries(job.checkpoint).map(([n, b]) => [n, base64ToBytes(b)]));
+      },
+      saveCheckpoint(files, step, valLoss, best) {
+        report({ type: 'checkpoint-files', step, valLoss, best, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, bytesToBase64(b)])) });
+      },
     },
-    saveCheckpoint(files, step, valLoss, best) {
-      report({ type: 'checkpoint-files', step, valLoss, best, files: Object.fromEntries(Object.entries(files).map(([n, b]) => [n, bytesToBase64(b)])) });
+    control,
+    (e) => {
+      if (e.type === 'checkpoint') return; // checkpoints go as files
+      report(e.type === 'end' && e.status === 'failed' ? { ...e, gpuFault: true } : e);
     },
-  }, control, (e) => {
-    if (e.type === 'checkpoint') return; // checkpoints go as files
-    report(e.type === 'end' && e.status === 'failed' ? { ...e, gpuFault: true } : e);
-  });
+  );
 }

@@ -1,13 +1,13 @@
 // Messages between a page and its GPU worker (train-worker.ts). The worker runs the engine on
 // gpu.js (WebGL2 through an OffscreenCanvas); the page talks to the host.
-import type { ReportedEvent } from '../../../shared/contract'
-import type { GpuJob } from './gpu-job'
-import type { TokenizerSpec } from '../../../engine/data/tokenizer'
-import type { TrainConfig } from '../../../engine/train'
+import type { ReportedEvent } from '../../../shared/contract';
+import type { GpuJob } from './gpu-job';
+import type { TokenizerSpec } from '../../../engine/data/tokenizer';
+import type { TrainConfig } from '../../../engine/train';
 
 /** Test hooks: a kernel whose results the backend corrupts (its self-check then fails). */
 export interface GpuFaults {
-  failKernel?: string
+  failKernel?: string;
 }
 
 export type ToWorker =
@@ -16,7 +16,7 @@ export type ToWorker =
   | { type: 'job'; job: GpuJob; faults: GpuFaults }
   | { type: 'control'; action: 'pause' | 'resume' | 'stop' }
   /** Test hook: loses the WebGL context (WEBGL_lose_context), as a GPU reset would. */
-  | { type: 'lose-context' }
+  | { type: 'lose-context' };
 
 export type FromWorker =
   | { type: 'probed'; ok: true; adapter: string; maxTextureSize: number }
@@ -24,4 +24,4 @@ export type FromWorker =
   | { type: 'calibrated'; ok: true; tokensPerSec: number; adapter: string }
   | { type: 'calibrated'; ok: false; reason: string }
   | { type: 'report'; event: ReportedEvent }
-  | { type: 'job-done' }
+  | { type: 'job-done' };

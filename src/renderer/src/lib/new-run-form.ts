@@ -1,47 +1,56 @@
 // The New-run form's own fields (text, run and device; the model settings are lib/settings.ts)
 // and the checks on them: which fields are wrong, what is enabled, whether Start can be pressed,
 // and the draft the form describes. Pure, so the view only wires them to inputs.
-import type { Family, RunDraft } from '../../../shared/contract'
-import { parseTags } from './runs'
-import type { SettingValue } from './settings'
+import type { Family, RunDraft } from '../../../shared/contract';
+import { parseTags } from './runs';
+import type { SettingValue } from './settings';
 
 /** Where a run trains: Auto times a few steps on both and picks the faster. */
-export type DeviceChoice = 'auto' | 'cpu' | 'gpu'
+export type DeviceChoice = 'auto' | 'cpu' | 'gpu';
 
 /** The form's fields as typed (text inputs stay strings until checked). */
 export interface RunForm {
-  family: Family
-  corpusId: string
-  tokenizerKind: 'char' | 'word'
-  wordVocab: string
-  lowercase: boolean
-  seed: string
-  budget: 'steps' | 'minutes'
-  minutes: string
-  name: string
-  tagsText: string
+  family: Family;
+  corpusId: string;
+  tokenizerKind: 'char' | 'word';
+  wordVocab: string;
+  lowercase: boolean;
+  seed: string;
+  budget: 'steps' | 'minutes';
+  minutes: string;
+  name: string;
+  tagsText: string;
 }
 
 export function defaultRunForm(): RunForm {
   return {
-    family: 'gpt', corpusId: 'tinyshakespeare', tokenizerKind: 'char', wordVocab: '2000', lowercase: false,
-    seed: '1337', budget: 'steps', minutes: '5', name: '', tagsText: ''
-  }
+    family: 'gpt',
+    corpusId: 'tinyshakespeare',
+    tokenizerKind: 'char',
+    wordVocab: '2000',
+    lowercase: false,
+    seed: '1337',
+    budget: 'steps',
+    minutes: '5',
+    name: '',
+    tagsText: '',
+  };
 }
 
-export type RunFormField = 'seed' | 'minutes' | 'wordVocab' | 'tags'
+export type RunFormField = 'seed' | 'minutes' | 'wordVocab' | 'tags';
 
 /** The form's own fields that are wrong, each with a sentence for the user. */
 export function runFormErrors(f: RunForm): Partial<Record<RunFormField, string>> {
-  const e: Partial<Record<RunFormField, string>> = {}
-  if (!/^\d+$/.test(f.seed.trim()) || Number(f.seed) > 2 ** 32 - 1) e.seed = `The seed must be a whole number from 0 to ${2 ** 32 - 1} (got "${f.seed}")`
-  const m = Number(f.minutes)
-  if (f.budget === 'minutes' && !(m > 0 && m <= 1440)) e.minutes = `The time budget must be more than 0 and at most 1440 minutes (got "${f.minutes}")`
-  const v = Number(f.wordVocab)
-  if (f.tokenizerKind === 'word' && !(Number.isInteger(v) && v >= 2 && v <= 100_000)) e.wordVocab = `The word vocabulary must be a whole number from 2 to 100000 (got "${f.wordVocab}")`
-  const tags = parseTags(f.tagsText)
-  if (tags.length > 20 || tags.some((t) => t.length > 40)) e.tags = 'At most 20 tags, each at most 40 characters'
-  return e
+  const e: Partial<Record<RunFormField, string>> = {};
+  if (!/^\d+$/.test(f.seed.trim()) || Number(f.seed) > 2 ** 32 - 1) e.seed = `The seed must be a whole number from 0 to ${2 ** 32 - 1} (got "${f.seed}")`;
+  const m = Number(f.minutes);
+  if (f.budget === 'minutes' && !(m > 0 && m <= 1440)) e.minutes = `The time budget must be more than 0 and at most 1440 minutes (got "${f.minutes}")`;
+  const v = Number(f.wordVocab);
+  if (f.tokenizerKind === 'word' && !(Number.isInteger(v) && v >= 2 && v <= 100_000))
+    e.wordVocab = `The word vocabulary must be a whole number from 2 to 100000 (got "${f.wordVocab}")`;
+  const tags = parseTags(f.tagsText);
+  if (tags.length > 20 || tags.some((t) => t.length > 40)) e.tags = 'At most 20 tags, each at most 40 characters';
+  return e;
 }
 
 /**
@@ -51,11 +60,11 @@ export function runFormErrors(f: RunForm): Partial<Record<RunFormField, string>>
 export function runDraftOf(
   f: RunForm,
   built: { settings: Record<string, SettingValue>; errors: Record<string, string> },
-  preset: string | null
+  preset: string | null,
 ): RunDraft | null {
-  if (Object.keys(runFormErrors(f)).length > 0 || Object.keys(built.errors).length > 0) return null
-  const settings = { ...built.settings }
-  if (f.budget === 'minutes') delete settings.steps
+  if (Object.keys(runFormErrors(f)).length > 0 || Object.keys(built.errors).length > 0) return null;
+  const settings = { ...built.settings };
+  if (f.budget === 'minutes') delete settings.steps;
   return {
     name: f.name.trim() || undefined,
     family: f.family,
@@ -66,13 +75,13 @@ export function runDraftOf(
     seed: Number(f.seed),
     minutes: f.budget === 'minutes' ? Number(f.minutes) : null,
     preset,
-    tags: parseTags(f.tagsText)
-  }
+    tags: parseTags(f.tagsText),
+  };
 }
 
 /** The step count is the budget's unless the run trains for a time. */
 export function settingDisabled(key: string, budget: RunForm['budget']): boolean {
-  return key === 'steps' && budget === 'minutes'
+  return key === 'steps' && budget === 'minutes';
 }
 
 /**
@@ -80,26 +89,26 @@ export function settingDisabled(key: string, budget: RunForm['budget']): boolean
  * nothing is starting already, and a chosen GPU is there.
  */
 export function canStartRun(s: {
-  draft: RunDraft | null
-  previewOk: boolean
-  previewPending: boolean
-  starting: boolean
-  device: DeviceChoice
-  gpuReady: boolean
+  draft: RunDraft | null;
+  previewOk: boolean;
+  previewPending: boolean;
+  starting: boolean;
+  device: DeviceChoice;
+  gpuReady: boolean;
 }): boolean {
-  return s.draft !== null && s.previewOk && !s.previewPending && !s.starting && !(s.device === 'gpu' && !s.gpuReady)
+  return s.draft !== null && s.previewOk && !s.previewPending && !s.starting && !(s.device === 'gpu' && !s.gpuReady);
 }
 
 /** SwiftShader, llvmpipe and the like: WebGL on the CPU, slower than the CPU backend. */
 export function isSoftwareRenderer(adapter: string): boolean {
-  return /swiftshader|llvmpipe|software|softpipe/i.test(adapter)
+  return /swiftshader|llvmpipe|software|softpipe/i.test(adapter);
 }
 
 /** Auto's choice from the timed tokens/s: the GPU only when it was timed and is faster. */
 export function fasterDevice(cpuTokensPerSec: number, gpuTokensPerSec: number | null): 'cpu' | 'gpu' {
-  return gpuTokensPerSec !== null && gpuTokensPerSec > cpuTokensPerSec ? 'gpu' : 'cpu'
+  return gpuTokensPerSec !== null && gpuTokensPerSec > cpuTokensPerSec ? 'gpu' : 'cpu';
 }
 
 export function startLabel(calibrating: boolean, starting: boolean): string {
-  return calibrating ? 'Timing CPU and GPU…' : starting ? 'Starting…' : 'Start training'
+  return calibrating ? 'Timing CPU and GPU…' : starting ? 'Starting…' : 'Start training';
 }

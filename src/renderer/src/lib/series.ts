@@ -1,38 +1,38 @@
 // Metric series as the charts draw them: the host's points ({step, tokens, wallMs, value}) on a
 // chosen x axis, live points appended from run events (shared/metrics.ts reads them off the
 // events, as the host does), one colour per run.
-import type { Axis, SeriesPoint } from '../../../shared/contract'
+import type { Axis, SeriesPoint } from '../../../shared/contract';
 
-export { metricPointsOf } from '../../../shared/metrics'
+export { metricPointsOf } from '../../../shared/metrics';
 
 export interface XY {
-  x: number
-  y: number
+  x: number;
+  y: number;
 }
 
 /** One line on a chart. */
 export interface ChartSeries {
-  name: string
-  color?: string
-  points: XY[]
+  name: string;
+  color?: string;
+  points: XY[];
 }
 
 /** A fixed palette (TensorBoard-like, readable on white); run i gets colour i mod length. */
-export const PALETTE = ['#e8710a', '#1a73e8', '#12b5cb', '#e52592', '#9334e6', '#0b8043', '#f9ab00', '#425066', '#a50e0e', '#7cb342']
+export const PALETTE = ['#e8710a', '#1a73e8', '#12b5cb', '#e52592', '#9334e6', '#0b8043', '#f9ab00', '#425066', '#a50e0e', '#7cb342'];
 
 export function colorFor(index: number): string {
-  return PALETTE[((index % PALETTE.length) + PALETTE.length) % PALETTE.length]
+  return PALETTE[((index % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
-export const AXIS_LABELS: Record<Axis, string> = { step: 'step', tokens: 'tokens seen', wall: 'wall time' }
+export const AXIS_LABELS: Record<Axis, string> = { step: 'step', tokens: 'tokens seen', wall: 'wall time' };
 
 /** The x value of a point on an axis (wall time stays in milliseconds; the chart formats it). */
 export function xOf(point: SeriesPoint, axis: Axis): number {
-  return axis === 'step' ? point.step : axis === 'tokens' ? point.tokens : point.wallMs
+  return axis === 'step' ? point.step : axis === 'tokens' ? point.tokens : point.wallMs;
 }
 
 export function toXY(points: readonly SeriesPoint[], axis: Axis): XY[] {
-  return points.map((p) => ({ x: xOf(p, axis), y: p.value }))
+  return points.map((p) => ({ x: xOf(p, axis), y: p.value }));
 }
 
 /**
@@ -41,18 +41,18 @@ export function toXY(points: readonly SeriesPoint[], axis: Axis): XY[] {
  * train again are dropped first (the chart then shows the resumed history, not both).
  */
 export function appendPoint(points: SeriesPoint[], point: SeriesPoint): void {
-  while (points.length > 0 && points[points.length - 1].step >= point.step) points.pop()
-  points.push(point)
+  while (points.length > 0 && points[points.length - 1].step >= point.step) points.pop();
+  points.push(point);
 }
 
 /** Total points across series (what a chart draws, before smoothing doubles the lines). */
 export function countPoints(series: readonly ChartSeries[]): number {
-  return series.reduce((n, s) => n + s.points.length, 0)
+  return series.reduce((n, s) => n + s.points.length, 0);
 }
 
 /** Points a log-scale axis can show (strictly positive, finite). */
 export function positiveOnly(points: readonly XY[]): XY[] {
-  return points.filter((p) => p.y > 0 && Number.isFinite(p.y))
+  return points.filter((p) => p.y > 0 && Number.isFinite(p.y));
 }
 
 /**
@@ -60,18 +60,18 @@ export function positiveOnly(points: readonly XY[]): XY[] {
  * the one a reader looks for).
  */
 export function thin(points: readonly XY[], max: number): XY[] {
-  if (points.length <= max || max < 2) return points.slice()
-  const out: XY[] = []
-  const stride = (points.length - 1) / (max - 1)
-  for (let i = 0; i < max; i++) out.push(points[Math.round(i * stride)])
-  return out
+  if (points.length <= max || max < 2) return points.slice();
+  const out: XY[] = [];
+  const stride = (points.length - 1) / (max - 1);
+  for (let i = 0; i < max; i++) out.push(points[Math.round(i * stride)]);
+  return out;
 }
 
 export interface Progress {
   /** 0..1, or null when the total is unknown. */
-  fraction: number | null
+  fraction: number | null;
   /** Estimated milliseconds left, or null while unknown. */
-  etaMs: number | null
+  etaMs: number | null;
 }
 
 /**
@@ -80,12 +80,12 @@ export interface Progress {
  */
 export function progressOf(p: { step: number; totalSteps: number | null; elapsedMs: number | null; timeBudgetMs: number | null }): Progress {
   if (p.timeBudgetMs !== null && p.timeBudgetMs > 0) {
-    if (p.elapsedMs === null) return { fraction: 0, etaMs: null }
-    const fraction = Math.min(1, p.elapsedMs / p.timeBudgetMs)
-    return { fraction, etaMs: Math.max(0, p.timeBudgetMs - p.elapsedMs) }
+    if (p.elapsedMs === null) return { fraction: 0, etaMs: null };
+    const fraction = Math.min(1, p.elapsedMs / p.timeBudgetMs);
+    return { fraction, etaMs: Math.max(0, p.timeBudgetMs - p.elapsedMs) };
   }
-  if (p.totalSteps === null || p.totalSteps <= 0) return { fraction: null, etaMs: null }
-  const fraction = Math.min(1, p.step / p.totalSteps)
-  if (p.elapsedMs === null || p.step <= 0) return { fraction, etaMs: null }
-  return { fraction, etaMs: Math.max(0, ((p.totalSteps - p.step) * p.elapsedMs) / p.step) }
+  if (p.totalSteps === null || p.totalSteps <= 0) return { fraction: null, etaMs: null };
+  const fraction = Math.min(1, p.step / p.totalSteps);
+  if (p.elapsedMs === null || p.step <= 0) return { fraction, etaMs: null };
+  return { fraction, etaMs: Math.max(0, ((p.totalSteps - p.step) * p.elapsedMs) / p.step) };
 }

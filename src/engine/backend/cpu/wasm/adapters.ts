@@ -1,7 +1,15 @@
 import type { FloatArray } from '../../../tensor';
 import {
-  jsRowAdds, jsTanh, type FastKernels, type GruCell, type GruCellBackward, type LstmSteps,
-  type LstmStepsBackward, type MatMul, type RowAdds, type Tanh,
+  jsRowAdds,
+  jsTanh,
+  type FastKernels,
+  type GruCell,
+  type GruCellBackward,
+  type LstmSteps,
+  type LstmStepsBackward,
+  type MatMul,
+  type RowAdds,
+  type Tanh,
 } from '../gemm';
 import type { WasmHeap } from './heap';
 import { Job } from './pool-jobs';
@@ -32,8 +40,18 @@ function wasmMatMul(heap: WasmHeap, js: MatMul): MatMul {
       return;
     }
     heap.matmul(
-      transA, transB, M, N, K, A.byteOffset + 4 * aOff, transA ? M : K, B.byteOffset + 4 * bOff, transB ? K : N,
-      C.byteOffset + 4 * cOff, N, accumulate,
+      transA,
+      transB,
+      M,
+      N,
+      K,
+      A.byteOffset + 4 * aOff,
+      transA ? M : K,
+      B.byteOffset + 4 * bOff,
+      transB ? K : N,
+      C.byteOffset + 4 * cOff,
+      N,
+      accumulate,
     );
   };
 }
@@ -48,7 +66,19 @@ function wasmLstmSteps(heap: WasmHeap): LstmSteps {
     const G = 4 * H;
     const packed = heap.take(heap.gemm.packedBBytes(H, G) / 4);
     heap.gemm.packB(true, H, G, whh.byteOffset, H, packed.byteOffset); // op(B) = W_hhᵀ, (H, 4H)
-    heap.run(Job.lstmForward, [gi.byteOffset, bhh.byteOffset, h0.byteOffset, c0.byteOffset, hs.byteOffset, cs.byteOffset, acts.byteOffset, packed.byteOffset, T, B, H]);
+    heap.run(Job.lstmForward, [
+      gi.byteOffset,
+      bhh.byteOffset,
+      h0.byteOffset,
+      c0.byteOffset,
+      hs.byteOffset,
+      cs.byteOffset,
+      acts.byteOffset,
+      packed.byteOffset,
+      T,
+      B,
+      H,
+    ]);
     heap.give(packed);
     return true;
   };
@@ -61,7 +91,19 @@ function wasmLstmStepsBackward(heap: WasmHeap): LstmStepsBackward {
     const G = 4 * H;
     const packed = heap.take(heap.gemm.packedBBytes(G, H) / 4);
     heap.gemm.packB(false, G, H, whh.byteOffset, H, packed.byteOffset); // op(B) = W_hh, (4H, H)
-    heap.run(Job.lstmBackward, [acts.byteOffset, cs.byteOffset, c0.byteOffset, dhs.byteOffset, dhNext.byteOffset, dcNext.byteOffset, dG.byteOffset, packed.byteOffset, T, B, H]);
+    heap.run(Job.lstmBackward, [
+      acts.byteOffset,
+      cs.byteOffset,
+      c0.byteOffset,
+      dhs.byteOffset,
+      dhNext.byteOffset,
+      dcNext.byteOffset,
+      dG.byteOffset,
+      packed.byteOffset,
+      T,
+      B,
+      H,
+    ]);
     heap.give(packed);
     return true;
   };
@@ -84,9 +126,7 @@ function wasmGruCellBackward(heap: WasmHeap): GruCellBackward {
   return (acts, aOff, ghn, dhs, off, hPrev, hPrevOff, dhNext, dGi, dGh, B, H) => {
     const owned = heap.owns(acts) && heap.owns(ghn) && heap.owns(dhs) && heap.owns(hPrev) && heap.owns(dhNext) && heap.owns(dGi) && heap.owns(dGh);
     if (H % 4 !== 0 || !owned) return false;
-    heap.elementwise.gruCellBackward(
-      at(acts, aOff), at(ghn, off), at(hPrev, hPrevOff), at(dhs, off), dhNext.byteOffset, at(dGi, aOff), at(dGh, aOff), B, H,
-    );
+    heap.elementwise.gruCellBackward(at(acts, aOff), at(ghn, off), at(hPrev, hPrevOff), at(dhs, off), dhNext.byteOffset, at(dGi, aOff), at(dGh, aOff), B, H);
     return true;
   };
 }

@@ -18,15 +18,26 @@ function dropped(probs: Float32Array, mask: Float32Array | null, pOff: number, n
 }
 
 export function attentionForwardGemm(
-  g: WasmGemm, scratchPtr: number,
-  qkv: Float32Array, B: number, T: number, C: number, nHead: number,
-  y: Float32Array, probs: Float32Array, mask: Float32Array | null, masked: Float32Array,
-  pairFrom = 0, pairTo = B * nHead,
+  g: WasmGemm,
+  scratchPtr: number,
+  qkv: Float32Array,
+  B: number,
+  T: number,
+  C: number,
+  nHead: number,
+  y: Float32Array,
+  probs: Float32Array,
+  mask: Float32Array | null,
+  masked: Float32Array,
+  pairFrom = 0,
+  pairTo = B * nHead,
 ): void {
-  const hd = C / nHead, C3 = 3 * C;
+  const hd = C / nHead,
+    C3 = 3 * C;
   const scale = 1 / Math.sqrt(hd);
   for (let pair = pairFrom; pair < pairTo; pair++) {
-    const b = Math.floor(pair / nHead), h = pair % nHead;
+    const b = Math.floor(pair / nHead),
+      h = pair % nHead;
     const base = b * T * C3 + h * hd;
     const pOff = (b * nHead + h) * T * T;
     // (T, hd) · (T, hd)ᵀ -> (T, T) scores
@@ -56,16 +67,28 @@ export function attentionForwardGemm(
 }
 
 export function attentionBackwardGemm(
-  g: WasmGemm, scratchPtr: number,
-  dy: Float32Array, qkv: Float32Array, probs: Float32Array, mask: Float32Array | null,
-  B: number, T: number, C: number, nHead: number,
-  dqkv: Float32Array, masked: Float32Array, ds: Float32Array,
-  pairFrom = 0, pairTo = B * nHead,
+  g: WasmGemm,
+  scratchPtr: number,
+  dy: Float32Array,
+  qkv: Float32Array,
+  probs: Float32Array,
+  mask: Float32Array | null,
+  B: number,
+  T: number,
+  C: number,
+  nHead: number,
+  dqkv: Float32Array,
+  masked: Float32Array,
+  ds: Float32Array,
+  pairFrom = 0,
+  pairTo = B * nHead,
 ): void {
-  const hd = C / nHead, C3 = 3 * C;
+  const hd = C / nHead,
+    C3 = 3 * C;
   const scale = 1 / Math.sqrt(hd);
   for (let pair = pairFrom; pair < pairTo; pair++) {
-    const b = Math.floor(pair / nHead), h = pair % nHead;
+    const b = Math.floor(pair / nHead),
+      h = pair % nHead;
     const base = b * T * C3 + h * hd;
     const yBase = b * T * C + h * hd;
     const pOff = (b * nHead + h) * T * T;
@@ -75,7 +98,8 @@ export function attentionBackwardGemm(
     g.gemm(true, false, T, hd, T, ptr(P, at), T, ptr(dy, yBase), C, ptr(dqkv, base + 2 * C), C3, true, scratchPtr);
     // softmax backward through the dropout mask: dS_ij = p_ij (dp_ij − Σ_k dp_ik p_ik) / √hd
     for (let i = 0; i < T; i++) {
-      const o = i * T, po = pOff + o;
+      const o = i * T,
+        po = pOff + o;
       let dot = 0;
       for (let j = 0; j <= i; j++) {
         const dp = mask ? ds[o + j] * mask[po + j] : ds[o + j];

@@ -13,15 +13,29 @@ export interface WasmElementwise {
   lstmCell(actsPtr: number, cPrevPtr: number, csPtr: number, hsPtr: number, B: number, H: number): void;
   /** One LSTM step's gate gradients, updating dcNext (see lstm_cell_backward); H % 4 === 0. */
   lstmCellBackward(
-    actsPtr: number, csPtr: number, cPrevPtr: number, dhsPtr: number, dhNextPtr: number, dcNextPtr: number,
-    dGPtr: number, B: number, H: number,
+    actsPtr: number,
+    csPtr: number,
+    cPrevPtr: number,
+    dhsPtr: number,
+    dhNextPtr: number,
+    dcNextPtr: number,
+    dGPtr: number,
+    B: number,
+    H: number,
   ): void;
   /** One GRU step's gates and state (see gru_cell); H % 4 === 0. */
   gruCell(giPtr: number, ghPtr: number, hPrevPtr: number, actsPtr: number, ghnPtr: number, hsPtr: number, B: number, H: number): void;
   /** One GRU step's gate gradients, updating dhNext to dh·z (see gru_cell_backward); H % 4 === 0. */
   gruCellBackward(
-    actsPtr: number, ghnPtr: number, hPrevPtr: number, dhsPtr: number, dhNextPtr: number, dGiPtr: number, dGhPtr: number,
-    B: number, H: number,
+    actsPtr: number,
+    ghnPtr: number,
+    hPrevPtr: number,
+    dhsPtr: number,
+    dhNextPtr: number,
+    dGiPtr: number,
+    dGhPtr: number,
+    B: number,
+    H: number,
   ): void;
   /** y = tanh(x); n % 4 === 0. */
   tanhForward(xPtr: number, yPtr: number, n: number): void;
@@ -33,13 +47,20 @@ export interface WasmElementwise {
   addRowSums(srcPtr: number, dstPtr: number, rows: number, width: number): void;
   /** One AdamW (or Adam with L2) update of n floats; n % 4 === 0. */
   adamStep(
-    pPtr: number, gPtr: number, mPtr: number, vPtr: number, n: number,
-    beta1: number, beta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
+    pPtr: number,
+    gPtr: number,
+    mPtr: number,
+    vPtr: number,
+    n: number,
+    beta1: number,
+    beta2: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+    decay: number,
+    l2: number,
   ): void;
-  layerNormForward(
-    xPtr: number, gainPtr: number, biasPtr: number, yPtr: number, meanPtr: number, rstdPtr: number,
-    R: number, C: number, eps: number,
-  ): void;
+  layerNormForward(xPtr: number, gainPtr: number, biasPtr: number, yPtr: number, meanPtr: number, rstdPtr: number, R: number, C: number, eps: number): void;
   /** Softmax of R rows of C, any C, with each row's max and Σe^{x−max} into stats (2R floats). */
   softmaxRows(xPtr: number, yPtr: number, statsPtr: number, R: number, C: number): void;
   /** Zeroes n floats from ptr, any n. */
@@ -49,8 +70,16 @@ export interface WasmElementwise {
   /** x ← x·s, the product rounded once, any n. */
   scale(xPtr: number, n: number, s: number): void;
   layerNormBackward(
-    dyPtr: number, xPtr: number, gainPtr: number, meanPtr: number, rstdPtr: number,
-    dxPtr: number, dgainPtr: number, dbiasPtr: number, R: number, C: number,
+    dyPtr: number,
+    xPtr: number,
+    gainPtr: number,
+    meanPtr: number,
+    rstdPtr: number,
+    dxPtr: number,
+    dgainPtr: number,
+    dbiasPtr: number,
+    R: number,
+    C: number,
   ): void;
 }
 
@@ -67,8 +96,20 @@ type Exports = {
   add_rows(x: number, bias: number, y: number, rows: number, width: number): void;
   add_row_sums(src: number, dst: number, rows: number, width: number): void;
   adam_step(
-    p: number, g: number, m: number, v: number, n: number, beta1: number, oneMinusBeta1: number, beta2: number,
-    oneMinusBeta2: number, stepSize: number, bc2Sqrt: number, eps: number, decay: number, l2: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    beta1: number,
+    oneMinusBeta1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+    decay: number,
+    l2: number,
   ): void;
   layer_norm_forward(x: number, gain: number, bias: number, y: number, mean: number, rstd: number, R: number, C: number, eps: number): void;
   softmax_rows(x: number, y: number, stats: number, R: number, C: number): void;

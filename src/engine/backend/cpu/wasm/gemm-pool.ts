@@ -24,7 +24,12 @@ export interface GemmHelperInit {
 
 const CONTROL_INTS = 16;
 // control block fields
-const SEQ = 0, DONE = 1, JOB = 2, PART = 3, PARTS = 4, QUIT = 5;
+const SEQ = 0,
+  DONE = 1,
+  JOB = 2,
+  PART = 3,
+  PARTS = 4,
+  QUIT = 5;
 const ARG_COUNT = 16;
 // Both sides sleep in Atomics.wait between jobs. Polling instead (the caller for the helpers'
 // done flags, or a helper for its next job) measured 10–20% faster on gpt-tiny, but then about
@@ -58,7 +63,11 @@ export class GemmPool {
   private readonly args: Float64Array;
 
   /** `controlPtrs`: one control block per helper, already started with runGemmHelper on `argsPtr`. */
-  constructor(private readonly kernels: PoolKernels, controlPtrs: number[], argsPtr: number) {
+  constructor(
+    private readonly kernels: PoolKernels,
+    controlPtrs: number[],
+    argsPtr: number,
+  ) {
     const buffer = kernels.memory.buffer;
     this.controls = controlPtrs.map((p) => new Int32Array(buffer, p, CONTROL_INTS));
     this.args = new Float64Array(buffer, argsPtr, ARG_COUNT);
@@ -85,7 +94,9 @@ export class GemmPool {
     this.args.set(args);
     for (let h = 0; h < parts - 1; h++) {
       const ctl = this.controls[h];
-      ctl[JOB] = job; ctl[PART] = h + 1; ctl[PARTS] = parts;
+      ctl[JOB] = job;
+      ctl[PART] = h + 1;
+      ctl[PARTS] = parts;
       Atomics.add(ctl, SEQ, 1);
       Atomics.notify(ctl, SEQ);
     }

@@ -38,9 +38,19 @@ export interface WasmGemm {
    * panels to cache lines inside it); one scratch area per concurrent call.
    */
   gemm(
-    transA: boolean, transB: boolean, M: number, N: number, K: number,
-    aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number,
-    accumulate: boolean, scratchPtr: number,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    aPtr: number,
+    lda: number,
+    bPtr: number,
+    ldb: number,
+    cPtr: number,
+    ldc: number,
+    accumulate: boolean,
+    scratchPtr: number,
   ): void;
   /**
    * Bytes of packing space gemm (and gemmPackedB) needs for these sizes: at most about 1.3 MiB,
@@ -60,44 +70,70 @@ export interface WasmGemm {
    * boundaries). Bit-identical to gemm on the unpacked operand.
    */
   gemmPackedB(
-    transA: boolean, M: number, N: number, K: number, aPtr: number, lda: number,
-    packedPtr: number, packedN: number, j0: number, cPtr: number, ldc: number,
-    accumulate: boolean, scratchPtr: number,
+    transA: boolean,
+    M: number,
+    N: number,
+    K: number,
+    aPtr: number,
+    lda: number,
+    packedPtr: number,
+    packedN: number,
+    j0: number,
+    cPtr: number,
+    ldc: number,
+    accumulate: boolean,
+    scratchPtr: number,
   ): void;
 }
 
 // a type, not an interface: WebAssembly.Exports (a record of functions) narrows to it
 type GemmExports = {
   gemm(
-    transA: number, transB: number, M: number, N: number, K: number,
-    a: number, lda: number, b: number, ldb: number, c: number, ldc: number,
-    accumulate: number, scratch: number,
+    transA: number,
+    transB: number,
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    accumulate: number,
+    scratch: number,
   ): void;
   scratch_bytes(M: number, N: number, K: number): number;
   packed_b_bytes(K: number, N: number): number;
   pack_b(transB: number, K: number, N: number, b: number, ldb: number, dst: number): void;
   gemm_packed_b(
-    transA: number, M: number, N: number, K: number, a: number, lda: number,
-    packed: number, packedN: number, j0: number, c: number, ldc: number,
-    accumulate: number, scratch: number,
+    transA: number,
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    packed: number,
+    packedN: number,
+    j0: number,
+    c: number,
+    ldc: number,
+    accumulate: number,
+    scratch: number,
   ): void;
 };
 
 // (func (param v128) (result v128) local.get 0 local.get 0 local.get 0 f32x4.relaxed_madd):
 // validates only where relaxed SIMD is enabled.
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00,
-  0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20, 0x00, 0x20, 0x00, 0x20, 0x00, 0xfd, 0x85, 0x02, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0d, 0x01, 0x0b, 0x00, 0x20,
+  0x00, 0x20, 0x00, 0x20, 0x00, 0xfd, 0x85, 0x02, 0x0b,
 ]);
 
 // The same with f32x4.add on two operands: validates wherever WebAssembly SIMD does.
 const SIMD_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b,
-  0x03, 0x02, 0x01, 0x00,
-  0x0a, 0x0b, 0x01, 0x09, 0x00, 0x20, 0x00, 0x20, 0x00, 0xfd, 0xe4, 0x01, 0x0b,
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60, 0x01, 0x7b, 0x01, 0x7b, 0x03, 0x02, 0x01, 0x00, 0x0a, 0x0b, 0x01, 0x09, 0x00, 0x20,
+  0x00, 0x20, 0x00, 0xfd, 0xe4, 0x01, 0x0b,
 ]);
 
 function validates(bytes: Uint8Array<ArrayBuffer>): boolean {
@@ -156,8 +192,8 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
   const chosen = variant ?? (relaxedSimdSupported() ? 'relaxed' : 'simd');
   if (chosen === 'relaxed' && !relaxedSimdSupported()) {
     throw new Error(
-      'wasm gemm: the relaxed variant needs WebAssembly relaxed SIMD, which this runtime lacks '
-      + "(Node 20: run with --experimental-wasm-relaxed-simd); use variant 'simd'",
+      'wasm gemm: the relaxed variant needs WebAssembly relaxed SIMD, which this runtime lacks ' +
+        "(Node 20: run with --experimental-wasm-relaxed-simd); use variant 'simd'",
     );
   }
   if (!wasmSimdSupported()) {
@@ -189,8 +225,8 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
       const [bRows, bCols] = transB ? [N, K] : [K, N];
       if (lda < aCols || ldb < bCols || ldc < N) {
         throw new RangeError(
-          `wasm gemm: row strides lda ${lda}, ldb ${ldb}, ldc ${ldc} must be at least the row lengths `
-          + `${aCols}, ${bCols}, ${N} (transA ${transA}, transB ${transB}, M ${M}, N ${N}, K ${K})`,
+          `wasm gemm: row strides lda ${lda}, ldb ${ldb}, ldc ${ldc} must be at least the row lengths ` +
+            `${aCols}, ${bCols}, ${N} (transA ${transA}, transB ${transB}, M ${M}, N ${N}, K ${K})`,
         );
       }
       const bytes = memory.buffer.byteLength;
@@ -198,10 +234,7 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
       checkEnd('B', extent(bPtr, bRows, bCols, ldb), bytes);
       checkEnd('C', extent(cPtr, M, N, ldc), bytes);
       checkEnd('scratch', scratchPtr + (exports.scratch_bytes(M, N, K) >>> 0), bytes);
-      exports.gemm(
-        transA ? 1 : 0, transB ? 1 : 0, M, N, K,
-        aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate ? 1 : 0, scratchPtr,
-      );
+      exports.gemm(transA ? 1 : 0, transB ? 1 : 0, M, N, K, aPtr, lda, bPtr, ldb, cPtr, ldc, accumulate ? 1 : 0, scratchPtr);
     },
     scratchBytes(M, N, K) {
       checkIndex('M', M);
@@ -242,25 +275,18 @@ export function createWasmGemm(memory: WebAssembly.Memory, variant?: GemmVariant
       checkIndex('ldc', ldc);
       checkIndex('scratchPtr', scratchPtr);
       if (j0 % 16 !== 0 || j0 + N > packedN) {
-        throw new RangeError(
-          `wasm gemm: columns ${j0} .. ${j0 + N} of a packed B must start at a multiple of 16 and end `
-          + `within its ${packedN} columns`,
-        );
+        throw new RangeError(`wasm gemm: columns ${j0} .. ${j0 + N} of a packed B must start at a multiple of 16 and end ` + `within its ${packedN} columns`);
       }
       const aCols = transA ? M : K;
       if (lda < aCols || ldc < N) {
-        throw new RangeError(
-          `wasm gemm: row strides lda ${lda}, ldc ${ldc} must be at least the row lengths ${aCols}, ${N}`,
-        );
+        throw new RangeError(`wasm gemm: row strides lda ${lda}, ldc ${ldc} must be at least the row lengths ${aCols}, ${N}`);
       }
       const bytes = memory.buffer.byteLength;
       checkEnd('A', extent(aPtr, transA ? K : M, aCols, lda), bytes);
       checkEnd('the packed B', packedPtr + (exports.packed_b_bytes(K, packedN) >>> 0), bytes);
       checkEnd('C', extent(cPtr, M, N, ldc), bytes);
       checkEnd('scratch', scratchPtr + (exports.scratch_bytes(M, N, K) >>> 0), bytes);
-      exports.gemm_packed_b(
-        transA ? 1 : 0, M, N, K, aPtr, lda, packedPtr, packedN, j0, cPtr, ldc, accumulate ? 1 : 0, scratchPtr,
-      );
+      exports.gemm_packed_b(transA ? 1 : 0, M, N, K, aPtr, lda, packedPtr, packedN, j0, cPtr, ldc, accumulate ? 1 : 0, scratchPtr);
     },
   };
 }

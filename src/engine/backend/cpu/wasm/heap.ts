@@ -42,8 +42,18 @@ export class WasmHeap {
 
   /** C (+)= op(A)·op(B) on heap pointers, over every thread the host gave this heap. */
   matmul(
-    transA: boolean, transB: boolean, M: number, N: number, K: number,
-    aPtr: number, lda: number, bPtr: number, ldb: number, cPtr: number, ldc: number, accumulate: boolean,
+    transA: boolean,
+    transB: boolean,
+    M: number,
+    N: number,
+    K: number,
+    aPtr: number,
+    lda: number,
+    bPtr: number,
+    ldb: number,
+    cPtr: number,
+    ldc: number,
+    accumulate: boolean,
   ): void {
     const parts = this.threads;
     if (parts === 1 || M * N * K < MIN_PARALLEL_MACS || (!gemmByRows(M, parts) && Math.ceil(N / 16) < parts)) {
@@ -62,7 +72,6 @@ export class WasmHeap {
     if (this.pool) this.pool.run(job, args, parts);
     else POOL_JOBS[job](this.kernels, Float64Array.from(args), 0, 1);
   }
-
 
   get threads(): number {
     return this.pool?.threads ?? 1;

@@ -30,15 +30,26 @@ export function gemmByRows(M: number, parts: number): boolean {
 // C (+)= op(A)·op(B): rows of C when it is tall, whole 16-column panels when it is short.
 // args: transA, transB, M, N, K, A, lda, B, ldb, C, ldc, accumulate
 const gemmBlock: PoolJob = (k, a, part, parts) => {
-  const transA = a[0] === 1, transB = a[1] === 1, M = a[2], N = a[3], K = a[4];
-  const aPtr = a[5], lda = a[6], bPtr = a[7], ldb = a[8], cPtr = a[9], ldc = a[10], acc = a[11] === 1;
+  const transA = a[0] === 1,
+    transB = a[1] === 1,
+    M = a[2],
+    N = a[3],
+    K = a[4];
+  const aPtr = a[5],
+    lda = a[6],
+    bPtr = a[7],
+    ldb = a[8],
+    cPtr = a[9],
+    ldc = a[10],
+    acc = a[11] === 1;
   if (gemmByRows(M, parts)) {
     const [u0, u1] = range(M, part, parts);
     k.gemm.gemm(transA, transB, u1 - u0, N, K, aPtr + 4 * (transA ? u0 : u0 * lda), lda, bPtr, ldb, cPtr + 4 * u0 * ldc, ldc, acc, k.scratchPtr);
     return;
   }
   const [u0, u1] = range(Math.ceil(N / 16), part, parts);
-  const j0 = 16 * u0, j1 = Math.min(N, 16 * u1);
+  const j0 = 16 * u0,
+    j1 = Math.min(N, 16 * u1);
   k.gemm.gemm(transA, transB, M, j1 - j0, K, aPtr, lda, bPtr + 4 * (transB ? j0 * ldb : j0), ldb, cPtr + 4 * j0, ldc, acc, k.scratchPtr);
 };
 
@@ -84,8 +95,19 @@ const layerNormForward: PoolJob = (k, a, part, parts) => {
 // on row b of h_{t−1}, so the threads never meet between steps. W_hhᵀ comes packed once.
 // args: gi, bhh, h0, c0, hs, cs, acts, packedWhh, T, B, H
 const lstmForward: PoolJob = (k, a, part, parts) => {
-  const gi = a[0], bhh = a[1], h0 = a[2], c0 = a[3], hs = a[4], cs = a[5], acts = a[6], packed = a[7];
-  const T = a[8], B = a[9], H = a[10], G = 4 * H, n = B * H;
+  const gi = a[0],
+    bhh = a[1],
+    h0 = a[2],
+    c0 = a[3],
+    hs = a[4],
+    cs = a[5],
+    acts = a[6],
+    packed = a[7];
+  const T = a[8],
+    B = a[9],
+    H = a[10],
+    G = 4 * H,
+    n = B * H;
   const [b0, b1] = range(B, part, parts);
   const m = b1 - b0;
   if (m === 0) return;
@@ -104,12 +126,24 @@ const lstmForward: PoolJob = (k, a, part, parts) => {
 // dh, dc of those rows. W_hh (as op(B), 4H×H) comes packed once.
 // args: acts, cs, c0, dhs, dhNext, dcNext, dG, packedWhh, T, B, H
 const lstmBackward: PoolJob = (k, a, part, parts) => {
-  const acts = a[0], cs = a[1], c0 = a[2], dhs = a[3], dhNext = a[4], dcNext = a[5], dG = a[6], packed = a[7];
-  const T = a[8], B = a[9], H = a[10], G = 4 * H, n = B * H;
+  const acts = a[0],
+    cs = a[1],
+    c0 = a[2],
+    dhs = a[3],
+    dhNext = a[4],
+    dcNext = a[5],
+    dG = a[6],
+    packed = a[7];
+  const T = a[8],
+    B = a[9],
+    H = a[10],
+    G = 4 * H,
+    n = B * H;
   const [b0, b1] = range(B, part, parts);
   const m = b1 - b0;
   if (m === 0) return;
-  const dh = dhNext + 4 * b0 * H, dc = dcNext + 4 * b0 * H;
+  const dh = dhNext + 4 * b0 * H,
+    dc = dcNext + 4 * b0 * H;
   for (let t = T - 1; t >= 0; t--) {
     const g = 4 * (t * B * G + b0 * G);
     const s = 4 * (t * n + b0 * H);
@@ -124,35 +158,81 @@ const f32 = (k: PoolKernels, ptr: number, n: number) => new Float32Array(k.memor
 // Causal attention forward for a range of (batch, head) pairs; each part has its own T×T
 // dropout buffer. args: qkv, B, T, C, nHead, y, probs, mask (0: none), masked (parts·T·T floats)
 const attentionForward: PoolJob = (k, a, part, parts) => {
-  const B = a[1], T = a[2], C = a[3], nHead = a[4];
+  const B = a[1],
+    T = a[2],
+    C = a[3],
+    nHead = a[4];
   const [p0, p1] = range(B * nHead, part, parts);
   const pn = B * nHead * T * T;
   attentionForwardGemm(
-    k.gemm, k.scratchPtr, f32(k, a[0], B * T * 3 * C), B, T, C, nHead, f32(k, a[5], B * T * C), f32(k, a[6], pn),
-    a[7] === 0 ? null : f32(k, a[7], pn), f32(k, a[8] + 4 * part * T * T, T * T), p0, p1,
+    k.gemm,
+    k.scratchPtr,
+    f32(k, a[0], B * T * 3 * C),
+    B,
+    T,
+    C,
+    nHead,
+    f32(k, a[5], B * T * C),
+    f32(k, a[6], pn),
+    a[7] === 0 ? null : f32(k, a[7], pn),
+    f32(k, a[8] + 4 * part * T * T, T * T),
+    p0,
+    p1,
   );
 };
 
 // Its backward. args: dy, qkv, probs, mask (0: none), B, T, C, nHead, dqkv, masked, ds (each parts·T·T)
 const attentionBackward: PoolJob = (k, a, part, parts) => {
-  const B = a[4], T = a[5], C = a[6], nHead = a[7];
+  const B = a[4],
+    T = a[5],
+    C = a[6],
+    nHead = a[7];
   const [p0, p1] = range(B * nHead, part, parts);
   const pn = B * nHead * T * T;
   attentionBackwardGemm(
-    k.gemm, k.scratchPtr, f32(k, a[0], B * T * C), f32(k, a[1], B * T * 3 * C), f32(k, a[2], pn),
-    a[3] === 0 ? null : f32(k, a[3], pn), B, T, C, nHead, f32(k, a[8], B * T * 3 * C),
-    f32(k, a[9] + 4 * part * T * T, T * T), f32(k, a[10] + 4 * part * T * T, T * T), p0, p1,
+    k.gemm,
+    k.scratchPtr,
+    f32(k, a[0], B * T * C),
+    f32(k, a[1], B * T * 3 * C),
+    f32(k, a[2], pn),
+    a[3] === 0 ? null : f32(k, a[3], pn),
+    B,
+    T,
+    C,
+    nHead,
+    f32(k, a[8], B * T * 3 * C),
+    f32(k, a[9] + 4 * part * T * T, T * T),
+    f32(k, a[10] + 4 * part * T * T, T * T),
+    p0,
+    p1,
   );
 };
 
 export const POOL_JOBS = [
-  gemmBlock, geluForward, geluBackward, adamStep, lstmForward, lstmBackward, attentionForward, attentionBackward, add, layerNormForward,
+  gemmBlock,
+  geluForward,
+  geluBackward,
+  adamStep,
+  lstmForward,
+  lstmBackward,
+  attentionForward,
+  attentionBackward,
+  add,
+  layerNormForward,
 ];
 
 /** Index of each job in POOL_JOBS. */
 export const Job = {
-  gemm: 0, geluForward: 1, geluBackward: 2, adamStep: 3, lstmForward: 4, lstmBackward: 5, attentionForward: 6, attentionBackward: 7,
-  add: 8, layerNormForward: 9,
+  gemm: 0,
+  geluForward: 1,
+  geluBackward: 2,
+  adamStep: 3,
+  lstmForward: 4,
+  lstmBackward: 5,
+  attentionForward: 6,
+  attentionBackward: 7,
+  add: 8,
+  layerNormForward: 9,
 } as const;
 
 export type PoolJobId = (typeof Job)[keyof typeof Job];
