@@ -415,7 +415,7 @@ export const methods = {
       timeBudgetMs: z.number().nullable(),
       live: z.boolean(),
       /** The run's log, oldest first: devices, calibration, fallbacks and their reasons. */
-      log: z.array(z.object({ at: z.number(), step: z.number(), message: z.string() })),
+      log: z.array(z.object({ at: z.number(), step: z.number(), message: z.string(), device: z.enum(['cpu', 'gpu']).nullable() })),
     }),
   },
   'runs.rename': { request: z.object({ id: runId, name: z.string().trim().min(1, 'a name cannot be empty').max(120) }), response: z.object({}) },

@@ -103,6 +103,8 @@ describe('GPU runs: the host owns them, a page executes them', () => {
     expect(run.steps).toBe(12);
     const log = run.log.map((l) => l.message);
     expect(log[2]).toMatch(/^the GPU run failed at step 7: the WebGL context was lost\. Continuing on the CPU from the checkpoint at step 4\.$/);
+    // where it trained, as data the views read: waiting, then the GPU, then the CPU
+    expect(run.log.map((l) => l.device)).toEqual([null, 'gpu', 'cpu']);
     // one train-loss point per step, no gap and no duplicate: the GPU's steps 5-6 were superseded by the CPU's
     const loss = (await api.call('runs.series', { ids: [id], names: ['train_loss'] }))[0].points;
     expect(loss.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);

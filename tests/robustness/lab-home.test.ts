@@ -119,7 +119,7 @@ describe('a lab home that can move', () => {
     db.db.pragma('user_version = 2');
     db.close();
     const store = new RunStore(databasePath(home));
-    expect(store.version).toBe(3);
+    expect(store.version).toBe(4);
     expect(store.db.prepare('SELECT path FROM checkpoints ORDER BY kind').all()).toEqual([
       { path: 'runs/1/checkpoints/best' },
       { path: 'runs/1/checkpoints/latest' },

@@ -13,11 +13,11 @@ describe('the experiment database', () => {
   it('migrates a new file to the current schema, in WAL mode, and refuses a newer one', () => {
     const path = fresh();
     const store = new RunStore(path);
-    expect(store.version).toBe(3);
+    expect(store.version).toBe(4);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.db.pragma('user_version = 99');
     store.close();
-    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (3)');
+    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (4)');
   });
 
   it('upgrades a version-1 lab (no run log) in place, keeping its runs', () => {
@@ -28,7 +28,7 @@ describe('the experiment database', () => {
     old.db.pragma('user_version = 1');
     old.close();
     const store = new RunStore(path);
-    expect(store.version).toBe(3);
+    expect(store.version).toBe(4);
     expect(store.getRun(id).name).toBe('before the log');
     store.log(id, 0, 'training on the GPU');
     store.log(id, 40, 'continued on the CPU');
@@ -38,6 +38,25 @@ describe('the experiment database', () => {
     ]);
     store.deleteRun(id);
     expect(store.logLines(id)).toEqual([]);
+    store.close();
+  });
+
+  it('upgrades a version-3 log: lines that moved a run say where to, as data', () => {
+    const path = fresh();
+    const old = new RunStore(path);
+    const id = old.createRun({ name: 'moved', family: 'gpt', paramCount: 1, config: {} });
+    old.db.exec('ALTER TABLE run_log DROP COLUMN device');
+    const line = old.db.prepare('INSERT INTO run_log (run_id, step, message, created_at) VALUES (?, ?, ?, 0)');
+    line.run(id, 0, 'waiting for a NanoLab page to train it on the GPU (gpu.js, WebGL2)');
+    line.run(id, 0, 'training on the GPU: SwiftShader');
+    line.run(id, 40, 'the WebGL context was lost. Continuing on the CPU from the checkpoint at step 40.');
+    old.db.pragma('user_version = 3');
+    old.close();
+    const store = new RunStore(path);
+    expect(store.version).toBe(4);
+    expect(store.logLines(id).map((l) => l.device)).toEqual([null, 'gpu', 'cpu']);
+    store.log(id, 41, 'training on the GPU again', 'gpu');
+    expect(store.logLines(id).at(-1)).toMatchObject({ step: 41, device: 'gpu' });
     store.close();
   });
 

@@ -93,7 +93,7 @@ export class GpuRun implements RunHandle {
       checkpoint: latest ? Object.fromEntries(Object.entries(readCheckpointFolder(latest)).map(([n, b]) => [n, bytesToBase64(b)])) : null,
     };
     this.state = { kind: 'gpu', session, adapter };
-    this.o.recorder.log(this.checkpointStep() ?? 0, `training on the GPU: ${adapter}`);
+    this.o.recorder.log(this.checkpointStep() ?? 0, `training on the GPU: ${adapter}`, 'gpu');
     this.armSilence();
     if (this.paused) this.o.link.control(runId, 'pause');
     return reply;
@@ -181,7 +181,7 @@ export class GpuRun implements RunHandle {
     recorder.flush();
     const from = this.checkpointStep();
     const resume = from !== null;
-    recorder.log(this.lastStep, `${reason}. Continuing on the CPU from ${resume ? `the checkpoint at step ${from}` : 'the start (no checkpoint yet)'}.`);
+    recorder.log(this.lastStep, `${reason}. Continuing on the CPU from ${resume ? `the checkpoint at step ${from}` : 'the start (no checkpoint yet)'}.`, 'cpu');
     store.supersedeAfter(runId, from ?? 0);
     // the log line is for people; pages reload the series the move cut back on this
     recorder.record({ type: 'moved', step: this.lastStep, to: 'cpu', reason, fromStep: from });

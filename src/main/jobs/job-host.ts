@@ -134,10 +134,10 @@ export class RunRecorder {
     this.onEvent?.(e);
   }
 
-  /** A line in the run's log, also passed on as a 'log' event. */
-  log(step: number, message: string): void {
+  /** A line in the run's log, also passed on as a 'log' event; `device` when it says where the run now trains. */
+  log(step: number, message: string, device: 'cpu' | 'gpu' | null = null): void {
     try {
-      this.store.log(this.runId, step, message);
+      this.store.log(this.runId, step, message, device);
     } catch (error) {
       this.fail(error as Error);
     }

@@ -95,6 +95,11 @@ const MIGRATIONS: Migration[] = [
       }
     }
   },
+  // where the run trains from a log line on (null: the line says nothing about it), so views read
+  // data, not the lines' wording; older rows are classified once, by the wording they were written with
+  `ALTER TABLE run_log ADD COLUMN device TEXT CHECK (device IN ('cpu','gpu'));
+   UPDATE run_log SET device = 'gpu' WHERE message LIKE 'training on the GPU%';
+   UPDATE run_log SET device = 'cpu' WHERE message LIKE '%Continuing on the CPU%';`,
 ];
 
 /**
@@ -435,15 +440,17 @@ export class RunStore {
     })();
   }
 
-  log(runId: number, step: number, message: string, now = Date.now()): void {
-    this.db.prepare('INSERT INTO run_log (run_id, step, message, created_at) VALUES (?, ?, ?, ?)').run(runId, step, message, now);
+  /** A line of the run's log; `device`: where the run trains from this line on, when the line is about that. */
+  log(runId: number, step: number, message: string, device: 'cpu' | 'gpu' | null = null, now = Date.now()): void {
+    this.db.prepare('INSERT INTO run_log (run_id, step, message, device, created_at) VALUES (?, ?, ?, ?, ?)').run(runId, step, message, device, now);
   }
 
-  logLines(runId: number): { at: number; step: number; message: string }[] {
-    return this.db.prepare('SELECT created_at AS at, step, message FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as {
+  logLines(runId: number): { at: number; step: number; message: string; device: 'cpu' | 'gpu' | null }[] {
+    return this.db.prepare('SELECT created_at AS at, step, message, device FROM run_log WHERE run_id = ? ORDER BY id').all(runId) as {
       at: number;
       step: number;
       message: string;
+      device: 'cpu' | 'gpu' | null;
     }[];
   }
 
