@@ -30,6 +30,8 @@ export interface RunSettings {
   timeBudgetMs: number | null;
   /** Training time already spent before this resume (the wall-time axis continues from it). */
   wallOffsetMs: number;
+  /** The validation loss of the run's best checkpoint so far (when resuming): only a better one replaces it. */
+  bestValLoss: number | null;
 }
 
 // The events of a run. The contract's schemas (shared/contract.ts) describe the same events for the
@@ -140,11 +142,22 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     device: io.device ?? trainer.backend.name,
   });
   const t0 = performance.now() - spec.wallOffsetMs;
-  let bestVal = Infinity;
+  let bestVal = spec.bestValLoss ?? Infinity;
   let lastGood: number | null = null;
+  /** The last step's position on the token and time axes (for an evaluation made after it). */
+  let at: { tokens: number; elapsedMs: number } | null = null;
   // a diverged validation loss ends the run before its checkpoint is written: the last good one stays
   const checkedVal = (valLoss: number) => {
     trainer.checkConverging(valLoss, trainer.step, 'validation loss');
+    return valLoss;
+  };
+  // every evaluation is logged, whenever it is made (at eval_interval, at a checkpoint, at a stop):
+  // the val loss a checkpoint records is always a point of the val_loss series
+  const evaluate = (step: number, tokens: number, elapsedMs: number): number => {
+    const e = trainer.evaluateBoth();
+    trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
+    const valLoss = checkedVal(e.valLoss);
+    emit({ type: 'eval', step, tokens, elapsedMs, trainLoss: e.trainLoss, valLoss });
     return valLoss;
   };
   const saveCheckpoint = (valLoss: number | null) => {
@@ -172,27 +185,23 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
         c.schedule.lr_decay_iters = Math.max(c.schedule.warmup_iters, Math.min(c.steps, fit));
       }
       emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((performance.now() - s0) / 1000), elapsedMs });
+      at = { tokens: m.tokens, elapsedMs };
       const last = m.step === c.steps || outOfTime;
       const evalNow = m.step % c.eval_interval === 0 || last;
       let valLoss: number | null = null;
-      if (evalNow) {
-        const e = trainer.evaluateBoth();
-        trainer.checkConverging(e.trainLoss, m.step, 'loss on the training text');
-        valLoss = checkedVal(e.valLoss);
-        emit({ type: 'eval', step: m.step, tokens: m.tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
-      }
+      if (evalNow) valLoss = evaluate(m.step, m.tokens, elapsedMs);
       if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
         const settings = { temperature: 0.8, length: 200, seed: 1 };
         const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
         emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
       }
       if (m.step % spec.checkpointInterval === 0 || last) {
-        if (valLoss === null) valLoss = checkedVal(trainer.evaluate('val'));
+        if (valLoss === null) valLoss = evaluate(m.step, m.tokens, elapsedMs);
         saveCheckpoint(valLoss);
       }
       if (outOfTime) break;
     }
-    if (control.stopRequested && trainer.step !== lastGood && trainer.step > 0) saveCheckpoint(checkedVal(trainer.evaluate('val')));
+    if (control.stopRequested && trainer.step !== lastGood && at !== null) saveCheckpoint(evaluate(trainer.step, at.tokens, at.elapsedMs));
     emit({
       type: 'end',
       status: control.stopRequested ? 'stopped' : 'finished',

@@ -158,6 +158,7 @@ const runSettings = describes<RunSettings>()(
     tokenizer: tokenizerSpec,
     timeBudgetMs: z.number().nullable(),
     wallOffsetMs: z.number(),
+    bestValLoss: z.number().nullable(),
   }),
 );
 

@@ -41,7 +41,7 @@ describe('the app bundles', () => {
     const spec: RunSpec = {
       home, runId: 1, config: resolveTrainConfig('gru', 20, { hidden_size: 8, embedding_dim: 4, batch_size: 2, seq_len: 8, steps: 6, eval_interval: 3, eval_iters: 1 }),
       dataPath, checkpointInterval: 3, sampleInterval: 0, samplePrompt: 'I', resume: false, lowercase: false, tokenizer: { kind: 'char' },
-      timeBudgetMs: null, wallOffsetMs: 0,
+      timeBudgetMs: null, wallOffsetMs: 0, bestValLoss: null,
     };
     spec.config.model.vocab_size = new Set(readFileSync(dataPath, 'utf8')).size;
     const worker = new Worker(join(ROOT, 'out/main/worker.js'), { workerData: spec });

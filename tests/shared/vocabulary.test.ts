@@ -59,6 +59,7 @@ describe('one event vocabulary', () => {
         tokenizer: { kind: 'char' },
         timeBudgetMs: null,
         wallOffsetMs: 0,
+        bestValLoss: null,
       },
       {
         text,

@@ -9,7 +9,17 @@ import type { GeneratedToken } from '../../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
 import { PRESETS } from '../../engine/presets';
 import { resolveTrainConfig } from '../../engine/train';
-import { attachCpu, calibrateCpu, createRunRecord, prepareResume, RunRecorder, specOf, type RunHandle, type StoredRunConfig } from '../jobs/job-host';
+import {
+  attachCpu,
+  bestValOf,
+  calibrateCpu,
+  createRunRecord,
+  prepareResume,
+  RunRecorder,
+  specOf,
+  type RunHandle,
+  type StoredRunConfig,
+} from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
 import { databasePath, ensureLabHome } from '../store/paths';
@@ -125,7 +135,8 @@ export class LabApi {
    * whichever page claims it.
    */
   private train(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
-    if (stored.device !== 'gpu') return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, wallOffsetMs), recorder);
+    if (stored.device !== 'gpu')
+      return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, wallOffsetMs, bestValOf(this.store, runId)), recorder);
     const run = new GpuRun({
       home: this.options.home,
       store: this.store,

@@ -2,7 +2,7 @@ import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
 import type { ReportedEvent } from '../../shared/contract';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
-import { attachCpu, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
+import { attachCpu, bestValOf, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
 import { readCorpusText } from './corpus-file';
 import { checkpointDir, corpusFile } from '../store/paths';
 import type { RunSettings } from '../../engine/run';
@@ -84,7 +84,11 @@ export class GpuRun implements RunHandle {
     const { stored, home, runId } = this.o;
     const latest = this.o.resume ? checkpointDir(home, runId, 'latest') : null;
     // the page needs the run's settings, not where the host keeps its files
-    const { home: _home, dataPath: _dataPath, ...settings }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs);
+    const {
+      home: _home,
+      dataPath: _dataPath,
+      ...settings
+    }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs, bestValOf(this.o.store, runId));
     const reply = {
       granted: true as const,
       settings,
@@ -187,7 +191,7 @@ export class GpuRun implements RunHandle {
     recorder.record({ type: 'moved', step: this.lastStep, to: 'cpu', reason, fromStep: from });
     const wall = resume ? (store.metricAt(runId, 'train_loss', from)?.wallMs ?? 0) : 0;
     try {
-      const handle = attachCpu(store, specOf(home, runId, stored, resume, wall), recorder, true);
+      const handle = attachCpu(store, specOf(home, runId, stored, resume, wall, bestValOf(store, runId)), recorder, true);
       this.state = { kind: 'cpu', handle };
       if (this.paused) {
         handle.pause();

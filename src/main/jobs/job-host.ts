@@ -246,7 +246,12 @@ export function startRun(o: StartRunOptions): RunHandle {
   return attachCpu(o.store, specOf(o.home, runId, stored, false), new RunRecorder(o.store, runId, o.onEvent));
 }
 
-export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0): RunSpec {
+/** The validation loss of a run's best checkpoint, or null before it has one. */
+export function bestValOf(store: RunStore, runId: number): number | null {
+  return store.checkpoints(runId).find((c) => c.kind === 'best')?.valLoss ?? null;
+}
+
+export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0, bestValLoss: number | null = null): RunSpec {
   return {
     home,
     runId,
@@ -260,6 +265,7 @@ export function specOf(home: string, runId: number, c: StoredRunConfig, resume: 
     tokenizer: c.data.tokenizer ?? { kind: 'char' },
     timeBudgetMs: c.time_budget_ms,
     wallOffsetMs,
+    bestValLoss,
   };
 }
 
@@ -290,5 +296,5 @@ export function prepareResume(store: RunStore, runId: number): { stored: StoredR
 /** Continues a stopped, failed or interrupted run from its latest checkpoint, on the CPU worker. */
 export function resumeRun(home: string, store: RunStore, runId: number, onEvent?: (e: RunEvent) => void): RunHandle {
   const { stored, wallOffsetMs } = prepareResume(store, runId);
-  return attachCpu(store, specOf(home, runId, stored, true, wallOffsetMs), new RunRecorder(store, runId, onEvent));
+  return attachCpu(store, specOf(home, runId, stored, true, wallOffsetMs, bestValOf(store, runId)), new RunRecorder(store, runId, onEvent));
 }
