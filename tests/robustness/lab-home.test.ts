@@ -116,6 +116,7 @@ describe('a lab home that can move', () => {
     const config = JSON.parse((db.db.prepare('SELECT config FROM runs WHERE id = 1').get() as { config: string }).config);
     config.data.path = '/somewhere/else/nanolab/corpora/0123456789abcdef.txt';
     db.db.prepare('UPDATE runs SET config = ? WHERE id = 1').run(JSON.stringify(config));
+    db.db.exec('ALTER TABLE run_log DROP COLUMN device'); // schema 2 had no device column
     db.db.pragma('user_version = 2');
     db.close();
     const store = new RunStore(databasePath(home));
