@@ -146,19 +146,15 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
   let lastGood: number | null = null;
   /** The last step's position on the token and time axes (for an evaluation made after it). */
   let at: { tokens: number; elapsedMs: number } | null = null;
-  // a diverged validation loss ends the run before its checkpoint is written: the last good one stays
-  const checkedVal = (valLoss: number) => {
-    trainer.checkConverging(valLoss, trainer.step, 'validation loss');
-    return valLoss;
-  };
   // every evaluation is logged, whenever it is made (at eval_interval, at a checkpoint, at a stop):
-  // the val loss a checkpoint records is always a point of the val_loss series
+  // the val loss a checkpoint records is always a point of the val_loss series. A diverged loss
+  // ends the run before its checkpoint is written: the last good one stays.
   const evaluate = (step: number, tokens: number, elapsedMs: number): number => {
     const e = trainer.evaluateBoth();
     trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
-    const valLoss = checkedVal(e.valLoss);
-    emit({ type: 'eval', step, tokens, elapsedMs, trainLoss: e.trainLoss, valLoss });
-    return valLoss;
+    trainer.checkConverging(e.valLoss, step, 'validation loss');
+    emit({ type: 'eval', step, tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
+    return e.valLoss;
   };
   const saveCheckpoint = (valLoss: number | null) => {
     const best = valLoss !== null && valLoss < bestVal;

@@ -1,8 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { encodeCheckpoint, restoreModel, restoreTrainer, validateCheckpoint, type CheckpointUse } from '../../src/engine/checkpoint/checkpoint';
 import { encodeSafetensors } from '../../src/engine/checkpoint/safetensors';
@@ -10,6 +8,7 @@ import { CpuBackend } from '../../src/engine/backend/cpu';
 import { splitCorpus } from '../../src/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 import { UserError } from '../../src/shared/errors';
+import { nanolab as runCli } from './cli';
 
 // Every checkpoint load checks the files against each other before using them: each damaged,
 // mismatched or edited checkpoint below is refused with one sentence that names the file, says
@@ -322,18 +321,8 @@ describe('validateCheckpoint refuses damaged, mismatched and edited checkpoints'
 
 // ---- the CLI, as a user runs it -------------------------------------------------------------
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const home = mkdtempSync(join(tmpdir(), 'nanolab-validate-home-'));
-
-function nanolab(...args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env: { ...process.env, NANOLAB_HOME: home, NANOLAB_DEBUG: '' },
-  });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
+const nanolab = (...args: string[]) => runCli(home, args);
 
 describe('the CLI reads a model from its checkpoint alone and refuses a damaged one', () => {
   it('samples after the training text is deleted, and refuses to export or sample a damaged checkpoint', () => {
