@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
 import vueParser from 'vue-eslint-parser';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules', '**/out', 'build', 'test-results', '**/*.generated.ts', 'tests/fixtures'] },
+  { ignores: ['**/node_modules', '**/out', '**/out-*', 'build', 'test-results', '**/*.generated.ts', 'tests/fixtures'] },
   js.configs.recommended,
   tseslint.configs.recommended,
   vue.configs['flat/recommended'],

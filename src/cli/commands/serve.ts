@@ -16,7 +16,8 @@ export const usage = `nanolab serve [--port P] [--host H]
   --port 0 picks a free one. Needs the built renderer (npm run build). Ctrl-C (or SIGTERM, SIGHUP)
   stops the server and any run it started (with a checkpoint: continue them later).`;
 
-const RENDERER_DIR = fileURLToPath(new URL('../../../out/renderer', import.meta.url));
+// NANOLAB_RENDERER_DIR serves another build (tests that build the renderer into their own folder)
+const RENDERER_DIR = process.env.NANOLAB_RENDERER_DIR || fileURLToPath(new URL('../../../out/renderer', import.meta.url));
 const PACKAGE = fileURLToPath(new URL('../../../package.json', import.meta.url));
 
 export async function serveCommand(argv: string[]): Promise<number> {
