@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../src/engine/analysis/inspect';
 import { kmeans, toyBlobs, toyGaussian } from '../../src/engine/analysis/kmeans';
+import { cosineSimilarity, nearestNeighbours } from '../../src/engine/analysis/neighbours';
 import { pca } from '../../src/engine/analysis/pca';
 import { splitCorpus } from '../../src/engine/data/corpus';
 import { resolveTrainConfig, Trainer } from '../../src/engine/train';
@@ -43,6 +44,45 @@ describe('k-means', () => {
     expect(gauss).toHaveLength(100);
     expect(kmeans(gauss, { k: 3, seed: 1, maxIterations: 1 }).iterations).toHaveLength(1);
     expect(() => kmeans(gauss, { k: 101 })).toThrow('k (101) must be a whole number from 1 to the number of points (100)');
+  });
+});
+
+describe('nearest neighbours by cosine similarity', () => {
+  it('matches a hand computation', () => {
+    // a=(1,0,0) b=(1,1,0) c=(0,0,2) d=(-1,0,0):
+    // cos(a,b) = 1/(1·√2) = 0.7071…, cos(a,c) = 0/(1·2) = 0, cos(a,d) = −1/(1·1) = −1
+    const v = [
+      [1, 0, 0],
+      [1, 1, 0],
+      [0, 0, 2],
+      [-1, 0, 0],
+    ];
+    expect(cosineSimilarity(v[0], v[1])).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(cosineSimilarity([3, 4], [6, 8])).toBeCloseTo(1, 12); // same direction, different length
+    expect(cosineSimilarity([1, 2], [0, 0])).toBe(0); // a zero vector has no direction
+    const n = nearestNeighbours(v, 0, 10);
+    expect(n.map((x) => x.index)).toEqual([1, 2, 3]); // itself left out, most similar first
+    expect(n[0].similarity).toBeCloseTo(Math.SQRT1_2, 12);
+    expect(n[1].similarity).toBe(0);
+    expect(n[2].similarity).toBeCloseTo(-1, 12);
+    expect(nearestNeighbours(v, 1, 1)).toEqual([{ index: 0, similarity: expect.closeTo(Math.SQRT1_2, 12) }]);
+  });
+
+  it('breaks ties by index and refuses an index outside the table', () => {
+    expect(
+      nearestNeighbours(
+        [
+          [1, 0],
+          [0, 1],
+          [0, -1],
+          [1, 0],
+        ],
+        0,
+        3,
+      ).map((x) => x.index),
+    ).toEqual([3, 1, 2]);
+    expect(() => nearestNeighbours([[1], [2]], 2, 1)).toThrow('index 2 is outside the 2 vectors');
+    expect(() => cosineSimilarity([1], [1, 2])).toThrow('one length');
   });
 });
 
