@@ -465,6 +465,27 @@ export const methods = {
     request: kmeansOptions.extend({ runId, checkpoint: checkpointKind }),
     response: kmeansView,
   },
+  /** The tokens nearest a chosen one by cosine similarity of their full embedding vectors (not of the 2-D projection). */
+  'analysis.neighbours': {
+    request: z.object({ runId, checkpoint: checkpointKind, token: z.string().min(1).max(200), count: z.number().int().min(1).max(50).default(10) }),
+    response: z.object({
+      token: z.string(),
+      index: z.number(),
+      /** The embedding's width (n_embd or the embedding size). */
+      dimension: z.number(),
+      neighbours: z.array(z.object({ token: z.string(), index: z.number(), similarity: z.number() })),
+    }),
+  },
+  /** The raw embedding rows of a few tokens, their first `dims` numbers. */
+  'analysis.embeddingRows': {
+    request: z.object({
+      runId,
+      checkpoint: checkpointKind,
+      tokens: z.array(z.string().min(1).max(200)).min(1).max(16),
+      dims: z.number().int().min(1).max(64).default(8),
+    }),
+    response: z.object({ dimension: z.number(), rows: z.array(z.object({ token: z.string(), index: z.number(), values: z.array(z.number()) })) }),
+  },
   'analysis.toy': {
     request: kmeansOptions.extend({ data: z.enum(['gaussian', 'blobs']), dataSeed: z.number().int().min(0).default(0) }),
     response: kmeansView,

@@ -2,6 +2,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../engine/analysis/inspect';
 import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../../engine/analysis/kmeans';
+import { nearestNeighbours } from '../../engine/analysis/neighbours';
 import { pca } from '../../engine/analysis/pca';
 import { EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
 import { generate } from '../../engine/generate';
@@ -83,6 +84,13 @@ export interface ExportedCheckpoint {
   path: string;
   from: string;
   files: string[];
+}
+
+/** A token's row in the vocabulary; a token the model does not have is the user's to fix. */
+function tokenIndex(vocab: readonly string[], token: string): number {
+  const index = vocab.indexOf(token);
+  if (index < 0) throw new UserError(`${JSON.stringify(token)} is not one of this model's ${vocab.length} tokens: type a token it knows, or click a point`);
+  return index;
 }
 
 export class LabApi {
@@ -496,6 +504,20 @@ export class LabApi {
           const [x, y] = p.project(v);
           return [x, y];
         });
+      },
+      'analysis.neighbours': ({ runId, checkpoint, token, count }) => {
+        const { vectors, vocab } = this.tokenEmbeddings(runId, checkpoint);
+        const index = tokenIndex(vocab, token);
+        const neighbours = nearestNeighbours(vectors, index, count).map((n) => ({ token: vocab[n.index], index: n.index, similarity: n.similarity }));
+        return { token, index, dimension: vectors[index].length, neighbours };
+      },
+      'analysis.embeddingRows': ({ runId, checkpoint, tokens, dims }) => {
+        const { vectors, vocab } = this.tokenEmbeddings(runId, checkpoint);
+        const rows = tokens.map((token) => {
+          const index = tokenIndex(vocab, token);
+          return { token, index, values: Array.from(vectors[index].subarray(0, dims)) };
+        });
+        return { dimension: vectors[0]?.length ?? 0, rows };
       },
       'analysis.toy': ({ data, dataSeed, k, seed, init, maxIterations }) => {
         const points = data === 'gaussian' ? toyGaussian(100, dataSeed) : toyBlobs(undefined, 40, 0.8, dataSeed);
