@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { smooth } from '../../src/renderer/src/lib/smoothing';
+import { effectiveSmoothing, isSparse, smooth, SPARSE_POINTS } from '../../src/renderer/src/lib/smoothing';
 
 describe('smooth (debiased EMA)', () => {
   it('returns the raw values at weight 0', () => {
@@ -38,5 +38,30 @@ describe('smooth (debiased EMA)', () => {
     const v = [1, 2, 3];
     smooth(v, 0.6);
     expect(v).toEqual([1, 2, 3]);
+  });
+});
+
+describe('sparse series are never smoothed', () => {
+  it('calls a series with fewer than SPARSE_POINTS finite points sparse', () => {
+    expect(isSparse(Array.from({ length: SPARSE_POINTS - 1 }, (_, i) => i))).toBe(true);
+    expect(isSparse(Array.from({ length: SPARSE_POINTS }, (_, i) => i))).toBe(false);
+    // non-finite values do not count
+    expect(isSparse([...Array.from({ length: SPARSE_POINTS - 1 }, (_, i) => i), Number.NaN])).toBe(true);
+  });
+
+  it('smooths a dense series with the chosen weight and a sparse one not at all', () => {
+    expect(effectiveSmoothing([2.9, 2.5, 2.315], 0.6)).toBe(0);
+    expect(
+      effectiveSmoothing(
+        Array.from({ length: 100 }, () => 1),
+        0.6,
+      ),
+    ).toBe(0.6);
+    expect(
+      effectiveSmoothing(
+        Array.from({ length: 100 }, () => 1),
+        2,
+      ),
+    ).toBe(0.999);
   });
 });

@@ -59,3 +59,17 @@ export function gradientCss(scale: (t: number) => Rgb, stops = 8): string {
   const parts = Array.from({ length: stops + 1 }, (_, i) => rgbCss(scale(i / stops)));
   return `linear-gradient(to right, ${parts.join(', ')})`;
 }
+
+/** Run colours (TensorBoard-like, readable on white). */
+export const RUN_COLORS = ['#e8710a', '#1a73e8', '#12b5cb', '#e52592', '#9334e6', '#0b8043', '#f9ab00', '#425066', '#a50e0e', '#7cb342'];
+
+/**
+ * A run's colour, from its id (not its place in a list), so run 7 is the same colour in the
+ * picker, the chart, the tables and every other view, whichever runs are shown beside it.
+ * Consecutive ids get different colours; ids ten apart share one.
+ */
+export function runColor(runId: number): string {
+  const n = RUN_COLORS.length;
+  const i = Math.trunc(runId) - 1;
+  return RUN_COLORS[((i % n) + n) % n];
+}
