@@ -76,3 +76,25 @@ export function* generate(model: LanguageModel, tokenizer: Tokenizer, options: G
     if (gpt && cache) gpt.disposeCache(cache);
   }
 }
+
+/**
+ * The model's logits for the token after `prompt` (an empty prompt starts from a newline, as
+ * generate does), and the ids no-repeat-ngram would ban there: what generate's first draw
+ * starts from, for a view that reshapes the distribution as its settings move.
+ */
+export function nextTokenLogits(model: LanguageModel, tokenizer: Tokenizer, prompt: string, noRepeatNgram = 0): { logits: Float64Array; banned: number[] } {
+  if (!Number.isInteger(noRepeatNgram) || noRepeatNgram < 0) throw new UserError(`no-repeat-ngram (${noRepeatNgram}) must be a whole number ≥ 0 (0 = off)`);
+  if (prompt === '' && !tokenizer.vocab.includes('\n')) throw new UserError('give a prompt: this vocabulary has no newline to start from');
+  const ids = Array.from(tokenizer.encode(prompt === '' ? '\n' : prompt));
+  const banned = bannedByNgram(ids, noRepeatNgram);
+  if (model instanceof RecurrentLM) {
+    const state = model.zeroState(1);
+    try {
+      return { logits: lastLogits(model, ids, state).logits, banned };
+    } finally {
+      model.disposeState(state);
+    }
+  }
+  const blockSize = model instanceof GPT ? model.config.block_size : Infinity;
+  return { logits: lastLogits(model, ids.slice(Math.max(0, ids.length - blockSize))).logits, banned };
+}

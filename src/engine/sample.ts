@@ -152,3 +152,69 @@ export function topTokens(probs: ArrayLike<number>, k: number): { id: number; pr
     .sort((a, b) => b.prob - a.prob || a.id - b.id)
     .slice(0, k);
 }
+
+// ---- how varied a sample is, and how surprising to its model -------------------------------------
+
+/** Distinct n-grams of a token sequence: how many different ones, out of how many in all. */
+export function distinctNgrams(ids: readonly number[], n: number): { distinct: number; total: number; ratio: number } {
+  const total = Math.max(0, ids.length - n + 1);
+  const seen = new Set<string>();
+  for (let i = 0; i < total; i++) seen.add(ids.slice(i, i + n).join(','));
+  return { distinct: seen.size, total, ratio: total === 0 ? 0 : seen.size / total };
+}
+
+/** The n-gram size the repetition rate counts: long enough that a repeat is a repeated phrase, not a common pair. */
+export const REPETITION_NGRAM = 4;
+
+export interface SampleStats {
+  tokens: number;
+  distinctTokens: number;
+  distinct2: number;
+  distinct2Ratio: number;
+  distinct3: number;
+  distinct3Ratio: number;
+  /** Share of the sample's 4-grams that already occurred earlier in it (0: nothing repeats). */
+  repetitionRate: number;
+  /** Mean −ln p(token) under the model (temperature 1, no filters), in nats. */
+  meanSurprise: number;
+}
+
+/** The diversity and surprise of one sample: its token ids and the model's probability of each. */
+export function sampleStats(ids: readonly number[], probs: readonly number[]): SampleStats {
+  if (ids.length !== probs.length) throw new Error(`sampleStats: ${ids.length} ids but ${probs.length} probabilities`);
+  const d2 = distinctNgrams(ids, 2);
+  const d3 = distinctNgrams(ids, 3);
+  const d4 = distinctNgrams(ids, REPETITION_NGRAM);
+  const surprise = probs.reduce((s, p) => s - Math.log(Math.max(p, 1e-12)), 0);
+  return {
+    tokens: ids.length,
+    distinctTokens: new Set(ids).size,
+    distinct2: d2.distinct,
+    distinct2Ratio: d2.ratio,
+    distinct3: d3.distinct,
+    distinct3Ratio: d3.ratio,
+    repetitionRate: d4.total === 0 ? 0 : 1 - d4.ratio,
+    meanSurprise: ids.length === 0 ? 0 : surprise / ids.length,
+  };
+}
+
+/**
+ * One grid cell's figures from its samples: counts, ratios and the repetition rate are the mean
+ * over the samples (each sample measured alone, so N samples do not inflate the counts); the mean
+ * surprise is over every token of every sample.
+ */
+export function cellStats(samples: readonly { ids: readonly number[]; probs: readonly number[] }[]): SampleStats {
+  const each = samples.map((s) => sampleStats(s.ids, s.probs));
+  const tokens = each.reduce((n, s) => n + s.tokens, 0);
+  const mean = (key: keyof SampleStats) => (each.length === 0 ? 0 : each.reduce((sum, s) => sum + s[key], 0) / each.length);
+  return {
+    tokens,
+    distinctTokens: mean('distinctTokens'),
+    distinct2: mean('distinct2'),
+    distinct2Ratio: mean('distinct2Ratio'),
+    distinct3: mean('distinct3'),
+    distinct3Ratio: mean('distinct3Ratio'),
+    repetitionRate: mean('repetitionRate'),
+    meanSurprise: tokens === 0 ? 0 : each.reduce((sum, s) => sum + s.meanSurprise * s.tokens, 0) / tokens,
+  };
+}

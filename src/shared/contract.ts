@@ -271,8 +271,31 @@ const samplingSettings = z.object({
     .int()
     .min(0)
     .max(2 ** 32 - 1),
+  /** Never repeat an n-gram of this size, as Hugging Face's no_repeat_ngram_size (absent or 0: off). */
+  noRepeatNgram: z.number().int().min(0).max(20).optional(),
 });
 export type SamplingSettings = z.infer<typeof samplingSettings>;
+
+const gridCell = z.object({
+  temperature: z.number(),
+  topK: z.number(),
+  topP: z.number(),
+  /** Tokens generated in the cell, all samples together. */
+  tokens: z.number(),
+  /** Means over the cell's samples, each sample measured alone. */
+  distinctTokens: z.number(),
+  distinct2: z.number(),
+  distinct2Ratio: z.number(),
+  distinct3: z.number(),
+  distinct3Ratio: z.number(),
+  /** Share of a sample's 4-grams that already occurred earlier in it. */
+  repetitionRate: z.number(),
+  /** Mean −ln p(token) over every generated token, under the model (temperature 1, no filters), in nats. */
+  meanSurprise: z.number(),
+  /** The samples' texts, seed order. */
+  texts: z.array(z.string()),
+});
+export type GridCell = z.infer<typeof gridCell>;
 
 const generatedToken = z.object({
   text: z.string(),
@@ -455,8 +478,47 @@ export const methods = {
     /** `stopped`: the request was cancelled (sample.cancel) and holds the tokens made until then. */
     response: z.object({ text: z.string(), tokens: z.array(generatedToken), stopped: z.boolean() }),
   },
-  /** Stops a running sample.generate after the token it is on; unknown or finished ids are ignored. */
+  /** Stops a running sample.generate or sample.grid after the token it is on; unknown or finished ids are ignored. */
   'sample.cancel': { request: z.object({ requestId: z.string().min(1).max(64) }), response: z.object({}) },
+  /**
+   * The model's logits for the token after the prompt (all of the vocabulary), the texts of the
+   * `shown` most likely, and the ids no-repeat-ngram bans there: the view reshapes them live.
+   */
+  'sample.next': {
+    request: z.object({
+      runId,
+      checkpoint: checkpointKind,
+      prompt: z.string().max(10_000),
+      noRepeatNgram: z.number().int().min(0).max(20).default(0),
+      shown: z.number().int().min(1).max(100).default(30),
+    }),
+    response: z.object({ logits: z.array(z.number()), top: z.array(z.object({ id: z.number(), text: z.string() })), banned: z.array(z.number()) }),
+  },
+  /**
+   * The lesson's sampling experiment: `samples` seeded samples (seeds seed, seed+1, …, the same in
+   * every cell) for each temperature × top-k × top-p, with each cell's diversity and surprise.
+   * Progress streams as 'sample.gridProgress'; sample.cancel stops it (`stopped`: cells so far).
+   */
+  'sample.grid': {
+    request: z.object({
+      requestId: z.string().min(1).max(64),
+      runId,
+      checkpoint: checkpointKind,
+      prompt: z.string().max(10_000),
+      length: z.number().int().min(1).max(1000),
+      temperatures: z.array(z.number().min(0).max(10)).min(1).max(8),
+      topKs: z.array(z.number().int().min(0)).min(1).max(8),
+      topPs: z.array(z.number().gt(0).max(1)).min(1).max(4).default([1]),
+      samples: z.number().int().min(1).max(10).default(3),
+      seed: z
+        .number()
+        .int()
+        .min(0)
+        .max(2 ** 32 - 1),
+      noRepeatNgram: z.number().int().min(0).max(20).default(0),
+    }),
+    response: z.object({ cells: z.array(gridCell), stopped: z.boolean() }),
+  },
   'sample.surprise': {
     request: z.object({ runId, checkpoint: checkpointKind, text: z.string().min(2).max(5000) }),
     response: z.array(z.object({ char: z.string(), loss: z.number(), top: z.array(z.object({ text: z.string(), prob: z.number() })) })),
@@ -578,6 +640,8 @@ export const events = {
   'gpu.control': z.object({ runId, action: z.enum(['pause', 'resume', 'stop']) }),
   /** Tokens of a `sample.generate` request as they are produced. */
   'sample.tokens': z.object({ requestId: z.string(), tokens: z.array(generatedToken) }),
+  /** How far a `sample.grid` request is: tokens generated out of all its cells' tokens. */
+  'sample.gridProgress': z.object({ requestId: z.string(), done: z.number(), total: z.number() }),
 } as const;
 
 export type EventName = keyof typeof events;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Graph } from '../../src/engine/autograd';
 import { splitCorpus } from '../../src/engine/data/corpus';
-import { generate } from '../../src/engine/generate';
+import { generate, nextTokenLogits } from '../../src/engine/generate';
 import type { LanguageModel } from '../../src/engine/models';
 import { Rng } from '../../src/engine/rng';
-import { bannedByNgram, softmaxWithTemperature } from '../../src/engine/sample';
+import { bannedByNgram, cellStats, distinctNgrams, sampleStats, samplingDistribution, softmaxWithTemperature } from '../../src/engine/sample';
 import { resolveTrainConfig, Trainer } from '../../src/engine/train';
 
 const corpus = splitCorpus('To be, or not to be, that is the question: whether tis nobler in the mind to suffer. '.repeat(40));
@@ -134,5 +134,136 @@ describe('generation', () => {
     expect(() => [...generate(t.model, tok, { prompt: 'to', length: -1, seed: 1 })]).toThrow('length (-1) must be a whole number ≥ 0');
     expect(() => [...generate(t.model, tok, { prompt: 'to', length: 1, seed: 1, topP: 2 })]).toThrow('top-p (2) must be in (0, 1]');
     t.dispose();
+  });
+});
+
+/**
+ * Hugging Face's NoRepeatNGramLogitsProcessor (transformers, generation/logits_process.py),
+ * transcribed: every n-gram of the sequence maps its first n-1 tokens to the tokens that followed;
+ * the tokens banned next are those after the sequence's last n-1 tokens; nothing is banned
+ * while the sequence is shorter than n-1 (`cur_len + 1 < ngram_size`).
+ */
+function huggingFaceBanned(ids: number[], n: number): number[] {
+  const curLen = ids.length;
+  if (curLen + 1 < n) return [];
+  const generated = new Map<string, number[]>();
+  for (let i = 0; i + n <= ids.length; i++) {
+    const key = ids.slice(i, i + n - 1).join(',');
+    generated.set(key, [...(generated.get(key) ?? []), ids[i + n - 1]]);
+  }
+  return generated.get(ids.slice(curLen + 1 - n, curLen).join(',')) ?? [];
+}
+
+describe('no-repeat-ngram as Hugging Face defines it', () => {
+  it('bans the same tokens as NoRepeatNGramLogitsProcessor on random sequences, n = 1 to 4', () => {
+    const rng = new Rng(11);
+    for (let trial = 0; trial < 300; trial++) {
+      const ids = Array.from({ length: Math.floor(rng.random() * 30) }, () => Math.floor(rng.random() * 4));
+      const n = 1 + (trial % 4);
+      expect(bannedByNgram(ids, n).sort(), `${ids} n=${n}`).toEqual([...new Set(huggingFaceBanned(ids, n))].sort());
+    }
+  });
+
+  it('gives a banned token probability 0 whatever the other filters, and counts the prompt', () => {
+    const logits = [3, 2.5, 1, 0.5, -1];
+    const banned = bannedByNgram([0, 1, 0], 2); // "0 1" seen: after "0", 1 is banned
+    expect(banned).toEqual([1]);
+    for (const options of [{}, { temperature: 0 }, { temperature: 0.7, topK: 2 }, { topP: 0.9 }]) {
+      const p = samplingDistribution(logits, { ...options, banned });
+      expect(p[1]).toBe(0);
+      expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    }
+    // greedy with a ban takes the next best
+    expect(Array.from(samplingDistribution(logits, { temperature: 0, banned: [0] }))).toEqual([0, 1, 0, 0, 0]);
+  });
+
+  it('generate with no_repeat_ngram_size 2 never writes a bigram twice, prompt included', () => {
+    const t = trained('gpt');
+    const prompt = 'to be, or';
+    const out = [...generate(t.model, tok, { prompt, length: 40, seed: 2, temperature: 1.5, noRepeatNgram: 2 })].map((o) => o.text).join('');
+    const all = prompt + out;
+    const pairs = Array.from({ length: all.length - 1 }, (_, i) => all.slice(i, i + 2));
+    expect(new Set(pairs).size).toBe(pairs.length);
+    t.dispose();
+  });
+});
+
+describe('next-token logits', () => {
+  it('are the logits generate draws its first token from, for both families', () => {
+    for (const family of ['gpt', 'lstm'] as const) {
+      const t = trained(family);
+      const prompt = 'whether tis nobler in';
+      const { logits, banned } = nextTokenLogits(t.model, tok, prompt, 2);
+      const ids = Array.from(tok.encode(prompt));
+      expect(banned.sort()).toEqual(bannedByNgram(ids, 2).sort());
+      const [first] = generate(t.model, tok, { prompt, length: 1, seed: 1 });
+      expect(first.prob).toBeCloseTo(softmaxWithTemperature(logits, 1)[first.id], 5);
+      expect(first.top.map((x) => x.id)).toEqual(
+        Array.from(softmaxWithTemperature(logits, 1).keys())
+          .sort((a, b) => logits[b] - logits[a])
+          .slice(0, 5),
+      );
+      t.dispose();
+    }
+  });
+});
+
+describe('sample diversity and surprise', () => {
+  it('counts distinct tokens and n-grams of a hand-made sequence', () => {
+    // a b a b a c: bigrams ab ba ab ba ac -> 3 distinct of 5; trigrams aba bab aba bac -> 3 of 4
+    const ids = [0, 1, 0, 1, 0, 2];
+    expect(distinctNgrams(ids, 2)).toEqual({ distinct: 3, total: 5, ratio: 3 / 5 });
+    expect(distinctNgrams(ids, 3)).toEqual({ distinct: 3, total: 4, ratio: 3 / 4 });
+    expect(distinctNgrams([0], 2)).toEqual({ distinct: 0, total: 0, ratio: 0 });
+    const probs = [0.5, 0.25, 0.5, 0.25, 0.5, 1];
+    const s = sampleStats(ids, probs);
+    expect(s.tokens).toBe(6);
+    expect(s.distinctTokens).toBe(3);
+    expect([s.distinct2, s.distinct2Ratio, s.distinct3, s.distinct3Ratio]).toEqual([3, 0.6, 3, 0.75]);
+    // 4-grams abab baba abac: none seen before -> 0
+    expect(s.repetitionRate).toBe(0);
+    // surprise: (3 ln 2 + 2 ln 4 + 0) / 6 = 7 ln 2 / 6 nats
+    expect(s.meanSurprise).toBeCloseTo((7 * Math.LN2) / 6, 12);
+  });
+
+  it('a sequence that loops has a high repetition rate; one that never repeats has none', () => {
+    const loop = Array.from({ length: 20 }, (_, i) => i % 2); // abab...: 17 4-grams, 2 distinct
+    expect(
+      sampleStats(
+        loop,
+        loop.map(() => 1),
+      ).repetitionRate,
+    ).toBeCloseTo(15 / 17, 12);
+    expect(
+      sampleStats(
+        loop,
+        loop.map(() => 1),
+      ).meanSurprise,
+    ).toBe(0);
+    const fresh = Array.from({ length: 20 }, (_, i) => i);
+    expect(
+      sampleStats(
+        fresh,
+        fresh.map(() => 0.1),
+      ).repetitionRate,
+    ).toBe(0);
+    expect(
+      sampleStats(
+        fresh,
+        fresh.map(() => 0.1),
+      ).meanSurprise,
+    ).toBeCloseTo(Math.log(10), 12);
+  });
+
+  it('a cell averages its samples and pools the surprise over every token', () => {
+    const a = { ids: [0, 0, 0, 0, 0, 0], probs: [1, 1, 1, 1, 1, 1] }; // 1 distinct token, 2 of its 3 4-grams repeat, surprise 0
+    const b = { ids: [0, 1, 2, 3, 4, 5], probs: [0.5, 0.5, 0.5, 0.5, 0.5, 0.5] }; // 6 distinct, ln 2 each
+    const c = cellStats([a, b]);
+    expect(c.tokens).toBe(12);
+    expect(c.distinctTokens).toBe(3.5);
+    expect(c.distinct2Ratio).toBeCloseTo((1 / 5 + 1) / 2, 12);
+    expect(c.repetitionRate).toBeCloseTo((2 / 3 + 0) / 2, 12);
+    expect(c.meanSurprise).toBeCloseTo((6 * Math.LN2) / 12, 12);
+    expect(() => sampleStats([1, 2], [1])).toThrow('2 ids but 1 probabilities');
   });
 });

@@ -5,7 +5,7 @@ import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../../engine/a
 import { nearestNeighbours } from '../../engine/analysis/neighbours';
 import { pca } from '../../engine/analysis/pca';
 import { EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
-import { generate } from '../../engine/generate';
+import { generate, nextTokenLogits } from '../../engine/generate';
 import type { GeneratedToken } from '../../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
 import { PRESETS } from '../../engine/presets';
@@ -27,6 +27,7 @@ import { databasePath, ensureLabHome } from '../store/paths';
 import type { RunEvent } from '../jobs/cpu-run';
 import { checkpointFiles } from './run-model';
 import { ModelCache } from './model-cache';
+import { runSamplingGrid } from './sampling-grid';
 import { exportFolder } from '../store/checkpoint-files';
 import { metricsCsv } from '../store/metrics-csv';
 import { RunStore } from '../store/run-store';
@@ -492,6 +493,25 @@ export class LabApi {
         const control = this.generating.get(requestId);
         if (control) control.stop = true;
         return {};
+      },
+      'sample.next': ({ runId, checkpoint, prompt, noRepeatNgram, shown }) =>
+        this.models.use(runId, checkpoint, ({ model, tokenizer }) => {
+          const { logits, banned } = nextTokenLogits(model, tokenizer, prompt, noRepeatNgram);
+          const top = Array.from(logits.keys())
+            .sort((a, b) => logits[b] - logits[a] || a - b)
+            .slice(0, shown);
+          return { logits: Array.from(logits), top: top.map((id) => ({ id, text: tokenizer.vocab[id] })), banned };
+        }),
+      'sample.grid': async ({ requestId, ...request }) => {
+        if (this.generating.has(requestId)) throw new UserError(`a sample with request id "${requestId}" is already running`);
+        const control = { stop: false };
+        this.generating.set(requestId, control);
+        try {
+          const progress = (done: number, total: number) => this.emit('sample.gridProgress', { requestId, done, total });
+          return await runSamplingGrid(request, (settings) => this.sample(settings), control, progress);
+        } finally {
+          this.generating.delete(requestId);
+        }
       },
       'sample.surprise': ({ runId, checkpoint, text }) => this.models.use(runId, checkpoint, ({ model, tokenizer }) => surprise(model, tokenizer, text)),
       'analysis.embeddings': ({ runId, checkpoint, k, seed, init, maxIterations }) => {
