@@ -28,8 +28,10 @@ export interface RunSettings {
   tokenizer: TokenizerSpec;
   /** Stop after this much training time; the cosine horizon follows the measured speed. */
   timeBudgetMs: number | null;
-  /** Training time already spent before this resume (the wall-time axis continues from it). */
+  /** Wall time already spent before this resume (the wall-time axis continues from it). */
   wallOffsetMs: number;
+  /** Active training time (pauses excluded) already spent before this resume; absent: `wallOffsetMs`. */
+  activeOffsetMs?: number;
   /** The validation loss of the run's best checkpoint so far (when resuming): only a better one replaces it. */
   bestValLoss: number | null;
 }
@@ -40,8 +42,9 @@ export interface RunSettings {
 /** What the training loop emits. */
 export type LoopEvent =
   | { type: 'started'; step: number; totalSteps: number; vocabSize: number; resumedFrom: number | null; device?: string }
-  | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number }
-  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; trainLoss: number; valLoss: number }
+  /** `elapsedMs`: wall time since the run started, pauses included; `activeMs`: training time, pauses excluded. */
+  | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number; activeMs: number }
+  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; activeMs: number; trainLoss: number; valLoss: number }
   | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
   | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
   /** `diverged`: the loss left the healthy range (the run's own failure; moving it to another device would not help). */
@@ -141,19 +144,24 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     resumedFrom,
     device: io.device ?? trainer.backend.name,
   });
-  const t0 = performance.now() - spec.wallOffsetMs;
+  // two clocks: wall time since the start, and active time, which stops while the run is paused
+  // (a chart's "active time" axis and the time budget count the latter)
+  const t0 = performance.now();
+  const activeOffsetMs = spec.activeOffsetMs ?? spec.wallOffsetMs;
+  let pausedMs = 0;
+  let pausedSince: number | null = null;
   let bestVal = spec.bestValLoss ?? Infinity;
   let lastGood: number | null = null;
   /** The last step's position on the token and time axes (for an evaluation made after it). */
-  let at: { tokens: number; elapsedMs: number } | null = null;
+  let at: { tokens: number; elapsedMs: number; activeMs: number } | null = null;
   // every evaluation is logged, whenever it is made (at eval_interval, at a checkpoint, at a stop):
   // the val loss a checkpoint records is always a point of the val_loss series. A diverged loss
   // ends the run before its checkpoint is written: the last good one stays.
-  const evaluate = (step: number, tokens: number, elapsedMs: number): number => {
+  const evaluate = (step: number, tokens: number, elapsedMs: number, activeMs: number): number => {
     const e = trainer.evaluateBoth();
     trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
     trainer.checkConverging(e.valLoss, step, 'validation loss');
-    emit({ type: 'eval', step, tokens, elapsedMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
+    emit({ type: 'eval', step, tokens, elapsedMs, activeMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
     return e.valLoss;
   };
   const saveCheckpoint = (valLoss: number | null) => {
@@ -167,37 +175,44 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
       await yieldToEvents();
       if (control.stopRequested) break;
       if (control.paused) {
+        pausedSince ??= performance.now();
         await new Promise((r) => setTimeout(r, 20));
         continue;
+      }
+      if (pausedSince !== null) {
+        pausedMs += performance.now() - pausedSince;
+        pausedSince = null;
       }
       const s0 = performance.now();
       const m = trainer.trainStep();
       io.afterStep?.();
-      const elapsedMs = performance.now() - t0;
-      const outOfTime = spec.timeBudgetMs !== null && elapsedMs >= spec.timeBudgetMs;
+      const now = performance.now();
+      const elapsedMs = spec.wallOffsetMs + now - t0;
+      const activeMs = activeOffsetMs + now - t0 - pausedMs;
+      const outOfTime = spec.timeBudgetMs !== null && activeMs >= spec.timeBudgetMs;
       if (spec.timeBudgetMs !== null && c.schedule.kind === 'cosine') {
         // the horizon is the number of steps that fit in the budget at the speed measured so far
-        const fit = Math.floor((m.step * spec.timeBudgetMs) / elapsedMs);
+        const fit = Math.floor((m.step * spec.timeBudgetMs) / activeMs);
         c.schedule.lr_decay_iters = Math.max(c.schedule.warmup_iters, Math.min(c.steps, fit));
       }
-      emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((performance.now() - s0) / 1000), elapsedMs });
-      at = { tokens: m.tokens, elapsedMs };
+      emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((now - s0) / 1000), elapsedMs, activeMs });
+      at = { tokens: m.tokens, elapsedMs, activeMs };
       const last = m.step === c.steps || outOfTime;
       const evalNow = m.step % c.eval_interval === 0 || last;
       let valLoss: number | null = null;
-      if (evalNow) valLoss = evaluate(m.step, m.tokens, elapsedMs);
+      if (evalNow) valLoss = evaluate(m.step, m.tokens, elapsedMs, activeMs);
       if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
         const settings = { temperature: 0.8, length: 200, seed: 1 };
         const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
         emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
       }
       if (m.step % spec.checkpointInterval === 0 || last) {
-        if (valLoss === null) valLoss = evaluate(m.step, m.tokens, elapsedMs);
+        if (valLoss === null) valLoss = evaluate(m.step, m.tokens, elapsedMs, activeMs);
         saveCheckpoint(valLoss);
       }
       if (outOfTime) break;
     }
-    if (control.stopRequested && trainer.step !== lastGood && at !== null) saveCheckpoint(evaluate(trainer.step, at.tokens, at.elapsedMs));
+    if (control.stopRequested && trainer.step !== lastGood && at !== null) saveCheckpoint(evaluate(trainer.step, at.tokens, at.elapsedMs, at.activeMs));
     emit({
       type: 'end',
       status: control.stopRequested ? 'stopped' : 'finished',

@@ -45,8 +45,11 @@ const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'fa
 export type RunStatusName = z.infer<typeof status>;
 export const RUN_STATUSES: readonly RunStatusName[] = status.options;
 const checkpointKind = z.enum(['best', 'latest']);
-/** The x axes a chart can plot a run's metrics against. */
-export const AXES = ['step', 'tokens', 'wall'] as const;
+/**
+ * The x axes a chart can plot a run's metrics against: the step, tokens seen, wall time since the
+ * start (pauses included) and active time (training time only: pauses excluded).
+ */
+export const AXES = ['step', 'tokens', 'wall', 'active'] as const;
 export type Axis = (typeof AXES)[number];
 const settingValue = z.union([z.string(), z.number(), z.boolean()]);
 const tag = z.string().trim().min(1, 'a tag cannot be empty').max(40, 'a tag is at most 40 characters');
@@ -158,6 +161,7 @@ const runSettings = describes<RunSettings>()(
     tokenizer: tokenizerSpec,
     timeBudgetMs: z.number().nullable(),
     wallOffsetMs: z.number(),
+    activeOffsetMs: z.number().optional(),
     bestValLoss: z.number().nullable(),
   }),
 );
@@ -255,7 +259,8 @@ const presetInfo = z.object({
 });
 export type PresetInfo = z.infer<typeof presetInfo>;
 
-const seriesPoint = z.object({ step: z.number(), tokens: z.number(), wallMs: z.number(), value: z.number() });
+/** A metric's value at a step; `wallMs`: time since the run started, pauses included; `activeMs`: training time, pauses excluded. */
+const seriesPoint = z.object({ step: z.number(), tokens: z.number(), wallMs: z.number(), activeMs: z.number(), value: z.number() });
 export type SeriesPoint = z.infer<typeof seriesPoint>;
 
 const samplingSettings = z.object({
@@ -359,13 +364,17 @@ const stepEvent = z.object({
   gradNorm: z.number(),
   tokens: z.number(),
   tokensPerSec: z.number(),
+  /** Wall time since the run started (pauses included). */
   elapsedMs: z.number(),
+  /** Training time since the run started, pauses excluded (what a time budget counts). */
+  activeMs: z.number(),
 });
 const evalEvent = z.object({
   type: z.literal('eval'),
   step: z.number(),
   tokens: z.number(),
   elapsedMs: z.number(),
+  activeMs: z.number(),
   trainLoss: z.number(),
   valLoss: z.number(),
 });

@@ -6,7 +6,7 @@ import type { RunEventView, SeriesPoint } from './contract';
 /** The metric points a run event carries, by metric name (none for events that carry no metric). */
 export function metricPointsOf(event: RunEventView): { name: string; point: SeriesPoint }[] {
   if (event.type === 'step') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs };
+    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs, activeMs: event.activeMs };
     return [
       { name: 'train_loss', point: { ...at, value: event.loss } },
       { name: 'lr', point: { ...at, value: event.lr } },
@@ -15,7 +15,7 @@ export function metricPointsOf(event: RunEventView): { name: string; point: Seri
     ];
   }
   if (event.type === 'eval') {
-    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs };
+    const at = { step: event.step, tokens: event.tokens, wallMs: event.elapsedMs, activeMs: event.activeMs };
     return [
       { name: 'eval_train_loss', point: { ...at, value: event.trainLoss } },
       { name: 'val_loss', point: { ...at, value: event.valLoss } },

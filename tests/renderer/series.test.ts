@@ -2,13 +2,14 @@ import { describe, it, expect } from 'vitest';
 import { appendPoint, colorFor, countPoints, metricPointsOf, PALETTE, positiveOnly, progressOf, thin, toXY } from '../../src/renderer/src/lib/series';
 import type { SeriesPoint } from '../../src/shared/contract';
 
-const p = (step: number, value: number): SeriesPoint => ({ step, tokens: step * 10, wallMs: step * 100, value });
+const p = (step: number, value: number): SeriesPoint => ({ step, tokens: step * 10, wallMs: step * 100, activeMs: step * 90, value });
 
 describe('series', () => {
   it('maps points onto the chosen x axis', () => {
     expect(toXY([p(2, 1.5)], 'step')).toEqual([{ x: 2, y: 1.5 }]);
     expect(toXY([p(2, 1.5)], 'tokens')).toEqual([{ x: 20, y: 1.5 }]);
     expect(toXY([p(2, 1.5)], 'wall')).toEqual([{ x: 200, y: 1.5 }]);
+    expect(toXY([p(2, 1.5)], 'active')).toEqual([{ x: 180, y: 1.5 }]);
   });
 
   it('appends growing steps and rewinds on a resume from an earlier step', () => {
@@ -21,10 +22,10 @@ describe('series', () => {
   });
 
   it('turns step and eval events into metric points', () => {
-    const step = metricPointsOf({ type: 'step', step: 5, loss: 2, lr: 1e-3, gradNorm: 0.7, tokens: 500, tokensPerSec: 1000, elapsedMs: 50 });
+    const step = metricPointsOf({ type: 'step', step: 5, loss: 2, lr: 1e-3, gradNorm: 0.7, tokens: 500, tokensPerSec: 1000, elapsedMs: 50, activeMs: 40 });
     expect(step.map((m) => m.name)).toEqual(['train_loss', 'lr', 'grad_norm', 'tokens_per_sec']);
-    expect(step[0].point).toEqual({ step: 5, tokens: 500, wallMs: 50, value: 2 });
-    const evalPoints = metricPointsOf({ type: 'eval', step: 5, tokens: 500, elapsedMs: 60, trainLoss: 1.9, valLoss: Math.LN2 * 2 });
+    expect(step[0].point).toEqual({ step: 5, tokens: 500, wallMs: 50, activeMs: 40, value: 2 });
+    const evalPoints = metricPointsOf({ type: 'eval', step: 5, tokens: 500, elapsedMs: 60, activeMs: 45, trainLoss: 1.9, valLoss: Math.LN2 * 2 });
     expect(evalPoints.find((m) => m.name === 'val_loss')?.point.value).toBeCloseTo(Math.LN2 * 2);
     expect(evalPoints.find((m) => m.name === 'val_bpc')?.point.value).toBeCloseTo(2);
     expect(metricPointsOf({ type: 'status', status: 'paused' })).toEqual([]);

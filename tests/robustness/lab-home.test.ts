@@ -117,10 +117,11 @@ describe('a lab home that can move', () => {
     config.data.path = '/somewhere/else/nanolab/corpora/0123456789abcdef.txt';
     db.db.prepare('UPDATE runs SET config = ? WHERE id = 1').run(JSON.stringify(config));
     db.db.exec('ALTER TABLE run_log DROP COLUMN device'); // schema 2 had no device column
+    db.db.exec('ALTER TABLE metrics DROP COLUMN active_ms'); // nor active time
     db.db.pragma('user_version = 2');
     db.close();
     const store = new RunStore(databasePath(home));
-    expect(store.version).toBe(4);
+    expect(store.version).toBe(5);
     expect(store.db.prepare('SELECT path FROM checkpoints ORDER BY kind').all()).toEqual([
       { path: 'runs/1/checkpoints/best' },
       { path: 'runs/1/checkpoints/latest' },

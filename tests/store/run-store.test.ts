@@ -13,11 +13,11 @@ describe('the experiment database', () => {
   it('migrates a new file to the current schema, in WAL mode, and refuses a newer one', () => {
     const path = fresh();
     const store = new RunStore(path);
-    expect(store.version).toBe(4);
+    expect(store.version).toBe(5);
     expect(store.db.pragma('journal_mode', { simple: true })).toBe('wal');
     store.db.pragma('user_version = 99');
     store.close();
-    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (4)');
+    expect(() => new RunStore(path)).toThrow('the lab database is at schema version 99, newer than this NanoLab understands (5)');
   });
 
   it('upgrades a version-1 lab (no run log) in place, keeping its runs', () => {
@@ -25,10 +25,11 @@ describe('the experiment database', () => {
     const old = new RunStore(path);
     const id = old.createRun({ name: 'before the log', family: 'gpt', paramCount: 1, config: {} });
     old.db.exec('DROP TABLE run_log');
+    old.db.exec('ALTER TABLE metrics DROP COLUMN active_ms');
     old.db.pragma('user_version = 1');
     old.close();
     const store = new RunStore(path);
-    expect(store.version).toBe(4);
+    expect(store.version).toBe(5);
     expect(store.getRun(id).name).toBe('before the log');
     store.log(id, 0, 'training on the GPU');
     store.log(id, 40, 'continued on the CPU');
@@ -46,6 +47,7 @@ describe('the experiment database', () => {
     const old = new RunStore(path);
     const id = old.createRun({ name: 'moved', family: 'gpt', paramCount: 1, config: {} });
     old.db.exec('ALTER TABLE run_log DROP COLUMN device');
+    old.db.exec('ALTER TABLE metrics DROP COLUMN active_ms');
     const line = old.db.prepare('INSERT INTO run_log (run_id, step, message, created_at) VALUES (?, ?, ?, 0)');
     line.run(id, 0, 'waiting for a NanoLab page to train it on the GPU (gpu.js, WebGL2)');
     line.run(id, 0, 'training on the GPU: SwiftShader');
@@ -53,10 +55,33 @@ describe('the experiment database', () => {
     old.db.pragma('user_version = 3');
     old.close();
     const store = new RunStore(path);
-    expect(store.version).toBe(4);
+    expect(store.version).toBe(5);
     expect(store.logLines(id).map((l) => l.device)).toEqual([null, 'gpu', 'cpu']);
     store.log(id, 41, 'training on the GPU again', 'gpu');
     expect(store.logLines(id).at(-1)).toMatchObject({ step: 41, device: 'gpu' });
+    store.close();
+  });
+
+  it('upgrades a version-4 lab: its metrics, logged before pauses were told apart, get active time = wall time', () => {
+    const path = fresh();
+    const old = new RunStore(path);
+    const id = old.createRun({ name: 'before active time', family: 'gpt', paramCount: 1, config: {} });
+    old.db.exec('ALTER TABLE metrics DROP COLUMN active_ms');
+    const row = old.db.prepare('INSERT INTO metrics (run_id, step, wall_ms, tokens, name, value) VALUES (?, ?, ?, ?, ?, ?)');
+    row.run(id, 1, 120, 64, 'train_loss', 4.1);
+    row.run(id, 2, 9300, 128, 'train_loss', 3.9);
+    old.db.pragma('user_version = 4');
+    old.close();
+    const store = new RunStore(path);
+    expect(store.version).toBe(5);
+    expect(store.series(id, 'train_loss')).toEqual([
+      { step: 1, tokens: 64, wallMs: 120, activeMs: 120, value: 4.1 },
+      { step: 2, tokens: 128, wallMs: 9300, activeMs: 9300, value: 3.9 },
+    ]);
+    store.appendMetrics(id, [{ step: 3, wallMs: 12_000, activeMs: 9500, tokens: 192, name: 'train_loss', value: 3.8 }]);
+    expect(store.metricAt(id, 'train_loss', 3)).toEqual({ step: 3, tokens: 192, wallMs: 12_000, activeMs: 9500, value: 3.8 });
+    expect(store.alignedSeries([id], 'train_loss', 'active')[0].points.map((p) => p.x)).toEqual([120, 9300, 9500]);
+    expect(store.alignedSeries([id], 'train_loss', 'wall')[0].points.map((p) => p.x)).toEqual([120, 9300, 12_000]);
     store.close();
   });
 
@@ -65,11 +90,11 @@ describe('the experiment database', () => {
     const a = store.createRun({ name: 'lstm baseline', family: 'lstm', paramCount: 1000, config: { lr: 3e-3 }, tags: ['baseline'] }, 1);
     const b = store.createRun({ name: 'gpt small', family: 'gpt', paramCount: 5000, config: { lr: 1e-3 } }, 2);
     store.appendMetrics(a, [
-      { step: 100, wallMs: 1000, tokens: 100, name: 'val_loss', value: 2.1 },
-      { step: 200, wallMs: 2000, tokens: 200, name: 'val_loss', value: 1.9 },
-      { step: 200, wallMs: 2000, tokens: 200, name: 'tokens_per_sec', value: 5000 },
+      { step: 100, wallMs: 1000, activeMs: 1000, tokens: 100, name: 'val_loss', value: 2.1 },
+      { step: 200, wallMs: 2000, activeMs: 2000, tokens: 200, name: 'val_loss', value: 1.9 },
+      { step: 200, wallMs: 2000, activeMs: 2000, tokens: 200, name: 'tokens_per_sec', value: 5000 },
     ]);
-    store.appendMetrics(b, [{ step: 50, wallMs: 500, tokens: 50, name: 'val_loss', value: 1.7 }]);
+    store.appendMetrics(b, [{ step: 50, wallMs: 500, activeMs: 500, tokens: 50, name: 'val_loss', value: 1.7 }]);
     // the best val loss shown is the best checkpoint's, never a figure without a file
     store.addCheckpoint(a, { step: 200, path: '/x/runs/1/checkpoints/best', valLoss: 1.9, kind: 'best' });
     store.addCheckpoint(b, { step: 50, path: '/x/runs/2/checkpoints/best', valLoss: 1.7, kind: 'best' });
@@ -103,6 +128,7 @@ describe('the experiment database', () => {
     const rows = Array.from({ length: 10_000 }, (_, i) => ({
       step: i + 1,
       wallMs: i,
+      activeMs: i,
       tokens: i * 8,
       name: 'train_loss',
       value: i === 4321 ? 50 : 3 - i / 10_000,
@@ -122,7 +148,7 @@ describe('the experiment database', () => {
     const id = store.createRun({ name: 'r', family: 'gru', paramCount: 1, config: {} });
     store.appendMetrics(
       id,
-      [1, 2, 3, 4].map((step) => ({ step, wallMs: step, tokens: step, name: 'train_loss', value: step })),
+      [1, 2, 3, 4].map((step) => ({ step, wallMs: step, activeMs: step, tokens: step, name: 'train_loss', value: step })),
     );
     expect(store.supersedeAfter(id, 2)).toBe(2);
     expect(store.series(id, 'train_loss').map((p) => p.step)).toEqual([1, 2]);
@@ -145,7 +171,7 @@ describe('the experiment database', () => {
       { step: 20, path: '/c/best', valLoss: 1.8, kind: 'best' },
       { step: 20, path: '/c/latest', valLoss: 1.8, kind: 'latest' },
     ]);
-    store.appendMetrics(a, [{ step: 1, wallMs: 1, tokens: 1, name: 'train_loss', value: 1 }]);
+    store.appendMetrics(a, [{ step: 1, wallMs: 1, activeMs: 1, tokens: 1, name: 'train_loss', value: 1 }]);
     expect(store.deleteRun(a).sort()).toEqual(['/c/best', '/c/latest']);
     for (const table of ['metrics', 'samples', 'checkpoints', 'run_tags']) {
       expect((store.db.prepare(`SELECT count(*) AS n FROM ${table} WHERE run_id = ?`).get(a) as { n: number }).n, table).toBe(0);
@@ -156,7 +182,7 @@ describe('the experiment database', () => {
     const store = new RunStore(fresh());
     const id = store.createRun({ name: 'r', family: 'rnn', paramCount: 1, config: {} });
     const w = new MetricWriter(store, id, 60_000);
-    w.push({ step: 1, wallMs: 1, tokens: 1, name: 'train_loss', value: 4 });
+    w.push({ step: 1, wallMs: 1, activeMs: 1, tokens: 1, name: 'train_loss', value: 4 });
     expect(store.series(id, 'train_loss')).toEqual([]);
     w.close();
     expect(store.series(id, 'train_loss')).toHaveLength(1);

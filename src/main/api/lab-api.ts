@@ -15,11 +15,13 @@ import {
   bestValOf,
   calibrateCpu,
   createRunRecord,
+  NO_TIME_SPENT,
   prepareResume,
   RunRecorder,
   specOf,
   type RunHandle,
   type StoredRunConfig,
+  type TimeSpent,
 } from '../jobs/job-host';
 import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
@@ -143,16 +145,15 @@ export class LabApi {
    * Starts (or continues) training `runId` where its config says: the CPU worker, or the GPU of
    * whichever page claims it.
    */
-  private train(runId: number, stored: StoredRunConfig, resume: boolean, wallOffsetMs: number, recorder: RunRecorder): RunHandle {
-    if (stored.device !== 'gpu')
-      return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, wallOffsetMs, bestValOf(this.store, runId)), recorder);
+  private train(runId: number, stored: StoredRunConfig, resume: boolean, spent: TimeSpent, recorder: RunRecorder): RunHandle {
+    if (stored.device !== 'gpu') return attachCpu(this.store, specOf(this.options.home, runId, stored, resume, spent, bestValOf(this.store, runId)), recorder);
     const run = new GpuRun({
       home: this.options.home,
       store: this.store,
       runId,
       stored,
       resume,
-      wallOffsetMs,
+      spent,
       recorder,
       link: this.gpuLink,
       ...this.options.gpuTimeouts,
@@ -398,7 +399,7 @@ export class LabApi {
             `Auto chose the ${draft.device.toUpperCase()}: CPU ${c.cpuTokensPerSec.toFixed(0)} tokens/s, GPU ${c.gpuTokensPerSec === null ? 'unavailable' : `${c.gpuTokensPerSec.toFixed(0)} tokens/s`}${c.adapter ? ` (${c.adapter})` : ''}`,
           );
         }
-        this.watch(this.train(runId, stored, false, 0, recorder));
+        this.watch(this.train(runId, stored, false, NO_TIME_SPENT, recorder));
         this.emit('runs.changed', {});
         return { id: runId };
       },
@@ -444,13 +445,13 @@ export class LabApi {
       },
       'runs.continue': ({ id }) => {
         this.requireIdle(id, 'continue it');
-        const { stored, wallOffsetMs } = prepareResume(store, id);
+        const { stored, spent } = prepareResume(store, id);
         const recorder = new RunRecorder(
           store,
           id,
           this.relay(() => id),
         );
-        this.watch(this.train(id, stored, true, wallOffsetMs, recorder));
+        this.watch(this.train(id, stored, true, spent, recorder));
         this.emit('runs.changed', {});
         return {};
       },

@@ -2,7 +2,7 @@ import { base64ToBytes, bytesToBase64 } from '../../shared/base64';
 import type { ReportedEvent } from '../../shared/contract';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
-import { attachCpu, bestValOf, specOf, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig } from './job-host';
+import { attachCpu, bestValOf, specOf, timeSpentAt, type RunEnd, type RunHandle, type RunRecorder, type StoredRunConfig, type TimeSpent } from './job-host';
 import { readCorpusText } from './corpus-file';
 import { checkpointDir, corpusFile } from '../store/paths';
 import type { RunSettings } from '../../engine/run';
@@ -32,7 +32,8 @@ export interface GpuRunOptions {
   runId: number;
   stored: StoredRunConfig;
   resume: boolean;
-  wallOffsetMs: number;
+  /** Time already spent when it resumes. */
+  spent: TimeSpent;
   recorder: RunRecorder;
   link: GpuLink;
   /** How long a job waits for a page to claim it before it trains on the CPU (default 20 s). */
@@ -84,11 +85,7 @@ export class GpuRun implements RunHandle {
     const { stored, home, runId } = this.o;
     const latest = this.o.resume ? checkpointDir(home, runId, 'latest') : null;
     // the page needs the run's settings, not where the host keeps its files
-    const {
-      home: _home,
-      dataPath: _dataPath,
-      ...settings
-    }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.wallOffsetMs, bestValOf(this.o.store, runId));
+    const { home: _home, dataPath: _dataPath, ...settings }: RunSpec = specOf(home, runId, stored, this.o.resume, this.o.spent, bestValOf(this.o.store, runId));
     const reply = {
       granted: true as const,
       settings,
@@ -189,9 +186,8 @@ export class GpuRun implements RunHandle {
     store.supersedeAfter(runId, from ?? 0);
     // the log line is for people; pages reload the series the move cut back on this
     recorder.record({ type: 'moved', step: this.lastStep, to: 'cpu', reason, fromStep: from });
-    const wall = resume ? (store.metricAt(runId, 'train_loss', from)?.wallMs ?? 0) : 0;
     try {
-      const handle = attachCpu(store, specOf(home, runId, stored, resume, wall, bestValOf(store, runId)), recorder, true);
+      const handle = attachCpu(store, specOf(home, runId, stored, resume, timeSpentAt(store, runId, from), bestValOf(store, runId)), recorder, true);
       this.state = { kind: 'cpu', handle };
       if (this.paused) {
         handle.pause();

@@ -251,7 +251,21 @@ export function bestValOf(store: RunStore, runId: number): number | null {
   return store.checkpoints(runId).find((c) => c.kind === 'best')?.valLoss ?? null;
 }
 
-export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, wallOffsetMs = 0, bestValLoss: number | null = null): RunSpec {
+/** Time a run has already spent when it resumes: wall time, and active training time (pauses excluded). */
+export interface TimeSpent {
+  wallOffsetMs: number;
+  activeOffsetMs: number;
+}
+
+export const NO_TIME_SPENT: TimeSpent = { wallOffsetMs: 0, activeOffsetMs: 0 };
+
+/** The time a run had spent at `step` (its train_loss point there), or none (the start, or no point). */
+export function timeSpentAt(store: RunStore, runId: number, step: number | null): TimeSpent {
+  const at = step === null ? null : store.metricAt(runId, 'train_loss', step);
+  return at ? { wallOffsetMs: at.wallMs, activeOffsetMs: at.activeMs } : NO_TIME_SPENT;
+}
+
+export function specOf(home: string, runId: number, c: StoredRunConfig, resume: boolean, spent = NO_TIME_SPENT, bestValLoss: number | null = null): RunSpec {
   return {
     home,
     runId,
@@ -264,7 +278,8 @@ export function specOf(home: string, runId: number, c: StoredRunConfig, resume: 
     lowercase: c.data.lowercase,
     tokenizer: c.data.tokenizer ?? { kind: 'char' },
     timeBudgetMs: c.time_budget_ms,
-    wallOffsetMs,
+    wallOffsetMs: spent.wallOffsetMs,
+    activeOffsetMs: spent.activeOffsetMs,
     bestValLoss,
   };
 }
@@ -273,7 +288,7 @@ export function specOf(home: string, runId: number, c: StoredRunConfig, resume: 
  * Checks a run can continue and prepares it: metrics past its latest checkpoint are superseded.
  * Returns its stored config and the training time already spent.
  */
-export function prepareResume(store: RunStore, runId: number): { stored: StoredRunConfig; wallOffsetMs: number } {
+export function prepareResume(store: RunStore, runId: number): { stored: StoredRunConfig; spent: TimeSpent } {
   const run = store.getRun(runId);
   if (run.status === 'running' || run.status === 'paused') throw new UserError(`run ${runId} is ${run.status}: it is still owned by a process`);
   const latest = store.checkpoints(runId).find((c) => c.kind === 'latest');
@@ -288,13 +303,12 @@ export function prepareResume(store: RunStore, runId: number): { stored: StoredR
   }
   store.supersedeAfter(runId, latest.step);
   const stored = run.config as StoredRunConfig;
-  // training time continues from the checkpoint's: the wall-time axis and a --minutes budget both
-  const at = store.metricAt(runId, 'train_loss', latest.step);
-  return { stored, wallOffsetMs: at?.wallMs ?? 0 };
+  // time continues from the checkpoint's: the wall- and active-time axes, and a --minutes budget (active time)
+  return { stored, spent: timeSpentAt(store, runId, latest.step) };
 }
 
 /** Continues a stopped, failed or interrupted run from its latest checkpoint, on the CPU worker. */
 export function resumeRun(home: string, store: RunStore, runId: number, onEvent?: (e: RunEvent) => void): RunHandle {
-  const { stored, wallOffsetMs } = prepareResume(store, runId);
-  return attachCpu(store, specOf(home, runId, stored, true, wallOffsetMs, bestValOf(store, runId)), new RunRecorder(store, runId, onEvent));
+  const { stored, spent } = prepareResume(store, runId);
+  return attachCpu(store, specOf(home, runId, stored, true, spent, bestValOf(store, runId)), new RunRecorder(store, runId, onEvent));
 }

@@ -100,6 +100,9 @@ const MIGRATIONS: Migration[] = [
   `ALTER TABLE run_log ADD COLUMN device TEXT CHECK (device IN ('cpu','gpu'));
    UPDATE run_log SET device = 'gpu' WHERE message LIKE 'training on the GPU%';
    UPDATE run_log SET device = 'cpu' WHERE message LIKE '%Continuing on the CPU%';`,
+  // active training time (pauses excluded) beside wall time; older rows did not tell them apart
+  `ALTER TABLE metrics ADD COLUMN active_ms REAL;
+   UPDATE metrics SET active_ms = wall_ms;`,
 ];
 
 /**
@@ -178,7 +181,10 @@ export interface NewRun {
 
 export interface MetricRow {
   step: number;
+  /** Time since the run started, pauses included. */
   wallMs: number;
+  /** Training time since the run started, pauses excluded. */
+  activeMs: number;
   tokens: number;
   name: string;
   value: number;
@@ -392,9 +398,9 @@ export class RunStore {
   /** Appends metric rows in one transaction. */
   appendMetrics(runId: number, rows: readonly MetricRow[]): void {
     if (rows.length === 0) return;
-    const insert = this.db.prepare('INSERT INTO metrics (run_id, step, wall_ms, tokens, name, value) VALUES (?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT INTO metrics (run_id, step, wall_ms, active_ms, tokens, name, value) VALUES (?, ?, ?, ?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const r of rows) insert.run(runId, r.step, r.wallMs, r.tokens, r.name, r.value);
+      for (const r of rows) insert.run(runId, r.step, r.wallMs, r.activeMs, r.tokens, r.name, r.value);
       this.db.prepare('UPDATE runs SET heartbeat_at = ? WHERE id = ?').run(Date.now(), runId);
     })();
   }
@@ -402,7 +408,9 @@ export class RunStore {
   /** Every live (not superseded) metric row of a run, in step order: the CSV export. */
   metricRows(runId: number): MetricRow[] {
     return this.db
-      .prepare('SELECT step, tokens, wall_ms AS wallMs, name, value FROM metrics WHERE run_id = ? AND superseded = 0 ORDER BY step, name')
+      .prepare(
+        'SELECT step, tokens, wall_ms AS wallMs, active_ms AS activeMs, name, value FROM metrics WHERE run_id = ? AND superseded = 0 ORDER BY step, name',
+      )
       .all(runId) as MetricRow[];
   }
 
@@ -533,7 +541,9 @@ export class RunStore {
    */
   series(runId: number, name: string, maxPoints = 1000): SeriesPoint[] {
     const all = this.db
-      .prepare('SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND superseded = 0 ORDER BY step')
+      .prepare(
+        'SELECT step, tokens, wall_ms AS wallMs, active_ms AS activeMs, value FROM metrics WHERE run_id = ? AND name = ? AND superseded = 0 ORDER BY step',
+      )
       .all(runId, name) as SeriesPoint[];
     if (all.length <= maxPoints) return all;
     const buckets = Math.max(1, Math.floor(maxPoints / 2));
@@ -557,16 +567,24 @@ export class RunStore {
   metricAt(runId: number, name: string, step: number): SeriesPoint | null {
     return (
       (this.db
-        .prepare('SELECT step, tokens, wall_ms AS wallMs, value FROM metrics WHERE run_id = ? AND name = ? AND step = ? AND superseded = 0 LIMIT 1')
+        .prepare(
+          'SELECT step, tokens, wall_ms AS wallMs, active_ms AS activeMs, value FROM metrics WHERE run_id = ? AND name = ? AND step = ? AND superseded = 0 LIMIT 1',
+        )
         .get(runId, name, step) as SeriesPoint | undefined) ?? null
     );
   }
 
-  /** Several runs' series of one metric on one x axis (step, tokens seen or wall time). */
+  /** Several runs' series of one metric on one x axis (step, tokens seen, wall time or active time). */
   alignedSeries(runIds: number[], name: string, axis: Axis, maxPoints = 1000): { runId: number; points: { x: number; value: number }[] }[] {
+    const xOf = {
+      step: (p: SeriesPoint) => p.step,
+      tokens: (p: SeriesPoint) => p.tokens,
+      wall: (p: SeriesPoint) => p.wallMs,
+      active: (p: SeriesPoint) => p.activeMs,
+    }[axis];
     return runIds.map((runId) => ({
       runId,
-      points: this.series(runId, name, maxPoints).map((p) => ({ x: axis === 'step' ? p.step : axis === 'tokens' ? p.tokens : p.wallMs, value: p.value })),
+      points: this.series(runId, name, maxPoints).map((p) => ({ x: xOf(p), value: p.value })),
     }));
   }
 

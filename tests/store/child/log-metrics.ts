@@ -9,7 +9,7 @@ const writer = new MetricWriter(store, runId, 20);
 let step = 0;
 setInterval(() => {
   step++;
-  writer.push({ step, wallMs: step, tokens: step * 10, name: 'train_loss', value: 1 / step });
+  writer.push({ step, wallMs: step, activeMs: step, tokens: step * 10, name: 'train_loss', value: 1 / step });
   if (step % 5 === 0) {
     writer.flush();
     console.log(`flushed ${step}`);

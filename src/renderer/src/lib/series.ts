@@ -24,11 +24,11 @@ export function colorFor(index: number): string {
   return PALETTE[((index % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
-export const AXIS_LABELS: Record<Axis, string> = { step: 'step', tokens: 'tokens seen', wall: 'wall time' };
+export const AXIS_LABELS: Record<Axis, string> = { step: 'step', tokens: 'tokens seen', wall: 'wall time', active: 'active time' };
 
-/** The x value of a point on an axis (wall time stays in milliseconds; the chart formats it). */
+/** The x value of a point on an axis (times stay in milliseconds; the chart formats them). */
 export function xOf(point: SeriesPoint, axis: Axis): number {
-  return axis === 'step' ? point.step : axis === 'tokens' ? point.tokens : point.wallMs;
+  return axis === 'step' ? point.step : axis === 'tokens' ? point.tokens : axis === 'wall' ? point.wallMs : point.activeMs;
 }
 
 export function toXY(points: readonly SeriesPoint[], axis: Axis): XY[] {
