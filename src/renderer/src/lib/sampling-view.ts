@@ -33,7 +33,7 @@ export function formatProb(p: number): string {
   return p > 0 ? '<0.01%' : '0%';
 }
 
-export type SamplingField = 'length' | 'temperature' | 'topK' | 'topP' | 'seed';
+export type SamplingField = 'length' | 'temperature' | 'topK' | 'topP' | 'seed' | 'noRepeatNgram';
 
 /** One line per setting, for the hover help next to each field. */
 export const SAMPLING_HELP: Record<SamplingField | 'prompt', string> = {
@@ -44,26 +44,29 @@ export const SAMPLING_HELP: Record<SamplingField | 'prompt', string> = {
   topK: 'Sample only among the k most likely tokens; 0 keeps them all.',
   topP: 'Nucleus sampling: keep the smallest set of most likely tokens whose probabilities add up to p; 1 keeps them all.',
   seed: 'Seeds the random draws: the same seed and settings give the same text again.',
+  noRepeatNgram:
+    'Never write the same n-gram twice (Hugging Face’s no_repeat_ngram_size): a token that would complete an n-token sequence already in the text gets probability 0. 0 = off; the lesson’s GPT-2 call uses 2.',
 };
 
 export type SamplingForm = Record<SamplingField, string>;
 
-export const DEFAULT_SAMPLING_FORM: SamplingForm = { length: '300', temperature: '0.8', topK: '0', topP: '1', seed: '1337' };
+export const DEFAULT_SAMPLING_FORM: SamplingForm = { length: '300', temperature: '0.8', topK: '0', topP: '1', seed: '1337', noRepeatNgram: '0' };
 
 type Checked = { ok: true; values: Omit<SamplingSettings, 'runId' | 'checkpoint' | 'prompt'> } | { ok: false; errors: Partial<Record<SamplingField, string>> };
 
-function integer(text: string, name: string, min: number, max: number): number | string {
+/** `range` says what is allowed, e.g. “between 0 and 5000”; every error names it and the value given. */
+function integer(text: string, name: string, min: number, max: number, range = `between ${min} and ${max}`): number | string {
   const t = text.trim();
-  if (!/^-?\d+$/.test(t)) return `${name} must be a whole number (got “${text}”)`;
+  if (!/^-?\d+$/.test(t)) return `${name} must be a whole number ${range} (got “${text}”)`;
   const n = Number(t);
-  if (n < min || n > max) return `${name} must be between ${min} and ${max} (got ${n})`;
+  if (n < min || n > max) return `${name} must be ${range} (got ${n})`;
   return n;
 }
 
 function decimal(text: string, name: string, check: (n: number) => boolean, range: string): number | string {
   const t = text.trim();
   const n = t === '' ? NaN : Number(t);
-  if (!Number.isFinite(n)) return `${name} must be a number (got “${text}”)`;
+  if (!Number.isFinite(n)) return `${name} must be a number ${range} (got “${text}”)`;
   if (!check(n)) return `${name} must be ${range} (got ${n})`;
   return n;
 }
@@ -73,9 +76,10 @@ export function checkSamplingForm(form: SamplingForm): Checked {
   const parsed = {
     length: integer(form.length, 'length', 0, 5000),
     temperature: decimal(form.temperature, 'temperature', (n) => n >= 0 && n <= 10, 'between 0 and 10'),
-    topK: integer(form.topK, 'top-k', 0, 1_000_000),
+    topK: integer(form.topK, 'top-k', 0, 1_000_000, '≥ 0 (0 = off)'),
     topP: decimal(form.topP, 'top-p', (n) => n > 0 && n <= 1, 'above 0 and at most 1'),
     seed: integer(form.seed, 'seed', 0, 2 ** 32 - 1),
+    noRepeatNgram: integer(form.noRepeatNgram, 'no-repeat-ngram', 0, 20, 'between 0 and 20 (0 = off)'),
   };
   const errors: Partial<Record<SamplingField, string>> = {};
   for (const [key, value] of Object.entries(parsed)) if (typeof value === 'string') errors[key as SamplingField] = value;
