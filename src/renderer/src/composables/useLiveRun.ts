@@ -8,7 +8,7 @@ import { useThrottledVersion } from './useThrottled';
 export type RunDetail = Response<'runs.get'>;
 
 /** The metrics the live-run view charts. */
-export const LIVE_METRICS = ['train_loss', 'val_loss', 'lr', 'grad_norm', 'tokens_per_sec'] as const;
+export const LIVE_METRICS = ['train_loss', 'val_loss', 'val_bpc', 'lr', 'grad_norm', 'tokens_per_sec'] as const;
 
 /**
  * One run as it trains: its header ('runs.get'), its metric series (loaded once, then grown from
@@ -25,7 +25,8 @@ export function useLiveRun(id: Ref<number>) {
 
   let series = new Map<string, SeriesPoint[]>();
   let buffer: { name: string; point: SeriesPoint }[] | null = [];
-  let latest: { step: number; elapsedMs: number; tokensPerSec: number | null } | null = null;
+  /** The newest step: wall time since the start (`elapsedMs`) and training time (`activeMs`, pauses excluded). */
+  let latest: { step: number; elapsedMs: number; activeMs: number; tokensPerSec: number | null } | null = null;
   let generation = 0;
 
   const seriesOf = (name: string): SeriesPoint[] => {
@@ -69,7 +70,8 @@ export function useLiveRun(id: Ref<number>) {
       const loss = series.get('train_loss');
       const last = loss?.[loss.length - 1];
       const rate = series.get('tokens_per_sec');
-      if (last) latest = { step: last.step, elapsedMs: last.wallMs, tokensPerSec: rate?.[rate.length - 1]?.value ?? detail.tokensPerSec };
+      if (last)
+        latest = { step: last.step, elapsedMs: last.wallMs, activeMs: last.activeMs, tokensPerSec: rate?.[rate.length - 1]?.value ?? detail.tokensPerSec };
       // samples streamed during the load are already in the list; keep them after the stored ones
       const stepsSeen = new Set(detail.samples.map((s) => s.step));
       samples.value = [...detail.samples, ...samples.value.filter((s) => !stepsSeen.has(s.step))];
@@ -88,7 +90,7 @@ export function useLiveRun(id: Ref<number>) {
       else appendPoint(seriesOf(m.name), m.point);
     }
     if (event.type === 'step') {
-      latest = { step: event.step, elapsedMs: event.elapsedMs, tokensPerSec: event.tokensPerSec };
+      latest = { step: event.step, elapsedMs: event.elapsedMs, activeMs: event.activeMs, tokensPerSec: event.tokensPerSec };
       touch();
     } else if (event.type === 'eval') touch();
     else if (event.type === 'sample')

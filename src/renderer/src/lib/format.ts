@@ -96,3 +96,9 @@ export function formatSetting(value: unknown): string {
   if (typeof value === 'string' || typeof value === 'boolean') return String(value);
   return JSON.stringify(value);
 }
+
+/** The loss of uniform guessing over `vocab` tokens: ln(vocab) nats per token (null without a vocabulary). */
+export function uniformLossNats(vocab: number | null | undefined): number | null {
+  if (vocab === null || vocab === undefined || !Number.isFinite(vocab) || vocab < 1) return null;
+  return Math.log(vocab);
+}
