@@ -464,6 +464,14 @@ export function settingBoundError(key: string, value: unknown): string | null {
   return `${key} (${String(value)}) must be ${info.kind === 'integer' ? 'a whole number' : 'a number'} from ${min} to ${max}`;
 }
 
+/** The groups of settings in the order the New-run form and a run's Configuration panel show them. */
+export const SETTING_GROUPS: readonly { key: SettingInfo['group']; label: string }[] = [
+  { key: 'model', label: 'Model' },
+  { key: 'optimizer', label: 'Optimizer' },
+  { key: 'schedule', label: 'Learning-rate schedule' },
+  { key: 'training', label: 'Training loop' },
+];
+
 /** The keys of one group of settings, in catalogue order: the engine sorts flat settings by them. */
 export function settingKeys(group: SettingInfo['group']): string[] {
   return SETTINGS.filter((s) => s.group === group).map((s) => s.key);

@@ -4,6 +4,8 @@ import {
   defaultRunForm,
   fasterDevice,
   isSoftwareRenderer,
+  placeErrors,
+  probeDraftOf,
   runDraftOf,
   runFormErrors,
   settingDisabled,
@@ -86,5 +88,37 @@ describe('New-run form checks', () => {
     expect(isSoftwareRenderer('Google SwiftShader')).toBe(true);
     expect(isSoftwareRenderer('llvmpipe (LLVM 15.0.7, 256 bits)')).toBe(true);
     expect(isSoftwareRenderer('NVIDIA GeForce RTX 3060')).toBe(false);
+  });
+});
+
+describe('the form under errors', () => {
+  it('asks the host about the draft with its wrong fields at their defaults', () => {
+    const f = form({ seed: 'x', budget: 'minutes', minutes: '0', tagsText: 'y'.repeat(41) });
+    const built = { settings: { n_layer: 2 }, errors: { lr: 'lr must be a number (got "abc")' } };
+    expect(runDraftOf(f, built, null)).toBeNull();
+    const probe = probeDraftOf(f, built, null);
+    expect(probe.seed).toBe(1337);
+    expect(probe.minutes).toBe(5);
+    expect(probe.tags).toEqual([]);
+    // the settings that parse go to the host; the one that does not is left to its default
+    expect(probe.settings).toEqual({ n_layer: 2 });
+    // with nothing wrong, the probe is the draft itself (one request, one answer)
+    expect(probeDraftOf(form(), valid, 'tiny')).toEqual(runDraftOf(form(), valid, 'tiny'));
+  });
+
+  it('shows each error at its field, and drops errors of fields the family lacks', () => {
+    const gptOnly = { error: 'n_embd (33) must be divisible by n_head (4)', field: 'n_embd' };
+    const local = { lr: 'lr must be a number (got "abc")', n_layer: 'n_layer must be a whole number (got 1.5)' };
+    const gpt = placeErrors(local, gptOnly, ['n_layer', 'n_embd', 'n_head', 'lr']);
+    expect(gpt.byField).toEqual({ ...local, n_embd: gptOnly.error });
+    expect(gpt.general).toBeNull();
+    // an LSTM has no n_layer or n_embd: their errors go, the shared setting's stays
+    const lstm = placeErrors(local, null, ['hidden_size', 'num_layers', 'lr']);
+    expect(lstm.byField).toEqual({ lr: local.lr });
+    // a refusal of the draft as a whole (memory, the text's length) goes above the form
+    const whole = placeErrors({}, { error: 'this model needs about 5.0 GB', field: null }, ['lr']);
+    expect(whole).toEqual({ byField: {}, general: 'this model needs about 5.0 GB' });
+    // a parse error at a field wins over the host's sentence about the same field
+    expect(placeErrors({ lr: 'a' }, { error: 'b', field: 'lr' }, ['lr']).byField.lr).toBe('a');
   });
 });

@@ -1,27 +1,53 @@
-import { onBeforeUnmount, ref, watch, type Ref } from 'vue';
-import type { RunDraft, RunPreview } from '../../../shared/contract';
+import { computed, onBeforeUnmount, ref, watch, type Ref } from 'vue';
+import type { Family, RunDraft, RunPreview } from '../../../shared/contract';
 import { api } from '../api/transport';
+import type { HostError } from '../lib/new-run-form';
+import type { SettingValue } from '../lib/settings';
 import { messageOf } from '../stores/toasts';
 
+type OkPreview = Extract<RunPreview, { ok: true }>;
+
+/** The defaults the host resolved for a family with no settings changed, kept for the session. */
+const baselines = new Map<string, Promise<RunPreview>>();
+
 /**
- * Asks the host to resolve the draft ('runs.preview') 150 ms after the last change: parameter
- * count, memory estimate and resolved defaults, or the first error with the field it is about.
- * A draft the form itself knows is invalid (null) is not sent. Late answers to old drafts are dropped.
+ * Asks the host to resolve the form's draft ('runs.preview') 150 ms after the last change. The
+ * form never loses what it shows while it has errors:
+ * - `probe` is always sent (the draft with its wrong fields left to their defaults), so the
+ *   host's refusal and the resolved defaults always belong to the family on screen;
+ * - `shown` is the preview of the draft as typed, or, while that is invalid, of the last valid
+ *   draft (`stale` says so);
+ * - `defaults` are the last resolved values for this family, else the family's own defaults
+ *   (`baselineDraft`: the family and text with no settings, a second request cached for the
+ *   session), so placeholders and checkboxes never go blank. The defaults follow the
+ *   baseline's family, not the probe's, which depends on them.
+ * Late answers to old drafts are dropped.
  */
-export function useRunPreview(draft: Ref<RunDraft | null>, delayMs = 150) {
-  const preview = ref<RunPreview | null>(null);
+export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>, baselineDraft: Ref<RunDraft>, delayMs = 150) {
+  const answer = ref<{ key: string; family: Family; preview: RunPreview } | null>(null);
+  const lastValid = ref<{ key: string; preview: OkPreview } | null>(null);
+  const lastOk = ref<{ family: Family; resolved: Record<string, SettingValue> } | null>(null);
+  const baseline = ref<{ key: string; resolved: Record<string, SettingValue> } | null>(null);
   const pending = ref(false);
   const failure = ref<string | null>(null);
   let timer: ReturnType<typeof setTimeout> | null = null;
   let generation = 0;
 
-  async function run(d: RunDraft): Promise<void> {
+  const probeKey = computed(() => JSON.stringify(probe.value));
+  const draftKey = computed(() => (draft.value ? JSON.stringify(draft.value) : null));
+  const baselineKey = computed(() => JSON.stringify(baselineDraft.value));
+
+  async function run(d: RunDraft, key: string): Promise<void> {
     const mine = ++generation;
     try {
       const result = await api.invoke('runs.preview', d);
       if (mine !== generation) return;
-      preview.value = result;
+      answer.value = { key, family: d.family, preview: result };
       failure.value = null;
+      if (result.ok) {
+        lastOk.value = { family: d.family, resolved: result.resolved };
+        if (key === draftKey.value) lastValid.value = { key, preview: result };
+      }
     } catch (e) {
       if (mine === generation) failure.value = messageOf(e);
     } finally {
@@ -30,23 +56,55 @@ export function useRunPreview(draft: Ref<RunDraft | null>, delayMs = 150) {
   }
 
   watch(
-    () => JSON.stringify(draft.value),
-    () => {
+    probeKey,
+    (key) => {
       if (timer !== null) clearTimeout(timer);
-      const d = draft.value;
-      if (!d) {
-        generation++;
-        pending.value = false;
-        return;
-      }
+      const d = probe.value;
       pending.value = true;
-      timer = setTimeout(() => void run(d), delayMs);
+      timer = setTimeout(() => void run(d, key), delayMs);
     },
     { immediate: true },
   );
 
+  const needBaseline = computed(() => lastOk.value?.family !== baselineDraft.value.family);
+  watch(
+    [needBaseline, baselineKey],
+    async ([need, key]) => {
+      if (!need || baseline.value?.key === key) return;
+      let request = baselines.get(key);
+      if (!request) {
+        request = api.invoke('runs.preview', baselineDraft.value);
+        baselines.set(key, request);
+      }
+      try {
+        const result = await request;
+        if (result.ok && key === baselineKey.value) baseline.value = { key, resolved: result.resolved };
+      } catch (e) {
+        baselines.delete(key);
+        failure.value = messageOf(e);
+      }
+    },
+    { immediate: true },
+  );
+
+  /** The host's refusal of the draft on screen (never one about an earlier draft or family). */
+  const hostError = computed<HostError | null>(() => {
+    const a = answer.value;
+    return a && a.key === probeKey.value && !a.preview.ok ? { error: a.preview.error, field: a.preview.field } : null;
+  });
+  const current = computed(() => (lastValid.value && lastValid.value.key === draftKey.value ? lastValid.value.preview : null));
+  const shown = computed(() => current.value ?? lastValid.value?.preview ?? null);
+  const stale = computed(() => shown.value !== null && current.value === null);
+  const defaults = computed<Record<string, SettingValue>>(() => {
+    const base = baseline.value?.key === baselineKey.value ? baseline.value.resolved : {};
+    const last = lastOk.value?.family === baselineDraft.value.family ? lastOk.value.resolved : {};
+    return { ...base, ...last };
+  });
+  /** Start needs the host's yes for this very draft. */
+  const confirmed = computed(() => current.value !== null && !pending.value);
+
   onBeforeUnmount(() => {
     if (timer !== null) clearTimeout(timer);
   });
-  return { preview, pending, failure };
+  return { shown, stale, current, confirmed, defaults, hostError, pending, failure };
 }

@@ -112,3 +112,53 @@ export function fasterDevice(cpuTokensPerSec: number, gpuTokensPerSec: number | 
 export function startLabel(calibrating: boolean, starting: boolean): string {
   return calibrating ? 'Timing CPU and GPU…' : starting ? 'Starting…' : 'Start training';
 }
+
+/**
+ * The draft the host is asked about while the form has errors: every wrong field of the form
+ * falls back to its default and every setting that does not parse is left to the host's default,
+ * so the host still resolves the defaults of the chosen family and checks the rest of the settings
+ * together (n_embd against n_head, memory, the text's length). Equal to runDraftOf's draft when
+ * nothing is wrong.
+ */
+export function probeDraftOf(f: RunForm, built: { settings: Record<string, SettingValue> }, preset: string | null): RunDraft {
+  const errors = runFormErrors(f);
+  const d = defaultRunForm();
+  return runDraftOf(
+    {
+      ...f,
+      seed: errors.seed ? d.seed : f.seed,
+      minutes: errors.minutes ? d.minutes : f.minutes,
+      wordVocab: errors.wordVocab ? d.wordVocab : f.wordVocab,
+      tagsText: errors.tags ? '' : f.tagsText,
+    },
+    { settings: built.settings, errors: {} },
+    preset,
+  ) as RunDraft;
+}
+
+/** A refusal from the host's preview: its sentence and the setting it names (null: the draft as a whole). */
+export interface HostError {
+  error: string;
+  field: string | null;
+}
+
+/**
+ * Where each error of the form is shown: the local parse errors and the host's refusal at the
+ * field they name when the chosen family has that field, else above the form. A host error
+ * about a setting the family does not have cannot happen for the current draft (the host was
+ * asked about this family), so it is never left without a field to fix it.
+ */
+export function placeErrors(
+  local: Readonly<Record<string, string>>,
+  host: HostError | null,
+  visible: readonly string[],
+): { byField: Record<string, string>; general: string | null } {
+  const byField: Record<string, string> = {};
+  for (const [key, error] of Object.entries(local)) if (visible.includes(key)) byField[key] = error;
+  let general: string | null = null;
+  if (host) {
+    if (host.field !== null && visible.includes(host.field)) byField[host.field] ??= host.error;
+    else general = host.error;
+  }
+  return { byField, general };
+}
