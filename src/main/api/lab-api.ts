@@ -51,7 +51,7 @@ import {
   type SamplingSettings,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
-import { DraftResolver } from './run-drafts';
+import { DraftResolver, presetSettingsFor } from './run-drafts';
 import { UserError } from '../../shared/errors';
 import { tarFolder } from './tar';
 
@@ -408,7 +408,7 @@ export class LabApi {
         if (!runs) throw new UserError(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
         const ids: number[] = [];
         for (const p of runs) {
-          const settings = steps === undefined ? p.settings : { ...p.settings, steps };
+          const settings = steps === undefined ? p.settings : presetSettingsFor(p.settings, steps);
           const { id } = this.handlers['runs.start'](
             {
               name: p.name,
