@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { KMeansView } from '../../src/shared/contract';
 import { attentionRgb, clusterColor, divergingRgb, gradientCss, inkOn, surpriseRgb } from '../../src/renderer/src/lib/colors';
-import { describeHead, headPattern, heatmapCells, heatmapPixels, tokenAxisLabels } from '../../src/renderer/src/lib/heatmap';
+import { exportOption, pngFilename, titleSpace } from '../../src/renderer/src/lib/chart-png';
+import { defaultRowTokens, similarityBar, toggleRowToken, tokenFromInput } from '../../src/renderer/src/lib/neighbours-view';
+import { describeHead, headPattern, heatmapCells, heatmapOption, heatmapPixels, tokenAxisLabels } from '../../src/renderer/src/lib/heatmap';
 import {
   axisTitle,
   checkKMeansSettings,
@@ -99,13 +101,94 @@ describe('k-means view', () => {
   });
 
   it('draws points coloured by cluster and centroids as large marks', () => {
-    const option = scatterOption(view, 0) as { series: { data: { value: number[]; itemStyle: { color: string } }[]; symbolSize: number }[] };
+    const option = scatterOption(view, 0) as unknown as ScatterShape;
     expect(option.series[0].data.map((d) => d.itemStyle.color)).toEqual([clusterColor(0), clusterColor(0), clusterColor(1)]);
     expect(option.series[1].data.map((d) => d.value)).toEqual([
       [0, 0],
       [5, 5],
     ]);
-    expect(option.series[1].symbolSize).toBeGreaterThan(option.series[0].symbolSize);
+    expect(option.series[0].data.every((d) => option.series[1].symbolSize! > d.symbolSize)).toBe(true);
+  });
+
+  it('hides labels that would overlap, shows them on hover, and zooms', () => {
+    const option = scatterOption(view, 0) as unknown as ScatterShape;
+    expect(option.series[0].labelLayout).toEqual({ hideOverlap: true });
+    expect(option.series[0].emphasis.label.show).toBe(true);
+    expect(option.dataZoom[0]).toMatchObject({ type: 'inside', xAxisIndex: 0, yAxisIndex: 0 });
+  });
+
+  it('draws the chosen token largest and its neighbours larger, so their labels win a collision', () => {
+    const plain = scatterOption(view, 0) as unknown as ScatterShape;
+    const focused = scatterOption(view, 0, { index: 2, neighbours: [0] }) as unknown as ScatterShape;
+    const sizes = (o: ScatterShape) => o.series[0].data.map((d) => d.symbolSize);
+    expect(new Set(sizes(plain)).size).toBe(1);
+    const [neighbour, other, chosen] = sizes(focused);
+    expect(chosen).toBeGreaterThan(neighbour);
+    expect(neighbour).toBeGreaterThan(other);
+    expect(other).toBe(sizes(plain)[1]);
+    expect(focused.series[0].data[2].itemStyle.borderWidth).toBeGreaterThan(0);
+    expect(focused.series[0].data[1].itemStyle.borderWidth).toBe(0);
+  });
+});
+
+interface ScatterShape {
+  dataZoom: Record<string, unknown>[];
+  series: {
+    data: { value: number[]; symbolSize: number; itemStyle: { color: string; borderWidth: number } }[];
+    symbolSize?: number;
+    labelLayout?: unknown;
+    emphasis: { label: { show: boolean } };
+  }[];
+}
+
+describe('chart pictures', () => {
+  const spec = {
+    matrix: [
+      [1, 0],
+      [0.25, 0.75],
+    ],
+    xLabels: ['a', 'b'],
+    yLabels: ['a', 'b'],
+    xName: 'key (attended to)',
+    yName: 'query (reading)',
+    min: 0,
+    max: 1,
+    scale: attentionRgb,
+    tooltip: () => '',
+    causal: true,
+  };
+
+  it('builds the heatmap with named axes, a legend and only the causal cells', () => {
+    const o = heatmapOption(spec) as {
+      xAxis: { name: string };
+      yAxis: { name: string; inverse: boolean };
+      series: { data: unknown[] }[];
+      visualMap: { min: number };
+    };
+    expect(o.xAxis.name).toBe('key (attended to)');
+    expect(o.yAxis).toMatchObject({ name: 'query (reading)', inverse: true });
+    expect(o.series[0].data).toEqual([
+      [0, 0, 1],
+      [0, 1, 0.25],
+      [1, 1, 0.75],
+    ]);
+    expect(o.visualMap.min).toBe(0);
+  });
+
+  it('exports with the title drawn above the plot, axis names kept, on white', () => {
+    const base = heatmapOption(spec);
+    const png = exportOption(base, 'Layer 1, head 2', 'run #3 tiny · best checkpoint') as Record<string, any>;
+    expect(png.title).toMatchObject({ text: 'Layer 1, head 2', subtext: 'run #3 tiny · best checkpoint', left: 'center' });
+    expect(png.backgroundColor).toBe('#ffffff');
+    expect(png.animation).toBe(false);
+    expect(png.grid.top).toBe(12 + titleSpace('run'));
+    expect(png.xAxis.name).toBe('key (attended to)');
+    expect(png.series).toBe((base as { series: unknown }).series);
+    expect((exportOption({}, 't') as { grid: { top: number } }).grid.top).toBe(16 + titleSpace());
+    const narrow = exportOption({}, 'a long title', 'a subtitle', 300) as { title: { textStyle: { width: number; overflow: string } } };
+    expect(narrow.title.textStyle).toMatchObject({ width: 276, overflow: 'truncate' });
+    expect(pngFilename('Attention: layer 1, head 2 (run #3)')).toBe('nanolab-attention-layer-1-head-2-run-3.png');
+    expect(pngFilename('…')).toBe('nanolab-chart.png');
   });
 });
 
@@ -146,5 +229,29 @@ describe('heatmaps', () => {
     expect(describeHead(p)).toBe('mostly looks at itself (67% on average)');
     expect(describeHead({ self: 0.1, previous: 0.2, first: 0.1 })).toBe('spreads its attention over earlier tokens');
     expect(tokenAxisLabels(['T', 'o', ' '])).toEqual(['T', 'o', '␣']);
+  });
+});
+
+describe('embedding neighbours view', () => {
+  it('reads whitespace marks back as whitespace', () => {
+    expect(tokenFromInput('␣')).toBe(' ');
+    expect(tokenFromInput('a⏎')).toBe('a\n');
+    expect(tokenFromInput('the')).toBe('the');
+  });
+
+  it('starts the rows table with the chosen token and its closest neighbours, and toggles rows', () => {
+    const n = [{ token: 'a' }, { token: 'o' }, { token: 'i' }, { token: 'u' }];
+    expect(defaultRowTokens('e', n)).toEqual(['e', 'a', 'o', 'i']);
+    expect(defaultRowTokens('e', [], 3)).toEqual(['e']);
+    expect(toggleRowToken(['e', 'a'], 'a')).toEqual(['e']);
+    expect(toggleRowToken(['e', 'a'], 'u')).toEqual(['e', 'a', 'u']);
+    expect(toggleRowToken(['e', 'a', 'o'], 'u', 3)).toEqual(['a', 'o', 'u']);
+  });
+
+  it('draws a similarity as a half-bar on its side of zero', () => {
+    expect(similarityBar(0.5)).toEqual({ width: 50, negative: false });
+    expect(similarityBar(-0.25)).toEqual({ width: 25, negative: true });
+    expect(similarityBar(3)).toEqual({ width: 100, negative: false });
+    expect(similarityBar(Number.NaN)).toEqual({ width: 0, negative: false });
   });
 });

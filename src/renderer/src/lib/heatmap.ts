@@ -1,6 +1,6 @@
 // Heatmaps of attention and of the position table: the cells ECharts draws, the RGBA pixels of
 // a small-multiple thumbnail, and a one-line reading of what an attention head mostly does.
-import type { Rgb } from './colors';
+import { rgbCss, type Rgb } from './colors';
 import { visibleText } from './sampling-view';
 
 /** [column, row, value] cells of a matrix; with `causal`, only the cells at or below the diagonal. */
@@ -77,4 +77,82 @@ export function describeHead(pattern: HeadPattern): string {
     ] as const
   ).reduce((best, next) => (next[1] > best[1] ? next : best));
   return value >= 0.4 ? `mostly looks at ${name} (${pct(value)} on average)` : 'spreads its attention over earlier tokens';
+}
+
+export interface HeatmapSpec {
+  matrix: number[][];
+  xLabels: string[];
+  yLabels: string[];
+  xName: string;
+  yName: string;
+  min: number;
+  max: number;
+  /** The colour of a value in min..max (sampled into the legend's stops). */
+  scale: (value: number) => Rgb;
+  tooltip: (column: number, row: number, value: number) => string;
+  causal?: boolean;
+}
+
+/** Every label up to 40 per axis; beyond that ECharts thins them. */
+function labelInterval(count: number): number | 'auto' {
+  return count <= 40 ? 0 : 'auto';
+}
+
+/** The ECharts option of a labelled heatmap (rows top to bottom, a colour legend below): a plain object, testable without a canvas. */
+export function heatmapOption(spec: HeatmapSpec): Record<string, unknown> {
+  const { matrix, xLabels, yLabels, min, max } = spec;
+  const stops = Array.from({ length: 11 }, (_, i) => rgbCss(spec.scale(min + ((max - min) * i) / 10)));
+  const indices = (n: number) => Array.from({ length: n }, (_, i) => String(i));
+  const axisName = { color: '#3c4650', fontSize: 12 };
+  return {
+    animation: false,
+    grid: { left: 64, right: 24, top: 12, bottom: 86 },
+    tooltip: {
+      trigger: 'item',
+      formatter: (p: { value: [number, number, number] }) => spec.tooltip(p.value[0], p.value[1], p.value[2]),
+    },
+    xAxis: {
+      type: 'category',
+      data: indices(xLabels.length),
+      name: spec.xName,
+      nameLocation: 'middle',
+      nameGap: 30,
+      nameTextStyle: axisName,
+      axisLabel: { interval: labelInterval(xLabels.length), fontFamily: 'monospace', formatter: (v: string) => xLabels[Number(v)] ?? v },
+      splitArea: { show: false },
+    },
+    yAxis: {
+      type: 'category',
+      data: indices(yLabels.length),
+      inverse: true,
+      name: spec.yName,
+      nameLocation: 'middle',
+      nameGap: 44,
+      nameTextStyle: axisName,
+      axisLabel: { interval: labelInterval(yLabels.length), fontFamily: 'monospace', formatter: (v: string) => yLabels[Number(v)] ?? v },
+    },
+    visualMap: {
+      type: 'continuous',
+      min,
+      max,
+      text: [String(max), String(min)],
+      calculable: false,
+      orient: 'horizontal',
+      left: 'center',
+      bottom: 4,
+      itemWidth: 12,
+      itemHeight: 180,
+      precision: 2,
+      inRange: { color: stops },
+      textStyle: { fontSize: 11 },
+    },
+    series: [
+      {
+        type: 'heatmap',
+        data: heatmapCells(matrix, spec.causal ?? false),
+        progressive: 0,
+        emphasis: { itemStyle: { borderColor: '#1f2328', borderWidth: 1 } },
+      },
+    ],
+  };
 }

@@ -59,16 +59,39 @@ interface TooltipParams {
   dataIndex?: number;
 }
 
-/** The ECharts option for one iteration: a plain object, so it can be tested without a canvas. */
-export function scatterOption(view: KMeansView, index: number): Record<string, unknown> {
+/** A chosen token and its nearest neighbours, drawn larger (and so labelled first). */
+export interface ScatterFocus {
+  index: number;
+  neighbours: readonly number[];
+}
+
+/** A point's mark: the chosen token largest, its neighbours larger, the rest plain. */
+function pointMark(i: number, labelled: boolean, focus: ScatterFocus | null): { symbolSize: number; borderWidth: number } {
+  if (focus?.index === i) return { symbolSize: 17, borderWidth: 2.5 };
+  if (focus?.neighbours.includes(i)) return { symbolSize: 12, borderWidth: 1.5 };
+  return { symbolSize: labelled ? 9 : 8, borderWidth: 0 };
+}
+
+/**
+ * The ECharts option for one iteration: a plain object, so it can be tested without a canvas.
+ * Labels that would overlap a placed one are hidden (ECharts places larger marks first, so the
+ * chosen token and its neighbours keep theirs); hovering shows a point's token, and the wheel
+ * zooms in until the labels have room.
+ */
+export function scatterOption(view: KMeansView, index: number, focus: ScatterFocus | null = null): Record<string, unknown> {
   const iteration = view.iterations[Math.min(Math.max(index, 0), view.iterations.length - 1)];
   const bounds = scatterBounds(view);
   const labelled = view.labels.some((l) => l !== '');
-  const points = view.points.map(([x, y], i) => ({
-    value: [x, y],
-    name: pointLabel(view.labels[i] ?? '', i),
-    itemStyle: { color: clusterColor(iteration?.assignments[i] ?? 0) },
-  }));
+  const points = view.points.map(([x, y], i) => {
+    const mark = pointMark(i, labelled, focus);
+    return {
+      value: [x, y],
+      name: pointLabel(view.labels[i] ?? '', i),
+      symbolSize: mark.symbolSize,
+      itemStyle: { color: clusterColor(iteration?.assignments[i] ?? 0), borderColor: '#1f2328', borderWidth: mark.borderWidth },
+      ...(focus?.index === i ? { label: { fontWeight: 'bold', fontSize: 13 } } : {}),
+    };
+  });
   const centroids = (iteration?.centroids ?? []).map(([x, y], j) => ({
     value: [x, y],
     name: `centroid ${j + 1}`,
@@ -85,11 +108,13 @@ export function scatterOption(view: KMeansView, index: number): Record<string, u
     animationDurationUpdate: 400,
     grid: { left: 56, right: 20, top: 16, bottom: 44 },
     tooltip: { trigger: 'item', formatter: tooltip },
+    dataZoom: [{ type: 'inside', xAxisIndex: 0, yAxisIndex: 0, filterMode: 'none' }],
     xAxis: {
       type: 'value',
       name: axisTitle(0, view.explained),
       nameLocation: 'middle',
       nameGap: 26,
+      nameTextStyle: { color: '#3c4650', fontSize: 12 },
       min: bounds.x[0],
       max: bounds.x[1],
       splitLine: { lineStyle: { color: '#eef0f3' } },
@@ -101,6 +126,7 @@ export function scatterOption(view: KMeansView, index: number): Record<string, u
       name: axisTitle(1, view.explained),
       nameLocation: 'middle',
       nameGap: 40,
+      nameTextStyle: { color: '#3c4650', fontSize: 12 },
       min: bounds.y[0],
       max: bounds.y[1],
       splitLine: { lineStyle: { color: '#eef0f3' } },
@@ -111,12 +137,12 @@ export function scatterOption(view: KMeansView, index: number): Record<string, u
       {
         type: 'scatter',
         name: 'points',
-        symbolSize: labelled ? 9 : 8,
         data: points,
         label: labelled
           ? { show: true, position: 'right', distance: 2, fontSize: 11, fontFamily: 'monospace', color: '#1f2328', formatter: '{b}' }
           : { show: false },
-        emphasis: { scale: 1.6 },
+        labelLayout: { hideOverlap: true },
+        emphasis: { scale: 1.6, label: { show: labelled } },
       },
       { type: 'scatter', name: 'centroids', symbol: 'diamond', symbolSize: 22, z: 3, data: centroids },
     ],
