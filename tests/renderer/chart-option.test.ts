@@ -45,7 +45,7 @@ describe('chart option', () => {
 
   it('draws a dense series smoothed over its faint raw line', () => {
     const lines = buildChartOption([dense], { ...base, smoothing: 0.6 }).series as Line[];
-    expect(lines.map((l) => l.id)).toEqual(['0:raw', '0:smooth']);
+    expect(lines.map((l) => l.id)).toEqual(['0:faint', '0:smooth']);
     expect(lines[0].lineStyle.opacity).toBeLessThan(0.5);
     expect(lines[0].data).toHaveLength(200);
     expect(lines[1].data[0]).toEqual([0, dense.points[0].y]);
@@ -57,7 +57,8 @@ describe('chart option', () => {
     const val = { name: 'gpt val', color: '#1a73e8', points: [2.9, 2.52, 2.315].map((y, i) => ({ x: (i + 1) * 200, y })) };
     const option = buildChartOption([val, dense], { ...base, smoothing: 0.6 });
     const lines = option.series as Line[];
-    expect(lines.map((l) => l.id)).toEqual(['0:raw', '1:raw', '1:smooth']);
+    expect(lines.map((l) => l.id)).toEqual(['0:raw', '1:faint', '1:smooth']);
+    expect(lines[0].lineStyle.opacity).toBe(1);
     expect(lines[0].showSymbol).toBe(true);
     expect(lines[0].data.at(-1)).toEqual([600, 2.315]);
     const ends = drawnEnds(drawnSeries([val, dense], { logY: false, smoothing: 0.6 }));

@@ -151,9 +151,10 @@ function seriesOptions(drawn: readonly DrawnSeries[]): object[] {
     const color = d.color;
     const common = { type: 'line', name: d.name, symbolSize: 5, itemStyle: { color }, connectNulls: true };
     if (d.smoothed) {
+      // ids differ from a raw-only line's, so a merge never carries the faint style over to it
       out.push({
         ...common,
-        id: `${i}:raw`,
+        id: `${i}:faint`,
         data: pairs(d.raw),
         showSymbol: false,
         sampling: 'lttb',
@@ -162,7 +163,15 @@ function seriesOptions(drawn: readonly DrawnSeries[]): object[] {
         lineStyle: { width: 1, color, opacity: 0.25 },
         emphasis: { disabled: true },
       });
-      out.push({ ...common, id: `${i}:smooth`, data: pairs(d.smoothed), showSymbol: false, sampling: 'lttb', z: 2, lineStyle: { width: 2, color } });
+      out.push({
+        ...common,
+        id: `${i}:smooth`,
+        data: pairs(d.smoothed),
+        showSymbol: false,
+        sampling: 'lttb',
+        z: 2,
+        lineStyle: { width: 2, color, opacity: 1 },
+      });
     } else {
       // a sparse series shows each logged point; no sampling, so none is dropped
       const sparse = d.raw.length < SPARSE_POINTS;
@@ -173,7 +182,7 @@ function seriesOptions(drawn: readonly DrawnSeries[]): object[] {
         showSymbol: sparse,
         sampling: sparse ? undefined : 'lttb',
         z: 2,
-        lineStyle: { width: 1.5, color },
+        lineStyle: { width: 1.5, color, opacity: 1 },
       });
     }
   });
@@ -193,7 +202,8 @@ export function buildChartOption(series: readonly ChartSeries[], o: ChartOptions
     animation: false,
     textStyle: { fontFamily: 'inherit' },
     title: { show: false },
-    grid: { left: 8, right: 20, top: legend ? 34 : 14, bottom: 30, containLabel: true },
+    // the legend's row, then the y axis name's row above the plot
+    grid: { left: 8, right: 20, top: legend ? 46 : 28, bottom: 30, containLabel: true },
     legend: {
       show: legend,
       type: 'scroll',
@@ -248,8 +258,8 @@ export function buildChartOption(series: readonly ChartSeries[], o: ChartOptions
 export function exportOverlay(title: string, legend: boolean): Record<string, unknown> {
   return {
     title: { show: true, text: title, left: 8, top: 4, textStyle: { fontSize: 13, fontWeight: 600, color: '#222' } },
-    legend: { top: 26 },
-    grid: { top: legend ? 58 : 38 },
+    legend: { top: 28 },
+    grid: { top: legend ? 76 : 52 },
     backgroundColor: '#ffffff',
   };
 }
