@@ -19,8 +19,8 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-export async function serveLab(): Promise<Served> {
-  const home = mkdtempSync(join(tmpdir(), 'nanolab-e2e-'));
+/** Serves a new temporary lab, or `home` (a lab the test has filled first, e.g. with CLI runs). */
+export async function serveLab(home = mkdtempSync(join(tmpdir(), 'nanolab-e2e-'))): Promise<Served> {
   const log: string[] = [];
   const server = spawn(process.execPath, [join(ROOT, 'bin/nanolab.js'), 'serve', '--port', '0'], { env: { ...process.env, NANOLAB_HOME: home }, cwd: ROOT });
   const url = await new Promise<string>((resolve, reject) => {
