@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { appendPoint, colorFor, countPoints, metricPointsOf, PALETTE, positiveOnly, progressOf, thin, toXY } from '../../src/renderer/src/lib/series';
+import { appendPoint, countPoints, metricPointsOf, positiveOnly, progressOf, thin, toXY } from '../../src/renderer/src/lib/series';
 import type { SeriesPoint } from '../../src/shared/contract';
 
 const p = (step: number, value: number): SeriesPoint => ({ step, tokens: step * 10, wallMs: step * 100, activeMs: step * 90, value });
@@ -29,11 +29,6 @@ describe('series', () => {
     expect(evalPoints.find((m) => m.name === 'val_loss')?.point.value).toBeCloseTo(Math.LN2 * 2);
     expect(evalPoints.find((m) => m.name === 'val_bpc')?.point.value).toBeCloseTo(2);
     expect(metricPointsOf({ type: 'status', status: 'paused' })).toEqual([]);
-  });
-
-  it('cycles a fixed palette', () => {
-    expect(colorFor(0)).toBe(PALETTE[0]);
-    expect(colorFor(PALETTE.length + 1)).toBe(PALETTE[1]);
   });
 
   it('counts, filters for log scale and thins', () => {

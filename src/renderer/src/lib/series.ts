@@ -1,6 +1,6 @@
 // Metric series as the charts draw them: the host's points ({step, tokens, wallMs, value}) on a
 // chosen x axis, live points appended from run events (shared/metrics.ts reads them off the
-// events, as the host does), one colour per run.
+// events, as the host does). A run's colour comes from its id (lib/colors.ts runColor).
 import type { Axis, SeriesPoint } from '../../../shared/contract';
 
 export { metricPointsOf } from '../../../shared/metrics';
@@ -15,13 +15,6 @@ export interface ChartSeries {
   name: string;
   color?: string;
   points: XY[];
-}
-
-/** A fixed palette (TensorBoard-like, readable on white); run i gets colour i mod length. */
-export const PALETTE = ['#e8710a', '#1a73e8', '#12b5cb', '#e52592', '#9334e6', '#0b8043', '#f9ab00', '#425066', '#a50e0e', '#7cb342'];
-
-export function colorFor(index: number): string {
-  return PALETTE[((index % PALETTE.length) + PALETTE.length) % PALETTE.length];
 }
 
 export const AXIS_LABELS: Record<Axis, string> = { step: 'step', tokens: 'tokens seen', wall: 'wall time', active: 'active time' };
