@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkSamplingForm,
+  completeForm,
   DEFAULT_SAMPLING_FORM,
   formatProb,
   generatedSegments,
@@ -236,7 +237,17 @@ describe('the sampling grid form and chart', () => {
     expect(option.yAxis.name).toContain('nats');
     expect(option.title.text).toContain('Diversity vs surprise');
     expect(option.series[0].data[0].itemStyle.color).toBe(temperatureColor(0.5, 0.5, 1.5));
+    // a label near the right edge goes to the left of its point, so it stays inside the chart
+    expect(option.series[0].data.map((d) => (d as unknown as { label: { position: string } }).label.position)).toEqual(['right', 'left']);
     expect(temperatureColor(0.5, 0.5, 1.5)).toBe('rgb(40, 110, 200)');
     expect(temperatureColor(1.5, 0.5, 1.5)).toBe('rgb(214, 60, 50)');
+  });
+});
+
+describe('stored Sample settings', () => {
+  it('fill what an older stored form lacks and drop what is not text', () => {
+    expect(completeForm({ temperature: '1.2', topK: 5, extra: 'x' }, DEFAULT_SAMPLING_FORM)).toEqual({ ...DEFAULT_SAMPLING_FORM, temperature: '1.2' });
+    expect(completeForm(null, DEFAULT_GRID_FORM)).toEqual(DEFAULT_GRID_FORM);
+    expect(completeForm('garbage', DEFAULT_SAMPLING_FORM)).toEqual(DEFAULT_SAMPLING_FORM);
   });
 });

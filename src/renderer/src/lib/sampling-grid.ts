@@ -90,7 +90,9 @@ export function gridScatterOption(cells: readonly GridCell[]): Record<string, un
       name: 'diversity: distinct 2-grams / all 2-grams',
       nameLocation: 'middle',
       nameGap: 30,
-      scale: true,
+      // a ratio: never past 100%, and a little room below the least varied cell
+      min: (extent: { min: number }) => Math.max(0, Math.floor((extent.min - 0.05) * 5) / 5),
+      max: 1,
       axisLabel: { formatter: (v: number) => `${Math.round(v * 100)}%` },
     },
     yAxis: { type: 'value', name: 'mean surprise (nats / token)', nameLocation: 'middle', nameGap: 44, scale: true },
@@ -102,9 +104,11 @@ export function gridScatterOption(cells: readonly GridCell[]): Record<string, un
           value: p.value,
           name: p.name,
           itemStyle: { color: temperatureColor(p.temperature, Math.min(...temps), Math.max(...temps)) },
+          // near the right edge the label goes left of its point, inside the chart
+          label: { position: p.value[0] > 0.8 ? 'left' : 'right' },
         })),
         label: { show: true, position: 'right', formatter: (p: { name: string }) => p.name, fontSize: 11, color: '#333' },
-        labelLayout: { hideOverlap: true },
+        labelLayout: { moveOverlap: 'shiftY' },
       },
     ],
   };

@@ -45,12 +45,23 @@ export const SAMPLING_HELP: Record<SamplingField | 'prompt', string> = {
   topP: 'Nucleus sampling: keep the smallest set of most likely tokens whose probabilities add up to p; 1 keeps them all.',
   seed: 'Seeds the random draws: the same seed and settings give the same text again.',
   noRepeatNgram:
-    'Never write the same n-gram twice (Hugging Face’s no_repeat_ngram_size): a token that would complete an n-token sequence already in the text gets probability 0. 0 = off; the lesson’s GPT-2 call uses 2.',
+    'Never write the same n-gram twice (Hugging Face’s no_repeat_ngram_size): a token that would complete an n-token sequence already in the text gets probability 0. Set 0 to turn it off; the lesson’s GPT-2 call uses 2.',
 };
 
 export type SamplingForm = Record<SamplingField, string>;
 
 export const DEFAULT_SAMPLING_FORM: SamplingForm = { length: '300', temperature: '0.8', topK: '0', topP: '1', seed: '1337', noRepeatNgram: '0' };
+
+/** A stored form (an older shape, a hand edit) made whole: its string fields where it has them, the defaults elsewhere. */
+export function completeForm<T extends Record<string, string>>(stored: unknown, defaults: T): T {
+  const out = { ...defaults };
+  if (stored && typeof stored === 'object')
+    for (const key of Object.keys(out) as (keyof T)[]) {
+      const value = (stored as Record<string, unknown>)[key as string];
+      if (typeof value === 'string') out[key] = value as T[keyof T];
+    }
+  return out;
+}
 
 type Checked = { ok: true; values: Omit<SamplingSettings, 'runId' | 'checkpoint' | 'prompt'> } | { ok: false; errors: Partial<Record<SamplingField, string>> };
 
