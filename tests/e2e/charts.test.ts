@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../build/ensure-built';
-import { CHROMIUM, hasChromium, launchChromium, serveLab, type Served } from './launch';
+import { CHROMIUM, hasChromium, launchChromium, serveLab, setField, type Served } from './launch';
 
 // Compare and its charts, as a learner uses them at 1280×800: three tiny runs trained with the
 // CLI into one lab (two char runs, one word run), then `nanolab serve` on that lab and Chromium.
@@ -21,8 +21,8 @@ let page: Page;
 let url = '';
 const finalVal = new Map<number, number>();
 
-async function shot(name: string, fullPage = false): Promise<void> {
-  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage });
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`) });
 }
 
 /** Trains a tiny run with the real CLI into `home`; its JSON summary (run id, last val loss). */
@@ -187,7 +187,39 @@ describe.skipIf(!hasChromium)('charts and Compare (nanolab serve + Chromium, 128
     const drawn = await ends('[data-test="loss-chart"]');
     expect(drawn.find((e) => e.name === 'val loss')?.y).toBe(finalVal.get(1));
     await shot('charts-08-run-page');
-    await shot('charts-09-run-page-full', true);
+    await page.locator('[data-test="speed-chart"]').scrollIntoViewIfNeeded();
+    await shot('charts-09-run-page-charts');
+  });
+
+  it('says "paused" with no time left and no tokens/s while a run is paused', async () => {
+    await page.locator('[data-test="nav-new"]').click();
+    await page.locator('[data-test="family-select"]').selectOption('gpt');
+    const tiny = {
+      n_layer: '1',
+      n_head: '2',
+      n_embd: '16',
+      block_size: '16',
+      seq_len: '16',
+      batch_size: '4',
+      steps: '5000',
+      eval_interval: '50',
+      eval_iters: '2',
+    };
+    for (const [key, value] of Object.entries(tiny)) await setField(page, `setting-${key}`, value);
+    await setField(page, 'new-run-name', 'paused gpt');
+    await expect.poll(async () => page.locator('[data-test="preview-params"]').textContent(), { timeout: 10_000 }).toMatch(/\d/);
+    await page.locator('[data-test="new-run-start"]').click();
+    await page.waitForURL(/#\/runs\/\d+/);
+    await page.locator('[data-test="run-eta"]').waitFor();
+    await waitForPoints('[data-test="loss-chart"]');
+    await page.locator('[data-test="control-pause"]').click();
+    await expect.poll(async () => page.locator('[data-test="run-progress"]').getAttribute('data-paused'), { timeout: 30_000 }).toBe('true');
+    expect(await page.locator('[data-test="run-state"]').textContent()).toBe('paused');
+    expect(await page.locator('[data-test="run-eta"]').count()).toBe(0);
+    expect(await page.locator('[data-test="run-rate"]').count()).toBe(0);
+    await shot('charts-10-paused');
+    await page.locator('[data-test="control-stop"]').click();
+    await expect.poll(async () => page.locator('[data-test="run-status"]').textContent(), { timeout: 60_000 }).toContain('stopped');
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   });
 });
