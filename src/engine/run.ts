@@ -3,6 +3,7 @@ import { encodeCheckpoint, restoreTrainer } from './checkpoint/checkpoint';
 import { splitCorpus, type Corpus } from './data/corpus';
 import type { TokenizerSpec } from './data/tokenizer';
 import { generate } from './generate';
+import { learningRate } from './optim/schedule';
 import { DivergedError, Trainer, type TrainConfig } from './train';
 import { UserError } from './errors';
 
@@ -26,7 +27,12 @@ export interface RunSettings {
   /** Train on lower-cased text. */
   lowercase: boolean;
   tokenizer: TokenizerSpec;
-  /** Stop after this much training time; the cosine horizon follows the measured speed. */
+  /**
+   * Train for this much active time (pauses excluded). A new run sizes its horizon once, before
+   * step 1, from a short calibration (budgetHorizon): `steps` and a cosine's `lr_decay_iters`
+   * become the steps that fit, so the schedule never bends. It still stops when the budget is
+   * spent, should the machine turn out slower.
+   */
   timeBudgetMs: number | null;
   /** Wall time already spent before this resume (the wall-time axis continues from it). */
   wallOffsetMs: number;
@@ -41,10 +47,20 @@ export interface RunSettings {
 
 /** What the training loop emits. */
 export type LoopEvent =
-  | { type: 'started'; step: number; totalSteps: number; vocabSize: number; resumedFrom: number | null; device?: string }
+  /** `horizon`: how a time-budget run sized itself before step 1 (its calibrated speed and the steps that fit). */
+  | {
+      type: 'started';
+      step: number;
+      totalSteps: number;
+      vocabSize: number;
+      resumedFrom: number | null;
+      device?: string;
+      horizon?: { tokensPerSec: number; steps: number; budgetMs: number };
+    }
   /** `elapsedMs`: wall time since the run started, pauses included; `activeMs`: training time, pauses excluded. */
   | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number; activeMs: number }
-  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; activeMs: number; trainLoss: number; valLoss: number }
+  /** Losses per token (nats) and bits per character of the original text (BPC), on training and held-out text. */
+  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; activeMs: number; trainLoss: number; valLoss: number; trainBpc: number; valBpc: number }
   | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
   | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
   /** `diverged`: the loss left the healthy range (the run's own failure; moving it to another device would not help). */
@@ -115,10 +131,51 @@ export function calibrate(config: TrainConfig, corpus: Corpus, steps: number, ba
   }
 }
 
+/** Steps a time budget's calibration times (after two untimed ones). */
+const HORIZON_CALIBRATION_STEPS = 5;
+
+/**
+ * The steps that fit in `budgetMs` of training at `tokensPerSec` (a calibration's speed), at most
+ * `config.steps` and at least 1. An evaluation every eval_interval steps runs 2 × eval_iters
+ * forward passes, each about a third of a training step's work: its share is counted in, so the
+ * horizon is reached within the budget. The run and the New-run preview both size a budget here.
+ */
+export function budgetHorizon(config: TrainConfig, budgetMs: number, tokensPerSec: number): number {
+  const stepSeconds = (config.batch_size * config.seq_len) / tokensPerSec;
+  const evalShare = (2 * config.eval_iters) / (3 * config.eval_interval);
+  const fit = Math.floor(budgetMs / 1000 / (stepSeconds * (1 + evalShare)));
+  return Math.max(1, Math.min(config.steps, Number.isFinite(fit) ? fit : config.steps));
+}
+
+/** `config` set to train `steps` steps: a cosine schedule decays over exactly those (from its warm-up on). */
+export function withHorizon(config: TrainConfig, steps: number): TrainConfig {
+  const schedule = config.schedule.kind === 'cosine' ? { ...config.schedule, lr_decay_iters: Math.max(config.schedule.warmup_iters, steps) } : config.schedule;
+  return { ...config, steps, schedule };
+}
+
+/**
+ * The learning rate a config's run uses at each of at most `maxPoints` steps, from step 1 to its
+ * last: the step's lr is the schedule's at iteration step − 1, as the trainer computes it. The
+ * points always include the end of the warm-up, the end of the decay, the last step and, for a
+ * step schedule, both sides of each drop, so the curve keeps its corners.
+ */
+export function lrCurve(config: TrainConfig, maxPoints = 200): { step: number; lr: number }[] {
+  const n = config.steps;
+  const s = config.schedule;
+  const corners = [1, n];
+  if (s.kind === 'cosine') corners.push(s.warmup_iters, s.warmup_iters + 1, s.lr_decay_iters + 1);
+  if (s.kind === 'step') for (let b = s.step_size; b < n && corners.length < maxPoints / 2; b += s.step_size) corners.push(b, b + 1);
+  const kept = new Set(corners.filter((step) => step >= 1 && step <= n));
+  const even = Math.max(2, maxPoints - kept.size);
+  for (let i = 0; i < even && kept.size < maxPoints; i++) kept.add(1 + Math.round((i * (n - 1)) / (even - 1)));
+  return [...kept].sort((a, b) => a - b).map((step) => ({ step, lr: learningRate(s, config.optimizer.lr, step - 1) }));
+}
+
 export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: LoopEvent) => void): Promise<void> {
   const corpus = typeof io.text === 'string' ? corpusOf(io.text, spec.lowercase, spec.tokenizer) : io.text;
   let trainer: Trainer;
   let resumedFrom: number | null = null;
+  let horizon: { tokensPerSec: number; steps: number; budgetMs: number } | undefined;
   if (spec.resume) {
     const restored = restoreTrainer(io.readLatest(), corpus, io.backend);
     if (restored.tokenizer.vocab.join('') !== corpus.tokenizer.vocab.join('')) {
@@ -128,7 +185,15 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     trainer = restored.trainer;
     resumedFrom = trainer.step;
   } else {
-    trainer = new Trainer(spec.config, corpus, io.backend);
+    let config = spec.config;
+    if (spec.timeBudgetMs !== null) {
+      // the horizon is fixed here, once, from a throwaway trainer's speed (the real one is not yet
+      // built, so memory holds one model at a time): the schedule is known before step 1
+      const tokensPerSec = calibrate(config, corpus, HORIZON_CALIBRATION_STEPS, io.backend);
+      config = withHorizon(config, budgetHorizon(config, spec.timeBudgetMs, tokensPerSec));
+      horizon = { tokensPerSec, steps: config.steps, budgetMs: spec.timeBudgetMs };
+    }
+    trainer = new Trainer(config, corpus, io.backend);
   }
   const c = trainer.config;
   // a prompt the text cannot spell (a newline in a one-line text) falls back to the text's first character
@@ -143,6 +208,7 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     vocabSize: corpus.tokenizer.vocabSize,
     resumedFrom,
     device: io.device ?? trainer.backend.name,
+    ...(horizon ? { horizon } : {}),
   });
   // two clocks: wall time since the start, and active time, which stops while the run is paused
   // (a chart's "active time" axis and the time budget count the latter)
@@ -161,7 +227,7 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     const e = trainer.evaluateBoth();
     trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
     trainer.checkConverging(e.valLoss, step, 'validation loss');
-    emit({ type: 'eval', step, tokens, elapsedMs, activeMs, trainLoss: e.trainLoss, valLoss: e.valLoss });
+    emit({ type: 'eval', step, tokens, elapsedMs, activeMs, trainLoss: e.trainLoss, valLoss: e.valLoss, trainBpc: e.trainBpc, valBpc: e.valBpc });
     return e.valLoss;
   };
   const saveCheckpoint = (valLoss: number | null) => {
@@ -190,11 +256,6 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
       const elapsedMs = spec.wallOffsetMs + now - t0;
       const activeMs = activeOffsetMs + now - t0 - pausedMs;
       const outOfTime = spec.timeBudgetMs !== null && activeMs >= spec.timeBudgetMs;
-      if (spec.timeBudgetMs !== null && c.schedule.kind === 'cosine') {
-        // the horizon is the number of steps that fit in the budget at the speed measured so far
-        const fit = Math.floor((m.step * spec.timeBudgetMs) / activeMs);
-        c.schedule.lr_decay_iters = Math.max(c.schedule.warmup_iters, Math.min(c.steps, fit));
-      }
       emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((now - s0) / 1000), elapsedMs, activeMs });
       at = { tokens: m.tokens, elapsedMs, activeMs };
       const last = m.step === c.steps || outOfTime;

@@ -51,10 +51,60 @@ export interface StepMetrics {
   tokens: number;
 }
 
+/**
+ * An evaluation of one split: the mean loss per token, and the totals behind it. Bits per
+ * character come from the totals (bitsPerChar), so a char run and a word run are measured on the
+ * same scale: the text's characters, not the tokenizer's tokens.
+ */
+export interface SplitEvaluation {
+  /** Mean cross-entropy per target token, in nats. */
+  loss: number;
+  /** Total cross-entropy of the evaluated target tokens, in nats. */
+  nats: number;
+  /** How many target tokens were evaluated. */
+  tokens: number;
+  /** How many characters (code points) those target tokens decode to. */
+  chars: number;
+}
+
 export interface EvalMetrics {
   step: number;
+  /** Mean loss per token on training text (nats). */
   trainLoss: number;
+  /** Mean loss per token on held-out text (nats). */
   valLoss: number;
+  /** Bits per character of the training text and of the held-out text. */
+  trainBpc: number;
+  valBpc: number;
+  train: SplitEvaluation;
+  val: SplitEvaluation;
+}
+
+/**
+ * Bits per character of the original text: the total nats of the evaluated tokens over the
+ * characters they decode to, over ln 2. For a char tokenizer (one character per token) it is the
+ * loss per token / ln 2; a word tokenizer's larger tokens spread their loss over more characters.
+ */
+export function bitsPerChar(e: { nats: number; chars: number }): number {
+  return e.nats / e.chars / Math.LN2;
+}
+
+/**
+ * The characters (code points) each token id decodes to: what bits per character divides by.
+ * A word vocabulary's <unk> counts as the characters it decodes to ("<unk>"), as its text does.
+ */
+export function charsPerToken(vocab: readonly string[]): Int32Array {
+  return Int32Array.from(vocab, (token) => [...token].length);
+}
+
+/**
+ * What a trainer trains and evaluates on: token ids, split. With the tokenizer's vocabulary the
+ * evaluation counts the characters the tokens decode to; without it, one character per token.
+ */
+export interface TrainData {
+  train: Int32Array;
+  val: Int32Array;
+  tokenizer?: { readonly vocab: readonly string[] };
 }
 
 const TRAIN_DEFAULTS = { steps: 200, grad_clip: 1, grad_clip_value: 0, eval_interval: 100, eval_iters: 20 };
@@ -260,10 +310,12 @@ export class Trainer {
   private firstLoss: number | null = null;
   private readonly batcher: SequentialBatcher | null;
   private state: RecurrentState | null = null;
+  /** Characters per token id (null: one per token). */
+  private readonly chars: Int32Array | null;
 
   constructor(
     readonly config: TrainConfig,
-    private readonly data: { train: Int32Array; val: Int32Array },
+    private readonly data: TrainData,
     readonly backend: Backend = new CpuBackend(),
   ) {
     validateTrainConfig(config);
@@ -272,6 +324,7 @@ export class Trainer {
     this.optimizer = new Optimizer(config.optimizer, this.model.params);
     this.batcher = config.batching === 'sequential' ? new SequentialBatcher(data.train, config.batch_size, config.seq_len) : null;
     if (this.model instanceof RecurrentLM && this.batcher) this.state = this.model.zeroState(config.batch_size);
+    this.chars = data.tokenizer ? charsPerToken(data.tokenizer.vocab) : null;
   }
 
   private nextBatch(): Batch {
@@ -314,19 +367,32 @@ export class Trainer {
    * run sees the same batches and the curve moves only because the model does.
    */
   evaluate(split: 'train' | 'val'): number {
+    return this.evaluateSplit(split).loss;
+  }
+
+  /** evaluate(), with the total nats and the characters of the evaluated target tokens (for bits per character). */
+  evaluateSplit(split: 'train' | 'val'): SplitEvaluation {
     const c = this.config;
     const data = split === 'train' ? this.data.train : this.data.val;
     const rng = new Rng(c.seed + (split === 'train' ? 1 : 2));
     const T = Math.min(c.seq_len, data.length - 1);
     let total = 0;
+    let nats = 0;
+    let tokens = 0;
+    let chars = 0;
     for (let i = 0; i < c.eval_iters; i++) {
       const batch = randomBatch(data, c.batch_size, T, rng);
-      total += this.backend.scoped(() => {
+      const mean = this.backend.scoped(() => {
         const g = new Graph(this.backend, rng, false);
         return g.crossEntropy(this.model.forward(g, batch.x, batch.B, batch.T).logits, batch.y).value;
       });
+      total += mean;
+      nats += mean * batch.y.length; // every target counts: evaluation windows ignore none
+      tokens += batch.y.length;
+      if (this.chars) for (let j = 0; j < batch.y.length; j++) chars += this.chars[batch.y[j]];
+      else chars += batch.y.length;
     }
-    return total / c.eval_iters;
+    return { loss: total / c.eval_iters, nats, tokens, chars };
   }
 
   /** The loss above which this run has diverged (see divergenceLimit). */
@@ -344,7 +410,9 @@ export class Trainer {
   }
 
   evaluateBoth(): EvalMetrics {
-    return { step: this.step, trainLoss: this.evaluate('train'), valLoss: this.evaluate('val') };
+    const train = this.evaluateSplit('train');
+    const val = this.evaluateSplit('val');
+    return { step: this.step, trainLoss: train.loss, valLoss: val.loss, trainBpc: bitsPerChar(train), valBpc: bitsPerChar(val), train, val };
   }
 
   snapshot(): TrainerSnapshot {

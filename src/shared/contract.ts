@@ -180,6 +180,12 @@ export const runSummary = z.object({
   steps: z.number(),
   /** The validation loss of the run's best checkpoint (null until one exists): a figure always backed by a file. */
   bestValLoss: z.number().nullable(),
+  /**
+   * Bits per character of held-out text at the best checkpoint's step (its val_bpc point): the
+   * figure that compares runs across tokenizers. Null without one; absent from a host older than it.
+   */
+  bestValBpc: z.number().nullable().optional(),
+  /** The last logged training speed; null while the run is paused (a paused run trains at no speed). */
   tokensPerSec: z.number().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummary>;
@@ -239,6 +245,17 @@ const preview = z.discriminatedUnion('ok', [
     vocabSize: z.number(),
     /** Every setting after defaults, flat, as the run will store it. */
     resolved: z.record(z.string(), settingValue),
+    /**
+     * The steps the run will train: `steps`; for a time budget, the steps that fit at the request's
+     * `tokensPerSec`, sized as the run sizes itself before step 1 (null when no speed was given).
+     */
+    horizonSteps: z.number().nullable(),
+    /**
+     * The learning rate at each of at most 200 steps (always the warm-up's end, the decay's end and
+     * the last step), computed with the engine's own schedule for the resolved config: the curve
+     * the run's lr series will follow. Empty while the horizon is unknown.
+     */
+    lrCurve: z.array(z.object({ step: z.number(), lr: z.number() })),
   }),
   z.object({ ok: z.literal(false), error: z.string(), field: z.string().nullable() }),
 ]);
@@ -355,6 +372,8 @@ const startedEvent = z.object({
   vocabSize: z.number(),
   resumedFrom: z.number().nullable(),
   device: z.string().optional(),
+  /** How a time-budget run sized itself before step 1: its calibrated speed, the steps that fit (also totalSteps), the budget. */
+  horizon: z.object({ tokensPerSec: z.number(), steps: z.number(), budgetMs: z.number() }).optional(),
 });
 const stepEvent = z.object({
   type: z.literal('step'),
@@ -375,8 +394,12 @@ const evalEvent = z.object({
   tokens: z.number(),
   elapsedMs: z.number(),
   activeMs: z.number(),
+  /** Mean losses per token (nats). */
   trainLoss: z.number(),
   valLoss: z.number(),
+  /** Bits per character of the original text: total nats of the evaluated tokens / the characters they decode to / ln 2. */
+  trainBpc: z.number(),
+  valBpc: z.number(),
 });
 const sampleEvent = z.object({
   type: z.literal('sample'),
@@ -470,7 +493,8 @@ export const methods = {
     response: z.array(z.object({ key: z.string(), values: z.array(z.unknown()) })),
   },
   'runs.metricsCsv': { request: z.object({ id: runId }), response: z.object({ filename: z.string(), csv: z.string() }) },
-  'runs.preview': { request: runDraft, response: preview },
+  /** `tokensPerSec`: a measured speed (runs.calibrate's) that sizes a time-budget draft's horizon. */
+  'runs.preview': { request: runDraft.extend({ tokensPerSec: z.number().positive().optional() }), response: preview },
   'runs.start': { request: runDraft, response: z.object({ id: runId }) },
   'runs.startPreset': { request: z.object({ preset: z.string(), steps: z.number().int().positive().optional() }), response: z.object({ ids: z.array(runId) }) },
   'runs.control': { request: z.object({ id: runId, action: z.enum(['pause', 'resume', 'stop']) }), response: z.object({}) },

@@ -489,10 +489,20 @@ export function settingsFor(family: Family, optimizer: string, schedule: string)
 
 /** Plain-language names of the metrics a run logs. */
 export const METRICS: Record<string, { label: string; help: string }> = {
-  train_loss: { label: 'train loss', help: 'Cross-entropy on each training batch (nats per token).' },
-  val_loss: { label: 'val loss', help: 'Cross-entropy on held-out text: the number that says whether the model generalises.' },
-  eval_train_loss: { label: 'train loss (eval)', help: 'Cross-entropy on training text, measured like val loss, for an apples-to-apples comparison.' },
-  val_bpc: { label: 'val bits/char', help: 'Validation loss in bits per token (nats / ln 2).' },
+  train_loss: { label: 'train loss (nats/token)', help: 'Cross-entropy on each training batch, in nats per token.' },
+  val_loss: {
+    label: 'val loss (nats/token)',
+    help: 'Cross-entropy on held-out text, in nats per token: the number that says whether the model generalises. Per token, so it compares runs with the same tokenizer only.',
+  },
+  eval_train_loss: {
+    label: 'train loss (eval, nats/token)',
+    help: 'Cross-entropy on training text, measured like val loss, for an apples-to-apples comparison.',
+  },
+  val_bpc: {
+    label: 'val bits/char',
+    help: 'Held-out loss in bits per character of the original text: the total nats of the evaluated tokens divided by the characters they decode to, over ln 2. For a char tokenizer it is val loss / ln 2; a word token spreads its loss over its characters, so this is the scale that compares runs across tokenizers.',
+  },
+  eval_train_bpc: { label: 'train bits/char (eval)', help: 'Training text in bits per character, measured like val bits/char.' },
   lr: { label: 'learning rate', help: 'The learning rate the schedule gave this step.' },
   grad_norm: { label: 'gradient norm', help: 'Global L2 norm of the gradient before clipping.' },
   tokens_per_sec: { label: 'tokens/s', help: 'Training throughput.' },

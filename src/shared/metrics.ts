@@ -19,8 +19,9 @@ export function metricPointsOf(event: RunEventView): { name: string; point: Seri
     return [
       { name: 'eval_train_loss', point: { ...at, value: event.trainLoss } },
       { name: 'val_loss', point: { ...at, value: event.valLoss } },
-      // bits per token: the loss in nats over ln 2
-      { name: 'val_bpc', point: { ...at, value: event.valLoss / Math.LN2 } },
+      // bits per character of the text, whatever the tokenizer (the engine's evaluation counts them)
+      { name: 'val_bpc', point: { ...at, value: event.valBpc } },
+      { name: 'eval_train_bpc', point: { ...at, value: event.trainBpc } },
     ];
   }
   return [];

@@ -104,7 +104,7 @@ describe('a run from start to analysis', () => {
     const csv = await api.call('runs.metricsCsv', { id });
     const lines = csv.csv.trim().split('\n');
     expect(csv.filename).toBe(`nanolab-run-${id}-tiny-gpt-metrics.csv`);
-    expect(lines[0]).toBe('step,tokens,wall_ms,active_ms,eval_train_loss,grad_norm,lr,tokens_per_sec,train_loss,val_bpc,val_loss');
+    expect(lines[0]).toBe('step,tokens,wall_ms,active_ms,eval_train_bpc,eval_train_loss,grad_norm,lr,tokens_per_sec,train_loss,val_bpc,val_loss');
     expect(lines).toHaveLength(13);
 
     const requestId = 'r1';

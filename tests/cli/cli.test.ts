@@ -99,6 +99,47 @@ describe('nanolab train', () => {
     expect(nanolab('resume', id).err).toContain(`run ${id} already reached its 20 steps`);
   });
 
+  it('prints the loss per token and the text’s bits/char; --minutes fixes the horizon before step 1; runs and show give the best bits/char', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'poem.txt');
+    writeFileSync(file, 'Shall I compare thee to a summer’s day?\nThou art more lovely and more temperate.\n'.repeat(40));
+    const small = ['--set', 'embedding_dim=8', '--set', 'hidden_size=16', '--set', 'batch_size=4', '--set', 'seq_len=16', '--set', 'eval_iters=2'];
+    const r = nanolab(
+      'train',
+      '--model',
+      'gru',
+      '--data',
+      file,
+      '--tokenizer',
+      'word',
+      '--word-vocab',
+      '40',
+      '--minutes',
+      '0.03',
+      ...small,
+      '--set',
+      'eval_interval=10',
+      '--json',
+    );
+    expect(r.code, r.err).toBe(0);
+    const sized = /time budget 1\.8s: calibrated [\d,]+ tok\/s → ([\d,]+) steps/.exec(r.out);
+    expect(sized, r.out).not.toBeNull();
+    const horizon = Number(sized![1].replace(/,/g, ''));
+    expect(r.out).toMatch(/\[gru\] eval step \d+ \| train loss \d+\.\d{4} \| val loss \d+\.\d{4} nats\/token \| val \d+\.\d{3} bits\/char/);
+    const summary = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    expect(summary.steps).toBeLessThanOrEqual(horizon);
+    // words are several characters each: per character is well below per token
+    expect(summary.val_bpc).toBeLessThan((0.5 * summary.val_loss) / Math.LN2);
+    const id = String(summary.run_id);
+    const shown = JSON.parse(nanolab('show', id, '--json').out.trim());
+    expect(shown.config.train.steps).toBe(horizon);
+    expect(shown.config.train.schedule.lr_decay_iters).toBeUndefined(); // the GRU's constant schedule has no horizon to set
+    expect(shown.bestValBpc).toBeGreaterThan(0);
+    expect(nanolab('show', id).out).toContain(`nats/token (${shown.bestValBpc.toFixed(4)} bits/char)`);
+    const runs = nanolab('runs').out;
+    expect(runs).toMatch(/best val +bits\/char +tok\/s/);
+    expect(runs).toMatch(new RegExp(`^${id} .* ${shown.bestValLoss.toFixed(4)} +${shown.bestValBpc.toFixed(4)} `, 'm'));
+  });
+
   it('kill -9 during training: the run reads as interrupted and resumes from its checkpoint to the end', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'sonnet.txt');
     writeFileSync(file, 'From fairest creatures we desire increase, that thereby beauty’s rose might never die. '.repeat(60));

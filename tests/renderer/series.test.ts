@@ -25,7 +25,17 @@ describe('series', () => {
     const step = metricPointsOf({ type: 'step', step: 5, loss: 2, lr: 1e-3, gradNorm: 0.7, tokens: 500, tokensPerSec: 1000, elapsedMs: 50, activeMs: 40 });
     expect(step.map((m) => m.name)).toEqual(['train_loss', 'lr', 'grad_norm', 'tokens_per_sec']);
     expect(step[0].point).toEqual({ step: 5, tokens: 500, wallMs: 50, activeMs: 40, value: 2 });
-    const evalPoints = metricPointsOf({ type: 'eval', step: 5, tokens: 500, elapsedMs: 60, activeMs: 45, trainLoss: 1.9, valLoss: Math.LN2 * 2 });
+    const evalPoints = metricPointsOf({
+      type: 'eval',
+      step: 5,
+      tokens: 500,
+      elapsedMs: 60,
+      activeMs: 45,
+      trainLoss: 1.9,
+      valLoss: Math.LN2 * 2,
+      trainBpc: 2.5,
+      valBpc: 2,
+    });
     expect(evalPoints.find((m) => m.name === 'val_loss')?.point.value).toBeCloseTo(Math.LN2 * 2);
     expect(evalPoints.find((m) => m.name === 'val_bpc')?.point.value).toBeCloseTo(2);
     expect(metricPointsOf({ type: 'status', status: 'paused' })).toEqual([]);

@@ -87,9 +87,20 @@ describe('one event vocabulary', () => {
 
   it('metrics are read off events under the names METRICS explains', () => {
     const step = metricPointsOf({ type: 'step', step: 5, loss: 2, lr: 1e-3, gradNorm: 0.7, tokens: 500, tokensPerSec: 1000, elapsedMs: 50, activeMs: 40 });
-    const evaluation = metricPointsOf({ type: 'eval', step: 5, tokens: 500, elapsedMs: 60, activeMs: 45, trainLoss: 1.9, valLoss: Math.LN2 * 2 });
+    const evaluation = metricPointsOf({
+      type: 'eval',
+      step: 5,
+      tokens: 500,
+      elapsedMs: 60,
+      activeMs: 45,
+      trainLoss: 1.9,
+      valLoss: 3,
+      trainBpc: 1.5,
+      valBpc: 2,
+    });
     expect([...step, ...evaluation].map((m) => m.name).sort()).toEqual(Object.keys(METRICS).sort());
     expect(evaluation.find((m) => m.name === 'val_bpc')?.point).toEqual({ step: 5, tokens: 500, wallMs: 60, activeMs: 45, value: 2 });
+    expect(evaluation.find((m) => m.name === 'eval_train_bpc')?.point.value).toBe(1.5);
     expect(metricPointsOf({ type: 'moved', step: 3, to: 'cpu', reason: 'r', fromStep: null })).toEqual([]);
   });
 });

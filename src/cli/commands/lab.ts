@@ -83,7 +83,7 @@ export function runsCommand(argv: string[]): Promise<number> {
     }
     console.log(
       table([
-        ['id', 'name', 'family', 'params', 'status', 'steps', 'best val', 'tok/s', 'created'],
+        ['id', 'name', 'family', 'params', 'status', 'steps', 'best val', 'bits/char', 'tok/s', 'created'],
         ...runs.map((r) => [
           String(r.id),
           r.name,
@@ -92,6 +92,7 @@ export function runsCommand(argv: string[]): Promise<number> {
           r.status,
           String(r.steps),
           fmt(r.bestValLoss),
+          fmt(r.bestValBpc ?? null),
           r.tokensPerSec === null ? '-' : Math.round(r.tokensPerSec).toLocaleString('en-US'),
           new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
         ]),
@@ -111,7 +112,10 @@ export function showCommand(argv: string[]): Promise<number> {
       return 0;
     }
     console.log(`run ${run.id}: ${run.name} (${run.family}, ${run.paramCount.toLocaleString('en-US')} parameters)`);
-    console.log(`status  ${run.status}${run.statusReason ? ` (${run.statusReason})` : ''}; ${run.steps} steps; best val loss ${fmt(run.bestValLoss)}`);
+    console.log(
+      `status  ${run.status}${run.statusReason ? ` (${run.statusReason})` : ''}; ${run.steps} steps; ` +
+        `best val loss ${fmt(run.bestValLoss)} nats/token${typeof run.bestValBpc === 'number' ? ` (${fmt(run.bestValBpc)} bits/char)` : ''}`,
+    );
     console.log(`config  ${JSON.stringify(run.config)}`);
     for (const c of checkpoints) console.log(`${c.kind.padEnd(7)} step ${c.step}, val loss ${fmt(c.valLoss)}: ${c.path}`);
     const last = samples.at(-1);

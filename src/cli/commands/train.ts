@@ -25,8 +25,10 @@ export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--d
   bundled tinyshakespeare); contiguous 90/10 train/val split; characters as
   tokens, or with --tokenizer word the --word-vocab (default 2000) most frequent words and
   punctuation marks, the rest <unk>. --lowercase lower-cases the text first.
-  Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long, with the cosine
-  schedule's horizon following the measured speed. Ctrl-C (or SIGTERM, SIGHUP) stops the run
+  Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long (pauses do not count):
+  a short calibration before step 1 fixes how many steps fit, and a cosine schedule decays over
+  exactly those. Evaluations print the loss in nats per token and the held-out text's bits per
+  character, which compare across tokenizers. Ctrl-C (or SIGTERM, SIGHUP) stops the run
   cleanly, with a checkpoint (resumable).
   --set takes model settings (hidden_size, num_layers, n_layer, n_head, n_embd, block_size, dropout,
   norm_position, position_encoding, activation, ...), optimizer settings (optimizer=adamw|adam|sgd|
@@ -63,6 +65,8 @@ interface Summary {
   steps: number;
   train_loss: number | null;
   val_loss: number | null;
+  /** The last evaluation's bits per character of the held-out text. */
+  val_bpc: number | null;
   tokens_per_s: number | null;
   checkpoint: string | null;
 }
@@ -82,6 +86,8 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
     n = 0,
     tps = 0;
   let startStep: number | null = null;
+  // a time-budget run fixes its horizon before step 1: its 'started' event says how many steps
+  let horizon = totalSteps;
   let stopping: StopSignal | null = null;
   // after SIGHUP the terminal is gone, and a write to it fails: the run stops silently
   const say = (line: string) => {
@@ -106,9 +112,11 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       n++;
       tps = e.tokensPerSec;
       if (e.step % logEvery === 0) {
-        const remaining =
-          budgetMs !== null ? Math.max(0, budgetMs - e.elapsedMs) : ((totalSteps - e.step) * e.elapsedMs) / Math.max(1, e.step - (startStep ?? 0));
-        const of = budgetMs !== null ? '' : `/${totalSteps}`;
+        // active time: a pause neither eats a budget nor slows the estimate; a budget run ends at its
+        // horizon, or when the budget is spent if the machine is slower than its calibration said
+        const bySteps = ((horizon - e.step) * e.activeMs) / Math.max(1, e.step - (startStep ?? 0));
+        const remaining = budgetMs !== null ? Math.min(bySteps, Math.max(0, budgetMs - e.activeMs)) : bySteps;
+        const of = `/${horizon}`;
         say(
           `[${label}] step ${e.step}${of} | loss ${(losses / n).toFixed(4)} | lr ${e.lr.toExponential(2)} | grad norm ${e.gradNorm.toFixed(3)} | ` +
             `${Math.round(tps).toLocaleString('en-US')} tok/s | ETA ${duration(remaining)}`,
@@ -119,10 +127,13 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
     } else if (e.type === 'eval') {
       last = e;
       say(
-        `[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} (${(e.valLoss / Math.LN2).toFixed(3)} bits/char)`,
+        `[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} nats/token | val ${e.valBpc.toFixed(3)} bits/char`,
       );
+    } else if (e.type === 'log') {
+      say(`[${label}] ${e.message}`);
     } else if (e.type === 'started') {
       startStep = e.step;
+      horizon = e.totalSteps;
       if (e.resumedFrom !== null) say(`[${label}] resumed from step ${e.resumedFrom}`);
     }
   };
@@ -141,12 +152,15 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
     steps: end.step,
     train_loss: lastEval?.trainLoss ?? null,
     val_loss: lastEval?.valLoss ?? null,
+    val_bpc: lastEval?.valBpc ?? null,
     tokens_per_s: run.tokensPerSec,
     checkpoint: latest?.path ?? null,
   };
   say(
     `[${label}] ${end.status}${end.reason ? ` (${end.reason})` : ''}: run ${handle.runId}, ${end.step} steps` +
-      (lastEval ? ` | train loss ${lastEval.trainLoss.toFixed(4)} | val loss ${lastEval.valLoss.toFixed(4)}` : '') +
+      (lastEval
+        ? ` | train loss ${lastEval.trainLoss.toFixed(4)} | val loss ${lastEval.valLoss.toFixed(4)} nats/token (${lastEval.valBpc.toFixed(3)} bits/char)`
+        : '') +
       (latest ? ` | checkpoint ${latest.path}` : ''),
   );
   return summary;

@@ -5,7 +5,7 @@ import { countParameters, createModel, isRecurrent, MODEL_FAMILIES, validateMode
 import { Optimizer, resolveOptimizerConfig } from '../optim/optimizer';
 import { validateSchedule } from '../optim/schedule';
 import { Rng } from '../rng';
-import { Trainer, validateTrainConfig, type TrainConfig, type TrainerSnapshot } from '../train';
+import { Trainer, validateTrainConfig, type TrainConfig, type TrainData, type TrainerSnapshot } from '../train';
 import type { FloatArray } from '../tensor';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors';
 import { UserError } from '../errors';
@@ -415,11 +415,7 @@ export function restoreModel(files: Record<string, Uint8Array>, backend: Backend
 }
 
 /** A trainer continuing exactly where the checkpoint's run stopped (same data, same config). */
-export function restoreTrainer(
-  files: Record<string, Uint8Array>,
-  data: { train: Int32Array; val: Int32Array },
-  backend?: Backend,
-): { trainer: Trainer; tokenizer: Tokenizer } {
+export function restoreTrainer(files: Record<string, Uint8Array>, data: TrainData, backend?: Backend): { trainer: Trainer; tokenizer: Tokenizer } {
   const { config, tokenizer, params, state, optimizer } = validateCheckpoint(files, 'resume', { trainTokens: data.train.length });
   const s = state!;
   const { buffers, carried } = optimizer!;
@@ -432,7 +428,8 @@ export function restoreTrainer(
     batcherPosition: s.batcher_position,
     carried: s.carried_layers > 0 ? { h: carried.h, c: carried.c.length > 0 ? carried.c : null } : null,
   };
-  const trainer = new Trainer(config.train, data, backend);
+  // bits per character count the characters of the checkpoint's own vocabulary when the data brings none
+  const trainer = new Trainer(config.train, { ...data, tokenizer: data.tokenizer ?? tokenizer }, backend);
   try {
     trainer.restore(snapshot);
   } catch (error) {

@@ -366,7 +366,7 @@ export class LabApi {
       },
       'runs.configDiff': ({ ids }) => store.configDiff(ids),
       'runs.metricsCsv': ({ id }) => metricsCsv(store, id),
-      'runs.preview': (draft) => this.drafts.preview(draft),
+      'runs.preview': ({ tokensPerSec, ...draft }) => this.drafts.preview(draft, tokensPerSec),
       'runs.start': (draft) => {
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
         const name =

@@ -4,6 +4,7 @@ import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { estimateTrainingMemory, trainingMemory, WASM_HEAP_BYTES } from '../../engine/memory';
 import { countParameters, isRecurrent } from '../../engine/models';
 import { SettingError } from '../../engine/errors';
+import { budgetHorizon, lrCurve, withHorizon } from '../../engine/run';
 import { resolveTrainConfig, type TrainConfig } from '../../engine/train';
 import { outlineCorpusFile } from '../jobs/corpus-file';
 import type { RunDraft, RunPreview } from '../../shared/contract';
@@ -109,15 +110,30 @@ export class DraftResolver {
     return { config, corpus, tokenizer, timeBudgetMs: draft.minutes === null ? null : draft.minutes * 60_000 };
   }
 
-  preview(draft: RunDraft): RunPreview {
+  /**
+   * What the form shows while the user types. A time-budget draft is sized as its run will size
+   * itself (budgetHorizon) when the page passes a measured `tokensPerSec` (from runs.calibrate):
+   * `horizonSteps`, the resolved settings and the learning-rate curve then describe that horizon;
+   * without one its horizon is unknown (null) and the curve empty.
+   */
+  preview(draft: RunDraft, tokensPerSec?: number): RunPreview {
     try {
-      const { config, corpus } = this.resolve(draft);
+      const resolved = this.resolve(draft);
+      const { corpus, timeBudgetMs } = resolved;
+      let config = resolved.config;
+      let horizonSteps: number | null = config.steps;
+      if (timeBudgetMs !== null) {
+        horizonSteps = tokensPerSec === undefined ? null : budgetHorizon(config, timeBudgetMs, tokensPerSec);
+        if (horizonSteps !== null) config = withHorizon(config, horizonSteps);
+      }
       return {
         ok: true,
         paramCount: countParameters(config.model),
         memoryBytes: estimateTrainingMemory(config),
         vocabSize: corpus.tokenizer.vocabSize,
         resolved: flatten(config),
+        horizonSteps,
+        lrCurve: horizonSteps === null ? [] : lrCurve(config),
       };
     } catch (error) {
       return { ok: false, error: (error as Error).message, field: fieldOf(error, draft.settings) };

@@ -7,6 +7,7 @@ import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { explainStoreError, MetricWriter, type RunStore } from '../store/run-store';
 import type { RunEvent, RunSpec } from './cpu-run';
 import { preflight } from '../api/run-drafts';
+import { withHorizon } from '../../engine/run';
 import { metricPointsOf } from '../../shared/metrics';
 import { UserError } from '../../shared/errors';
 
@@ -120,6 +121,9 @@ export class RunRecorder {
     try {
       for (const { name, point } of metricPointsOf(e)) writer.push({ ...point, name });
       switch (e.type) {
+        case 'started':
+          if (e.horizon) this.recordHorizon(e.horizon);
+          break;
         case 'sample':
           store.addSample(runId, e);
           break;
@@ -132,6 +136,19 @@ export class RunRecorder {
       this.fail(error as Error);
     }
     this.onEvent?.(e);
+  }
+
+  /**
+   * A time-budget run sized its horizon before step 1: the stored config shows the steps it will
+   * train and the schedule it follows (not the placeholder it was created with), and the log says why.
+   */
+  private recordHorizon(h: { tokensPerSec: number; steps: number; budgetMs: number }): void {
+    const stored = this.store.getRun(this.runId).config as StoredRunConfig;
+    const train = withHorizon(stored.train, h.steps);
+    this.store.setConfig(this.runId, { ...stored, train });
+    const n = (x: number) => Math.round(x).toLocaleString('en-US');
+    const decay = train.schedule.kind === 'cosine' ? `, cosine decay over ${n(train.schedule.lr_decay_iters)}` : '';
+    this.log(0, `time budget ${formatMinutes(h.budgetMs)}: calibrated ${n(h.tokensPerSec)} tok/s → ${n(h.steps)} steps${decay}`);
   }
 
   /** A line in the run's log, also passed on as a 'log' event; `device` when it says where the run now trains. */
@@ -163,6 +180,11 @@ export class RunRecorder {
   flush(): void {
     this.writer.flush();
   }
+}
+
+/** A time budget as people write it: 5m, 1.5m, 90s. */
+function formatMinutes(ms: number): string {
+  return ms < 60_000 ? `${+(ms / 1000).toFixed(1)}s` : `${+(ms / 60_000).toFixed(2)}m`;
 }
 
 /** Runs a spec in a CPU worker thread; `done` resolves with its end event (already recorded unless `keepOpen`). */

@@ -369,6 +369,12 @@ export class RunStore {
     this.db.prepare('UPDATE runs SET status = ?, status_reason = ?, finished_at = ? WHERE id = ?').run(status, reason, ended ? now : null, id);
   }
 
+  /** Replaces a run's stored config (a time-budget run records the horizon it chose before step 1). */
+  setConfig(id: number, config: unknown): void {
+    this.requireRun(id);
+    this.db.prepare('UPDATE runs SET config = ? WHERE id = ?').run(JSON.stringify(config), id);
+  }
+
   rename(id: number, name: string): void {
     if (name.trim() === '') throw new UserError('a run needs a name');
     this.requireRun(id);
@@ -513,6 +519,8 @@ export class RunStore {
          (SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM run_tags WHERE run_id = r.id ORDER BY tag)) AS tags,
          (SELECT max(step) FROM metrics WHERE run_id = r.id AND superseded = 0) AS steps,
          (SELECT val_loss FROM checkpoints WHERE run_id = r.id AND kind = 'best') AS best_val_loss,
+         (SELECT m.value FROM checkpoints c JOIN metrics m ON m.run_id = c.run_id AND m.step = c.step AND m.name = 'val_bpc'
+           WHERE c.run_id = r.id AND c.kind = 'best' ORDER BY m.superseded LIMIT 1) AS best_val_bpc,
          (SELECT value FROM metrics WHERE run_id = r.id AND name = 'tokens_per_sec' AND superseded = 0 ORDER BY step DESC LIMIT 1) AS tokens_per_sec
        FROM runs r ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
        ORDER BY ${order} IS NULL, ${order} ${filter.descending ? 'DESC' : 'ASC'}, r.id`,
@@ -531,7 +539,9 @@ export class RunStore {
       tags: r.tags ? String(r.tags).split('\u001f') : [],
       steps: (r.steps as number | null) ?? 0,
       bestValLoss: r.best_val_loss as number | null,
-      tokensPerSec: r.tokens_per_sec as number | null,
+      bestValBpc: r.best_val_bpc as number | null,
+      // a paused run trains at no speed: its last speed would read as a claim about now
+      tokensPerSec: r.status === 'paused' ? null : (r.tokens_per_sec as number | null),
     }));
   }
 
