@@ -455,7 +455,7 @@ export const methods = {
       family: family.optional(),
       status: status.optional(),
       tag: z.string().optional(),
-      sort: z.enum(['created', 'name', 'best_val_loss', 'steps', 'params']).optional(),
+      sort: z.enum(['created', 'name', 'best_val_loss', 'best_val_bpc', 'steps', 'params']).optional(),
       descending: z.boolean().optional(),
     }),
     response: z.array(runSummary),

@@ -85,6 +85,41 @@ describe('the experiment database', () => {
     store.close();
   });
 
+  it('upgrades a version-4 lab: a word run’s val_bpc (bits per token, its characters never counted) goes; a char run’s stays', () => {
+    const path = fresh();
+    const old = new RunStore(path);
+    const word = old.createRun({
+      name: 'words',
+      family: 'lstm',
+      paramCount: 1,
+      config: { data: { path: 'x', lowercase: false, tokenizer: { kind: 'word', vocab_size: 50, lowercase: false } } },
+    });
+    const char = old.createRun({
+      name: 'chars',
+      family: 'lstm',
+      paramCount: 1,
+      config: { data: { path: 'x', lowercase: false, tokenizer: { kind: 'char' } } },
+    });
+    const older = old.createRun({ name: 'before tokenizers', family: 'lstm', paramCount: 1, config: { data: { path: 'x', lowercase: false } } });
+    old.db.exec('ALTER TABLE metrics DROP COLUMN active_ms');
+    const row = old.db.prepare('INSERT INTO metrics (run_id, step, wall_ms, tokens, name, value) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const id of [word, char, older]) {
+      row.run(id, 10, 100, 640, 'val_loss', 2 * Math.LN2);
+      row.run(id, 10, 100, 640, 'val_bpc', 2);
+      old.addCheckpoint(id, { step: 10, path: `runs/${id}/checkpoints/best`, valLoss: 2 * Math.LN2, kind: 'best' });
+    }
+    old.db.pragma('user_version = 4');
+    old.close();
+    const store = new RunStore(path);
+    expect(store.series(word, 'val_bpc')).toEqual([]);
+    expect(store.series(word, 'val_loss')).toHaveLength(1);
+    expect(store.getRun(word).bestValBpc).toBeNull();
+    expect(store.getRun(char).bestValBpc).toBe(2);
+    expect(store.getRun(older).bestValBpc).toBe(2);
+    expect(store.listRuns({ sort: 'best_val_bpc' }).map((r) => r.id)).toEqual([char, older, word]);
+    store.close();
+  });
+
   it('lists, filters and sorts runs with their summary metrics', () => {
     const store = new RunStore(fresh());
     const a = store.createRun({ name: 'lstm baseline', family: 'lstm', paramCount: 1000, config: { lr: 3e-3 }, tags: ['baseline'] }, 1);

@@ -15,7 +15,7 @@ import { BUNDLED_CORPUS, parseRunId } from './train';
 // the same LabApi as the app (its contract's calls, or the methods its handlers share where the
 // CLI allows more than the app: longer samples, more clusters, larger seeds).
 
-export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|steps|params] [--json]
+export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|best_val_bpc|steps|params] [--json]
 nanolab show RUN [--json]
 nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--checkpoint best|latest] [--json]
 nanolab export RUN --out DIR [--checkpoint best|latest] [--force] [--json]
@@ -70,7 +70,7 @@ export function runsCommand(argv: string[]): Promise<number> {
   const status = values.status as RunStatus | undefined;
   if (status && !RUN_STATUSES.includes(status)) throw new UsageError(`runs: --status ${status} is not one of ${RUN_STATUSES.join(', ')}`);
   const sort = values.sort as 'created' | undefined;
-  if (sort && !['created', 'name', 'best_val_loss', 'steps', 'params'].includes(sort)) throw new UsageError(`runs: cannot sort by ${sort}`);
+  if (sort && !['created', 'name', 'best_val_loss', 'best_val_bpc', 'steps', 'params'].includes(sort)) throw new UsageError(`runs: cannot sort by ${sort}`);
   return withApi(async (api) => {
     const runs = await api.call('runs.list', { family, status, tag: values.tag as string | undefined, sort });
     if (values.json) {

@@ -100,9 +100,18 @@ const MIGRATIONS: Migration[] = [
   `ALTER TABLE run_log ADD COLUMN device TEXT CHECK (device IN ('cpu','gpu'));
    UPDATE run_log SET device = 'gpu' WHERE message LIKE 'training on the GPU%';
    UPDATE run_log SET device = 'cpu' WHERE message LIKE '%Continuing on the CPU%';`,
-  // active training time (pauses excluded) beside wall time; older rows did not tell them apart
-  `ALTER TABLE metrics ADD COLUMN active_ms REAL;
-   UPDATE metrics SET active_ms = wall_ms;`,
+  // active training time (pauses excluded) beside wall time; older rows did not tell them apart.
+  // val_bpc was the val loss / ln 2, bits per token: per character for char runs, but not for word
+  // runs, whose characters were never counted: those values go rather than stand as a wrong figure
+  (db) => {
+    db.exec('ALTER TABLE metrics ADD COLUMN active_ms REAL; UPDATE metrics SET active_ms = wall_ms;');
+    const runs = db.prepare('SELECT id, config FROM runs').all() as { id: number; config: string }[];
+    const drop = db.prepare("DELETE FROM metrics WHERE run_id = ? AND name = 'val_bpc'");
+    for (const r of runs) {
+      const config = JSON.parse(r.config) as { data?: { tokenizer?: { kind?: unknown } } };
+      if (config.data?.tokenizer?.kind === 'word') drop.run(r.id);
+    }
+  },
 ];
 
 /**
@@ -509,6 +518,7 @@ export class RunStore {
       created: 'r.created_at',
       name: 'r.name COLLATE NOCASE',
       best_val_loss: 'best_val_loss',
+      best_val_bpc: 'best_val_bpc',
       steps: 'steps',
       params: 'r.param_count',
     }[filter.sort ?? 'created'];
