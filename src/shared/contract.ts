@@ -466,7 +466,7 @@ export const methods = {
       config: z.unknown(),
       checkpoints: z.array(checkpointInfo),
       samples: z.array(sampleRow),
-      /** Steps the run is set to train for (null with a time budget). */
+      /** Steps the run is set to train for; with a time budget, the horizon it fixed before step 1 (null until then). */
       totalSteps: z.number().nullable(),
       timeBudgetMs: z.number().nullable(),
       live: z.boolean(),

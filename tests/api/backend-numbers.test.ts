@@ -96,6 +96,7 @@ describe('a time-budget run', () => {
     if (started?.type !== 'started' || !started.horizon) throw new Error('no horizon in the started event');
     const horizon = started.horizon.steps;
     expect(started.totalSteps).toBe(horizon);
+    expect(run.totalSteps).toBe(horizon);
     const stored = run.config as { train: unknown; time_budget_ms: number };
     const config = trainConfig.parse(stored.train);
     expect(config.steps).toBe(horizon);

@@ -329,14 +329,14 @@ export class LabApi {
       'runs.list': (filter) => store.listRuns(filter),
       'runs.get': ({ id }) => {
         const run = store.getRun(id);
-        const config = run.config as { train?: { steps?: number }; time_budget_ms?: number | null };
+        const config = run.config as Partial<Pick<StoredRunConfig, 'train' | 'time_budget_ms' | 'horizon'>>;
         const timeBudgetMs = config.time_budget_ms ?? null;
         return {
           ...run,
           checkpoints: store.checkpoints(id),
           samples: store.samples(id),
           live: this.live.has(id),
-          totalSteps: timeBudgetMs === null ? (config.train?.steps ?? null) : null,
+          totalSteps: timeBudgetMs === null ? (config.train?.steps ?? null) : (config.horizon?.steps ?? null),
           timeBudgetMs,
           log: store.logLines(id),
         };

@@ -72,6 +72,8 @@ export interface StoredRunConfig {
   /** Where the run was asked to train (absent: cpu), and Auto's calibration when it chose. */
   device?: 'cpu' | 'gpu';
   calibration?: { cpuTokensPerSec: number; gpuTokensPerSec: number | null; adapter: string | null } | null;
+  /** A time-budget run's horizon, fixed before step 1 from its calibrated speed (`train` then trains that many steps). */
+  horizon?: { tokensPerSec: number; steps: number };
 }
 
 function spawnWorker(data: unknown): Worker {
@@ -145,7 +147,7 @@ export class RunRecorder {
   private recordHorizon(h: { tokensPerSec: number; steps: number; budgetMs: number }): void {
     const stored = this.store.getRun(this.runId).config as StoredRunConfig;
     const train = withHorizon(stored.train, h.steps);
-    this.store.setConfig(this.runId, { ...stored, train });
+    this.store.setConfig(this.runId, { ...stored, train, horizon: { tokensPerSec: h.tokensPerSec, steps: h.steps } });
     const n = (x: number) => Math.round(x).toLocaleString('en-US');
     const decay = train.schedule.kind === 'cosine' ? `, cosine decay over ${n(train.schedule.lr_decay_iters)}` : '';
     this.log(0, `time budget ${formatMinutes(h.budgetMs)}: calibrated ${n(h.tokensPerSec)} tok/s → ${n(h.steps)} steps${decay}`);
