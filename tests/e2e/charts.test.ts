@@ -171,6 +171,10 @@ describe.skipIf(!hasChromium)('charts and Compare (nanolab serve + Chromium, 128
     expect(await page.locator('[data-test="compare-metric"]').getAttribute('data-metric')).toBe('val_bpc');
     await expect.poll(async () => page.locator('[data-test="compare-chart"]').getAttribute('data-metric')).toBe('val_bpc');
     await expect.poll(async () => (await ends('[data-test="compare-chart"]')).length, { timeout: 10_000 }).toBe(2);
+    // for a char run, bits per character is its val loss over ln 2
+    const gruEnd = (await ends('[data-test="compare-chart"]')).find((e) => e.name.includes('#2'))!;
+    expect(gruEnd.y).toBeCloseTo(finalVal.get(2)! / Math.LN2, 6);
+    expect(await page.locator('[data-test="compare-best-bpc-2"]').textContent()).toMatch(/^\d+\.\d+$/);
     await shot('charts-06-char-vs-word-bpc');
     await page.locator('[data-test="compare-metric"]').selectOption('train_loss');
     await page.locator('[data-test="per-token-warning"]').waitFor();
