@@ -171,6 +171,11 @@ export function lrCurve(config: TrainConfig, maxPoints = 200): { step: number; l
   return [...kept].sort((a, b) => a - b).map((step) => ({ step, lr: learningRate(s, config.optimizer.lr, step - 1) }));
 }
 
+/** The 'end' of a run that failed with `error` (a diverged loss says so: another device would not help). */
+function failedEnd(error: unknown, step: number): LoopEvent {
+  return { type: 'end', status: 'failed', reason: (error as Error).message, step, ...(error instanceof DivergedError ? { diverged: true } : {}) };
+}
+
 export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: LoopEvent) => void): Promise<void> {
   const corpus = typeof io.text === 'string' ? corpusOf(io.text, spec.lowercase, spec.tokenizer) : io.text;
   let trainer: Trainer;
@@ -189,7 +194,14 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     if (spec.timeBudgetMs !== null) {
       // the horizon is fixed here, once, from a throwaway trainer's speed (the real one is not yet
       // built, so memory holds one model at a time): the schedule is known before step 1
-      const tokensPerSec = calibrate(config, corpus, HORIZON_CALIBRATION_STEPS, io.backend);
+      let tokensPerSec: number;
+      try {
+        tokensPerSec = calibrate(config, corpus, HORIZON_CALIBRATION_STEPS, io.backend);
+      } catch (error) {
+        // a loss that diverges in the calibration's first steps would in the run's too
+        emit(failedEnd(error, 0));
+        return;
+      }
       config = withHorizon(config, budgetHorizon(config, spec.timeBudgetMs, tokensPerSec));
       horizon = { tokensPerSec, steps: config.steps, budgetMs: spec.timeBudgetMs };
     }
@@ -282,13 +294,7 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     });
   } catch (error) {
     // the last good checkpoint stays as it was: a diverged step or evaluation never reaches the disk
-    emit({
-      type: 'end',
-      status: 'failed',
-      reason: (error as Error).message,
-      step: trainer.step,
-      ...(error instanceof DivergedError ? { diverged: true } : {}),
-    });
+    emit(failedEnd(error, trainer.step));
   } finally {
     trainer.dispose();
   }

@@ -180,6 +180,20 @@ describe('a time budget fixes its horizon before step 1', () => {
   });
 });
 
+describe('a time budget whose calibration diverges', () => {
+  it('ends failed, marked diverged, before step 1', async () => {
+    const config = resolveTrainConfig('lstm', 30, { hidden_size: 16, embedding_dim: 8, batch_size: 4, seq_len: 16, lr: 1e3, grad_clip: 0 });
+    const events: LoopEvent[] = [];
+    await runTraining(
+      settings(config, { timeBudgetMs: 60_000 }),
+      io('the quick brown fox jumps over the lazy dog. '.repeat(40)),
+      { paused: false, stopRequested: false },
+      (e) => events.push(e),
+    );
+    expect(events).toEqual([{ type: 'end', status: 'failed', reason: expect.stringContaining('diverged at step'), step: 0, diverged: true }]);
+  });
+});
+
 describe('the schedule preview', () => {
   it('lrCurve is the trainer’s own lr at each of its steps, with the warm-up’s end, the decay’s end and the last step', () => {
     const corpus = splitCorpus('the quick brown fox jumps over the lazy dog. '.repeat(40));
