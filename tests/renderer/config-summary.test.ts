@@ -53,6 +53,22 @@ describe("a run's Configuration panel", () => {
     expect(rows).toBe(17 - 3 + 1 + 7 + 4 + 9);
   });
 
+  it("reads a run's stored config: the train config beside the text, budget and intervals", () => {
+    const stored = {
+      train: gptConfig,
+      data: { path: '/lab/corpora/tiny.txt', lowercase: false },
+      time_budget_ms: null,
+      preset: 'nanogpt-cpu',
+      sample_interval: 100,
+    };
+    const groups = configGroups(stored, SETTINGS, SETTING_GROUPS);
+    expect(groups.map((g) => g.key)).toEqual(['model', 'optimizer', 'schedule', 'training', 'run']);
+    expect(groups[0].rows.find((r) => r.key === 'n_layer')?.value).toBe(4);
+    expect(groups[4].rows.map((r) => r.key)).toEqual(
+      expect.arrayContaining(['family', 'vocab_size', 'seed', 'data.path', 'data.lowercase', 'time_budget_ms', 'preset', 'sample_interval']),
+    );
+  });
+
   it('keeps unequal dropouts apart, and shows nothing for no config', () => {
     const uneven = { ...gptConfig, model: { ...gptConfig.model, attn_dropout: 0 } };
     const keys = configGroups(uneven, SETTINGS, SETTING_GROUPS).flatMap((g) => g.rows.map((r) => r.key));

@@ -19,17 +19,21 @@ export interface ConfigRow {
   value: unknown;
 }
 
-/** Where a stored config's nested key lives in the flat namespace of the New-run form (`--set`). */
+/**
+ * Where a stored config's nested key lives in the flat namespace of the New-run form (`--set`):
+ * a run stores its TrainConfig under `train` (beside its text, budget and intervals).
+ */
 function flatKey(dotted: string): string {
-  if (dotted === 'optimizer.name') return 'optimizer';
-  if (dotted === 'schedule.kind') return 'schedule';
-  return dotted.replace(/^(model|optimizer|schedule)\./, '');
+  const key = dotted.replace(/^train\./, '');
+  if (key === 'optimizer.name') return 'optimizer';
+  if (key === 'schedule.kind') return 'schedule';
+  return key.replace(/^(model|optimizer|schedule)\./, '');
 }
 
 /**
  * A run's stored config as the groups of the New-run form (model, optimizer, schedule, training
  * loop, with the form's labels, in its order), then whatever else the run stored ("Run": the
- * family, vocabulary, seed, settings the form does not offer). GPT's three dropouts show as the
+ * family, vocabulary, seed, its text and intervals, settings the form does not offer). GPT's three dropouts show as the
  * form's one `dropout` when they are equal.
  */
 export function configGroups(
