@@ -21,9 +21,10 @@ const baselines = new Map<string, Promise<RunPreview>>();
  *   (`baselineDraft`: the family and text with no settings, a second request cached for the
  *   session), so placeholders and checkboxes never go blank. The defaults follow the
  *   baseline's family, not the probe's, which depends on them.
- * Late answers to old drafts are dropped.
+ * A time-budget draft goes with the measured `speed` (tokens/s), which sizes its horizon and
+ * learning-rate curve. Late answers to old drafts are dropped.
  */
-export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>, baselineDraft: Ref<RunDraft>, delayMs = 150) {
+export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>, baselineDraft: Ref<RunDraft>, speed: Ref<number | null>, delayMs = 150) {
   const answer = ref<{ key: string; family: Family; preview: RunPreview } | null>(null);
   const lastValid = ref<{ key: string; preview: OkPreview } | null>(null);
   const lastOk = ref<{ family: Family; resolved: Record<string, SettingValue> } | null>(null);
@@ -33,11 +34,13 @@ export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>,
   let timer: ReturnType<typeof setTimeout> | null = null;
   let generation = 0;
 
-  const probeKey = computed(() => JSON.stringify(probe.value));
-  const draftKey = computed(() => (draft.value ? JSON.stringify(draft.value) : null));
+  type PreviewRequest = RunDraft & { tokensPerSec?: number };
+  const requestOf = (d: RunDraft): PreviewRequest => (d.minutes !== null && speed.value !== null ? { ...d, tokensPerSec: speed.value } : d);
+  const probeKey = computed(() => JSON.stringify(requestOf(probe.value)));
+  const draftKey = computed(() => (draft.value ? JSON.stringify(requestOf(draft.value)) : null));
   const baselineKey = computed(() => JSON.stringify(baselineDraft.value));
 
-  async function run(d: RunDraft, key: string): Promise<void> {
+  async function run(d: PreviewRequest, key: string): Promise<void> {
     const mine = ++generation;
     try {
       const result = await api.invoke('runs.preview', d);
@@ -59,7 +62,7 @@ export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>,
     probeKey,
     (key) => {
       if (timer !== null) clearTimeout(timer);
-      const d = probe.value;
+      const d = requestOf(probe.value);
       pending.value = true;
       timer = setTimeout(() => void run(d, key), delayMs);
     },
@@ -92,6 +95,11 @@ export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>,
     const a = answer.value;
     return a && a.key === probeKey.value && !a.preview.ok ? { error: a.preview.error, field: a.preview.field } : null;
   });
+  /** The host's answer for the draft on screen with its wrong fields at their defaults. */
+  const probed = computed(() => {
+    const a = answer.value;
+    return a && a.key === probeKey.value && a.preview.ok ? a.preview : null;
+  });
   const current = computed(() => (lastValid.value && lastValid.value.key === draftKey.value ? lastValid.value.preview : null));
   const shown = computed(() => current.value ?? lastValid.value?.preview ?? null);
   const stale = computed(() => shown.value !== null && current.value === null);
@@ -100,11 +108,9 @@ export function useRunPreview(draft: Ref<RunDraft | null>, probe: Ref<RunDraft>,
     const last = lastOk.value?.family === baselineDraft.value.family ? lastOk.value.resolved : {};
     return { ...base, ...last };
   });
-  /** Start needs the host's yes for this very draft. */
-  const confirmed = computed(() => current.value !== null && !pending.value);
 
   onBeforeUnmount(() => {
     if (timer !== null) clearTimeout(timer);
   });
-  return { shown, stale, current, confirmed, defaults, hostError, pending, failure };
+  return { shown, stale, current, probed, defaults, hostError, pending, failure };
 }
