@@ -161,6 +161,30 @@ describe.skipIf(!hasChromium)('New run at 1280×800 (nanolab serve + Chromium)',
     await shot('05-time-budget');
   }, 60_000);
 
+  it("describes a chosen preset's schedule and time, shortens it to a quick look, and shows help on a tap", async () => {
+    await openNewRun();
+    await testId('preset-select').selectOption('nanogpt-cpu:0');
+    await expect
+      .poll(async () => testId('schedule-words').textContent(), { timeout: 10_000 })
+      .toContain('warm-up 100 steps to 1e-3, cosine to 1e-4 at step 2,000');
+    await expect
+      .poll(async () => testId('preset-estimate').textContent(), { timeout: 60_000 })
+      .toMatch(/\(2,000 steps\), it trains in (about \d+ minutes?|under a minute|about \d+ h( \d+ min)?) on this computer/);
+    await testId('preset-quick-look').click();
+    const steps = Number(await testId('setting-steps').inputValue());
+    expect(steps).toBeGreaterThanOrEqual(10);
+    expect(steps).toBeLessThan(2000);
+    // the preset's warm-up and decay shrink with it
+    await expect.poll(async () => testId('schedule-words').textContent()).toContain(`at step ${steps.toLocaleString('en-US')}`);
+    // a tap on "?" shows a setting's help without focusing it
+    expect(await testId('help-warmup_iters').isVisible()).toBe(false);
+    await testId('help-toggle-warmup_iters').click();
+    expect(await testId('help-warmup_iters').isVisible()).toBe(true);
+    expect(await testId('help-warmup_iters').textContent()).toContain('rises linearly');
+    await testId('preset-estimate').scrollIntoViewIfNeeded();
+    await shot('06-preset-in-form');
+  }, 90_000);
+
   it('is usable with the keyboard alone: fields in page order, Start last, a tiny run started with Enter', async () => {
     await openNewRun();
     expect(await page.evaluate(() => [...document.querySelectorAll('[tabindex]')].filter((e) => Number(e.getAttribute('tabindex')) > 0).length)).toBe(0);
@@ -209,7 +233,7 @@ describe.skipIf(!hasChromium)('New run at 1280×800 (nanolab serve + Chromium)',
       .locator('[data-test^="setting-"]:is(input, select):not([disabled])')
       .evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.test));
     for (const id of settingIds) expect(inPage.map((f) => f.id)).toContain(id);
-    await shot('06-keyboard-start');
+    await shot('07-keyboard-start');
     await page.keyboard.press('Enter');
     await page.waitForURL(/#\/runs\/\d+/, { timeout: 30_000 });
     await expect.poll(async () => testId('run-status').textContent(), { timeout: 90_000 }).toMatch(/finished|running/);
@@ -231,7 +255,7 @@ describe.skipIf(!hasChromium)('New run at 1280×800 (nanolab serve + Chromium)',
     );
     expect(overlaps).toEqual([]);
     await testId('config-summary').scrollIntoViewIfNeeded();
-    await shot('07-configuration');
+    await shot('08-configuration');
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   }, 60_000);
 });

@@ -51,7 +51,8 @@ import {
   type SamplingSettings,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
-import { DraftResolver, presetSettingsFor } from './run-drafts';
+import { DraftResolver } from './run-drafts';
+import { presetSettingsFor } from '../../shared/presets';
 import { UserError } from '../../shared/errors';
 import { tarFolder } from './tar';
 

@@ -8,7 +8,17 @@ import { messageOf } from '../stores/toasts';
 export type PresetCost =
   | { state: 'estimating' }
   | { state: 'failed'; error: string }
-  | { state: 'ready'; seconds: number; duration: string; fullSteps: number; quickSteps: number; quickSeconds: number; quickDuration: string };
+  | {
+      state: 'ready';
+      seconds: number;
+      duration: string;
+      fullSteps: number;
+      quickSteps: number;
+      quickSeconds: number;
+      quickDuration: string;
+      /** Each run of the preset, timed, in the preset's order. */
+      runs: TimedRun[];
+    };
 
 /** A quick look trains for about this long. */
 export const QUICK_LOOK_SECONDS = 60;
@@ -60,6 +70,7 @@ function estimate(presets: readonly PresetInfo[]): void {
           quickSteps,
           quickSeconds,
           quickDuration: describeDuration(quickSeconds),
+          runs,
         });
       } catch (e) {
         costs.set(preset.id, { state: 'failed', error: messageOf(e) });

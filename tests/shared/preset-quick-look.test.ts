@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { presetSettingsFor } from '../../src/main/api/run-drafts';
+import { presetSettingsFor } from '../../src/shared/presets';
 import { PRESETS } from '../../src/engine/presets';
 
 describe("a preset's quick look", () => {
