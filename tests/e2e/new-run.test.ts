@@ -212,6 +212,10 @@ describe.skipIf(!hasChromium)('New run at 1280×800 (nanolab serve + Chromium)',
         // its help shows while it has focus
         if (f.id.startsWith('setting-')) expect(await testId(`help-${f.id.slice('setting-'.length)}`).isVisible()).toBe(true);
       }
+      if (f.id === 'family-select' || f.id === 'new-run-seed' || f.id === 'tokenizer-select') {
+        const help = { 'family-select': 'help-family', 'new-run-seed': 'help-seed', 'tokenizer-select': 'help-tokenizer' }[f.id];
+        expect(await page.locator(`#${help}`).isVisible(), `${help} shows while ${f.id} has focus`).toBe(true);
+      }
       if (f.id === 'setting-batching') await expect.poll(async () => testId('new-run-start').isEnabled(), { timeout: 15_000 }).toBe(true);
       // the app's navigation comes first; after the page, focus leaving it means Start was skipped
       const inPageYet = seen.some((x) => x.part !== 'shell' && x.part !== 'none');
