@@ -83,6 +83,13 @@ describe('nanolab train', () => {
     const s = JSON.parse(sample.out.trim());
     expect(s.text).toHaveLength(30);
     expect(s.tokens[0].top).toHaveLength(5);
+    // --no-repeat-ngram 2 (the lesson's no_repeat_ngram_size=2): no pair of characters twice, prompt included
+    const unrepeated = nanolab('sample', id, '--prompt', 'Thou', '--length', '30', '--seed', '2', '--temperature', '0.3', '--no-repeat-ngram', '2', '--json');
+    expect(unrepeated.code, unrepeated.err).toBe(0);
+    const full = [...`Thou${JSON.parse(unrepeated.out.trim()).text}`];
+    const pairs = full.slice(1).map((c, i) => full[i] + c);
+    expect(new Set(pairs).size).toBe(pairs.length);
+    expect(nanolab('sample', id, '--no-repeat-ngram', '-1').err).toContain('no-repeat-ngram');
     expect(nanolab('sample', id, '--prompt', 'Zz§').err).toContain('text has characters the vocabulary does not: "Z", "z", "§"');
     const out = join(mkdtempSync(join(tmpdir(), 'nanolab-export-')), 'gru');
     const exported = nanolab('export', id, '--out', out, '--json');

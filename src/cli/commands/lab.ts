@@ -17,7 +17,7 @@ import { BUNDLED_CORPUS, parseRunId } from './train';
 
 export const usage = `nanolab runs [--family F] [--status S] [--tag T] [--sort created|name|best_val_loss|best_val_bpc|steps|params] [--json]
 nanolab show RUN [--json]
-nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--checkpoint best|latest] [--json]
+nanolab sample RUN [--prompt TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P] [--no-repeat-ngram N] [--seed S] [--checkpoint best|latest] [--json]
 nanolab export RUN --out DIR [--checkpoint best|latest] [--force] [--json]
   model.safetensors + config.json + tokenizer.json, loadable in PyTorch (tests/checkpoint/torch_load.py).
   DIR must be new or empty; --force replaces only those three files in a folder that has other
@@ -148,6 +148,7 @@ export function sampleCommand(argv: string[]): Promise<number> {
       temperature: { type: 'string' },
       'top-k': { type: 'string' },
       'top-p': { type: 'string' },
+      'no-repeat-ngram': { type: 'string' },
       seed: { type: 'string' },
       checkpoint: { type: 'string' },
       json: { type: 'boolean' },
@@ -176,6 +177,7 @@ export function sampleCommand(argv: string[]): Promise<number> {
       temperature: num('temperature', 0.8),
       topK: num('top-k', 0),
       topP: num('top-p', 1),
+      noRepeatNgram: parseInteger('no-repeat-ngram', values['no-repeat-ngram'] as string | undefined, 0, 0, 20),
     });
     if (values.json) {
       const tokens = [...stream];
