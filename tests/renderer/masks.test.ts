@@ -1,5 +1,3 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   applyMask,
@@ -12,6 +10,7 @@ import {
   countOnes,
   differingCells,
   encodeChars,
+  formatCell,
   formatShape,
   illustrativeScores,
   lessonLookAheadMask,
@@ -207,22 +206,25 @@ describe('the effect of a mask on one attention map', () => {
 
 // The lab's own PyTorch fixture of the encoder–decoder: our masks from its ids must be its masks,
 // and its attention probabilities must be 0 exactly where our masks say 1.
-const fixturePath = [new URL('../fixtures/torch/seq2seq.json', import.meta.url), new URL('../../../shared/fixtures/torch/seq2seq.json', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p));
-if (!fixturePath) console.log('masks: the seq2seq fixture check is skipped: tests/fixtures/torch/seq2seq.json is missing');
+interface Flat {
+  shape: number[];
+  data: number[];
+}
+interface Seq2SeqFixture {
+  src_ids: Flat;
+  decoder_input_ids: Flat;
+  masks: { src: Flat; tgt: Flat };
+  attention_probs: { encoder_self: Flat; decoder_self: Flat; decoder_cross: Flat };
+}
+// the lab's copy when there is one, else the shared fixtures beside the checkout
+const found = import.meta.glob<Seq2SeqFixture>(['../fixtures/torch/seq2seq.json', '../../../shared/fixtures/torch/seq2seq.json'], {
+  eager: true,
+  import: 'default',
+});
+const fx = Object.values(found)[0];
+if (!fx) console.log('masks: the seq2seq fixture check is skipped: tests/fixtures/torch/seq2seq.json is missing');
 
-describe.skipIf(!fixturePath)('against the PyTorch seq2seq fixture', () => {
-  interface Flat {
-    shape: number[];
-    data: number[];
-  }
-  const fx = JSON.parse(readFileSync(fixturePath!, 'utf8')) as {
-    src_ids: Flat;
-    decoder_input_ids: Flat;
-    masks: { src: Flat; tgt: Flat };
-    attention_probs: { encoder_self: Flat; decoder_self: Flat; decoder_cross: Flat };
-  };
+describe.skipIf(!fx)('against the PyTorch seq2seq fixture', () => {
   const rows = (t: Flat) => Array.from({ length: t.shape[0] }, (_, b) => t.data.slice(b * t.shape[1], (b + 1) * t.shape[1]));
   const src = paddingMask(rows(fx.src_ids));
   const decoderIn = rows(fx.decoder_input_ids);
@@ -243,5 +245,18 @@ describe.skipIf(!fixturePath)('against the PyTorch seq2seq fixture', () => {
     check(fx.attention_probs.encoder_self, src);
     check(fx.attention_probs.decoder_cross, src);
     check(fx.attention_probs.decoder_self, tgt);
+  });
+});
+
+describe('cell text', () => {
+  it('writes masks, scores and weights as the grids show them', () => {
+    expect(formatCell('mask', 1)).toBe('1');
+    expect(formatCell('mask', 0)).toBe('0');
+    expect(formatCell('score', -1e9)).toBe('−1e9');
+    expect(formatCell('score', -0.456)).toBe('−0.46');
+    expect(formatCell('score', -0.001)).toBe('0.00');
+    expect(formatCell('score', 1.234)).toBe('1.23');
+    expect(formatCell('weight', 1)).toBe('1.00');
+    expect(formatCell('weight', 0)).toBe('0.00');
   });
 });

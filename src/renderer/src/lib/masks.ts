@@ -346,3 +346,13 @@ export function attentionStages(batch: MaskBatch, kind: AttentionKind, row: numb
     weights: matrixAt(weights, lead),
   };
 }
+
+export type CellKind = 'mask' | 'score' | 'weight';
+
+/** A cell's text in a grid: a mask's 0/1, a score to 2 decimals (−1e9 once masked), a weight to 2 decimals. */
+export function formatCell(kind: CellKind, value: number): string {
+  if (kind === 'mask') return value === 0 ? '0' : '1';
+  if (kind === 'score' && value <= MASK_VALUE / 10) return '−1e9';
+  const text = value.toFixed(2);
+  return text.startsWith('-') ? (/^-0\.00$/.test(text) ? '0.00' : `−${text.slice(1)}`) : text;
+}
