@@ -11,6 +11,7 @@ import {
   buildPairsCorpus,
   collatePairs,
   encodePairs,
+  encodeSourceText,
   heldOutSplit,
   pairBatchesInOrder,
   pairsToTsv,
@@ -160,23 +161,30 @@ describe('encoding and the held-out split', () => {
   });
 
   it('holds out a seeded 10 %, the same for the same seed, disjoint and complete', () => {
-    const a = heldOutSplit(100, 0.1, new Rng(1));
-    const b = heldOutSplit(100, 0.1, new Rng(1));
-    const c = heldOutSplit(100, 0.1, new Rng(2));
+    const a = heldOutSplit(100, 0.1, 1);
+    const b = heldOutSplit(100, 0.1, 1);
+    const c = heldOutSplit(100, 0.1, 2);
     expect(a).toEqual(b);
     expect(a.val).not.toEqual(c.val);
     expect(a.val.length).toBe(10);
     expect([...a.train, ...a.val].sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i));
     // not simply the last 10 %
     expect(a.val).not.toEqual(Array.from({ length: 10 }, (_, i) => 90 + i));
-    expect(heldOutSplit(3, 0.1, new Rng(0)).val.length).toBe(1);
-    expect(heldOutSplit(3, 0, new Rng(0)).val).toEqual([]);
-    expectUserError(() => heldOutSplit(1, 0.1, new Rng(0), 'tiny.tsv'), /^tiny\.tsv has 1 pair, too few/);
-    expectUserError(() => heldOutSplit(10, 1, new Rng(0)), /held-out fraction \(1\)/);
+    expect(heldOutSplit(3, 0.1, 0).val.length).toBe(1);
+    expect(heldOutSplit(3, 0, 0).val).toEqual([]);
+    expectUserError(() => heldOutSplit(1, 0.1, 0, 'tiny.tsv'), /^tiny\.tsv has 1 pair, too few/);
+    expectUserError(() => heldOutSplit(10, 1, 0), /held-out fraction \(1\)/);
+  });
+
+  it('encodes a typed source, refusing one too long or empty', () => {
+    const v = PairVocab.build(['abc'], 'char');
+    expect(Array.from(encodeSourceText('cab', v, 5))).toEqual([6, 4, 5]);
+    expectUserError(() => encodeSourceText('abcabc', v, 5), /^the source is 6 tokens, more than max_seq_length \(5\) \("abcabc"\): shorten it$/);
+    expectUserError(() => encodeSourceText('', v, 5), /source is empty/);
   });
 
   it('builds a corpus: vocabularies, ids, split in file order', () => {
-    const corpus = buildPairsCorpus(lines(50), { name: 'd', max_seq_length: 8, valFraction: 0.2 }, new Rng(3));
+    const corpus = buildPairsCorpus(lines(50), { name: 'd', max_seq_length: 8, valFraction: 0.2, seed: 3 });
     expect(corpus.train.length).toBe(40);
     expect(corpus.val.length).toBe(10);
     const valLines = corpus.val.map((p) => p.line);

@@ -1,6 +1,6 @@
 import { WordTokenizer } from './tokenizer';
 import { UserError } from '../errors';
-import type { Rng } from '../rng';
+import { Rng } from '../rng';
 
 // A pairs corpus for the encoder–decoder: each example is a source text and its target text, read
 // from a TSV (`source<TAB>target` per line) or from two files with one text per line, aligned.
@@ -268,7 +268,10 @@ export interface PairsCorpusOptions {
   max_seq_length: number;
   /** Fraction held out (default 0.1); at least one pair when above 0. */
   valFraction?: number;
-  /** Seed of the shuffle that picks the held-out pairs (default 0). */
+  /**
+   * Seed of the shuffle that picks the held-out pairs (default 0): its own, not the run's Rng, so
+   * the same data and seed always hold out the same pairs, whatever the training draws.
+   */
   seed?: number;
 }
 
@@ -297,16 +300,27 @@ export function encodePairs(pairs: readonly LinePair[], vocabs: { source: PairVo
   });
 }
 
+/** The ids of a source a learner typed, refused when longer than max_seq_length. */
+export function encodeSourceText(text: string, vocab: PairVocab, maxSeqLength: number): Int32Array {
+  const src = vocab.encode(text);
+  if (src.length === 0) throw new UserError('the source is empty: type something to translate');
+  if (src.length > maxSeqLength) {
+    throw new UserError(`the source is ${src.length} tokens, more than max_seq_length (${maxSeqLength}) (${quoteLine(text)}): shorten it`);
+  }
+  return src;
+}
+
 /**
  * Which of n items are held out: a seeded Fisher–Yates shuffle picks round(n · valFraction) of them
  * (at least 1 when valFraction > 0), returned as sorted indices with the rest.
  */
-export function heldOutSplit(n: number, valFraction: number, rng: Rng, name = 'the data'): { train: number[]; val: number[] } {
+export function heldOutSplit(n: number, valFraction: number, seed: number, name = 'the data'): { train: number[]; val: number[] } {
   if (!(valFraction >= 0 && valFraction < 1)) throw new UserError(`the held-out fraction (${valFraction}) must be in [0, 1): use e.g. 0.1`);
   const valCount = valFraction > 0 ? Math.max(1, Math.round(n * valFraction)) : 0;
   if (n - valCount < 1) {
     throw new UserError(`${name} has ${n} pair${n === 1 ? '' : 's'}, too few to hold ${valCount} out and train on the rest: add pairs or hold none out`);
   }
+  const rng = new Rng(seed);
   const order = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = rng.int(i + 1);
@@ -317,10 +331,10 @@ export function heldOutSplit(n: number, valFraction: number, rng: Rng, name = 't
 }
 
 /** Vocabularies from every pair, ids, and a seeded held-out split. */
-export function buildPairsCorpus(pairs: readonly LinePair[], options: PairsCorpusOptions, rng: Rng): PairsCorpus {
+export function buildPairsCorpus(pairs: readonly LinePair[], options: PairsCorpusOptions): PairsCorpus {
   const vocabs = buildPairVocabs(pairs, options.tokenization);
   const encoded = encodePairs(pairs, vocabs, options.max_seq_length, options.name);
-  const split = heldOutSplit(encoded.length, options.valFraction ?? 0.1, rng, options.name);
+  const split = heldOutSplit(encoded.length, options.valFraction ?? 0.1, options.seed ?? 0, options.name);
   return { ...vocabs, train: split.train.map((i) => encoded[i]), val: split.val.map((i) => encoded[i]) };
 }
 

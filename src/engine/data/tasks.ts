@@ -1,4 +1,4 @@
-import type { PairsTokenization, TextPair } from './pairs';
+import type { LinePair, PairsTokenization, TextPair } from './pairs';
 import { pairsToTsv } from './pairs';
 import { UserError } from '../errors';
 import { Rng } from '../rng';
@@ -286,15 +286,15 @@ export function pairTask(id: string): PairTask {
 }
 
 /**
- * `count` pairs of a task, the same for the same seed. Sources are distinct while the task has
- * enough of them (a held-out pair then never also trains); a small task asked for more than it
- * has repeats some.
+ * `count` pairs of a task, the same for the same seed, numbered by their line in generateTaskTsv's
+ * text (buildPairsCorpus takes them as they are). Sources are distinct while the task has enough
+ * of them (a held-out pair then never also trains); a task asked for more than it has repeats some.
  */
-export function generateTaskPairs(id: PairTaskId | string, count: number, seed: number): TextPair[] {
+export function generateTaskPairs(id: PairTaskId | string, count: number, seed: number): LinePair[] {
   const task = pairTask(id);
   if (!Number.isInteger(count) || count < 1) throw new UserError(`the number of pairs (${count}) must be a whole number ≥ 1`);
   const rng = new Rng(seed);
-  const pairs: TextPair[] = [];
+  const pairs: LinePair[] = [];
   const seen = new Set<string>();
   // give up on distinct sources after many draws in a row find nothing new
   let misses = 0;
@@ -302,7 +302,7 @@ export function generateTaskPairs(id: PairTaskId | string, count: number, seed: 
     const pair = task.draw(rng);
     if (!seen.has(pair.source) || misses >= 1000) {
       seen.add(pair.source);
-      pairs.push(pair);
+      pairs.push({ ...pair, line: pairs.length + 1 });
       misses = 0;
     } else misses++;
   }
