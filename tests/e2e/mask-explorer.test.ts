@@ -57,6 +57,9 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBe(0);
     await shot('01-defaults');
+    for (const section of ['source', 'lookahead', 'target']) {
+      await page.locator(`[data-test="mask-${section}"]`).screenshot({ path: join(SHOTS, `mask-01-${section}.png`) });
+    }
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   });
 
@@ -85,6 +88,14 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
   });
 
   it('updates shapes and cells when new sequences are typed, and keeps them after a reload', async () => {
+    // the longest sequences still fit the window: T = 13 grids wrap, nothing scrolls sideways
+    await page.locator('[data-test="mask-kind-decoder"]').check();
+    for (const key of ['source0', 'source1', 'target0', 'target1']) await page.locator(`[data-test="mask-${key}"]`).fill('the quick fox jumps'.slice(0, 12));
+    await expect.poll(() => text('mask-target-shape')).toBe('(2, 1, 13, 13)');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)).toBe(0);
+    expect(await page.locator('main').evaluate((m) => m.scrollWidth - m.clientWidth)).toBe(0);
+    await page.locator('[data-test="mask-stage-masked"]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(SHOTS, 'mask-03-longest.png') });
     await page.locator('[data-test="mask-source0"]').fill('abc');
     await page.locator('[data-test="mask-source1"]').fill('abcdefg');
     await page.locator('[data-test="mask-target0"]').fill('xy');
@@ -101,7 +112,7 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
     expect(await page.locator('[data-test="mask-target1"]').getAttribute('aria-invalid')).toBe('true');
     expect(await page.locator('[role="alert"]').first().innerText()).toContain('at least one character');
     expect(await text('mask-target-shape')).toBe('(2, 1, 5, 5)');
-    await shot('03-typed-empty');
+    await shot('04-typed-empty');
     await page.locator('[data-test="mask-target1"]').fill('wxyz');
     await page.reload();
     await page.locator('[data-test="mask-source"]').waitFor();
@@ -123,7 +134,10 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
     expect(await page.locator('[data-test="mask-pitfall-right"] td.differs').count()).toBe(20);
     // both rows: 20 + 25 of 50 cells
     expect(await text('mask-pitfall-count')).toContain('45 of 50');
-    await pitfall.screenshot({ path: join(SHOTS, 'mask-04-pitfall.png') });
+    // the rows the wrong mask covers whole come out uniform, the future included
+    const uniform = await cells('mask-pitfall-weights');
+    expect(uniform.slice(3)).toEqual(['0.200.200.200.200.20', '0.200.200.200.200.20']);
+    await pitfall.screenshot({ path: join(SHOTS, 'mask-05-pitfall.png') });
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   });
 });
