@@ -172,6 +172,69 @@ export class Graph {
     return { y, probs };
   }
 
+  /** y = s · x for a constant s (the embeddings' √d_model). */
+  scale(x: Tensor, s: number): Tensor {
+    const y = this.output(x.shape, x);
+    this.backend.copy(x, y);
+    this.backend.scale(y, s);
+    this.record(y, (dy) => {
+      const d = this.backend.alloc(dy.shape);
+      this.backend.copy(dy, d);
+      this.backend.scale(d, s);
+      this.backend.accumulate(this.gradOf(x), d);
+    });
+    return y;
+  }
+
+  /**
+   * Attention with separate q (B, Tq, C), k, v (B, Tk, C) and an additive 0/1 mask (B, 1, Tk) or
+   * (B, Tq, Tk), 1 = masked (a constant): y (B, Tq, C); probs (B, nh, Tq, Tk) for the views.
+   */
+  maskedAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, nHead: number): { y: Tensor; probs: Tensor } {
+    const [B, Tq, C] = q.shape;
+    const Tk = k.shape[1];
+    const y = this.output([B, Tq, C], q, k, v);
+    const probs = this.backend.alloc([B, nHead, Tq, Tk]);
+    this.backend.maskedAttentionForward(q, k, v, mask, nHead, y, probs);
+    this.record(y, (dy) => {
+      // self-attention passes one tensor as q, k and v: each role's gradient lands in its buffer
+      this.backend.maskedAttentionBackward(
+        dy,
+        q,
+        k,
+        v,
+        probs,
+        nHead,
+        q.requiresGrad ? this.gradOf(q) : null,
+        k.requiresGrad ? this.gradOf(k) : null,
+        v.requiresGrad ? this.gradOf(v) : null,
+      );
+    });
+    return { y, probs };
+  }
+
+  /** The attention lesson's layer norm: gain · (x − mean) / (std + eps) + bias, unbiased std. */
+  seedLayerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-6): Tensor {
+    const y = this.output(x.shape, x, gain, bias);
+    const mean = this.backend.alloc([x.rows]);
+    const std = this.backend.alloc([x.rows]);
+    this.backend.seedLayerNormForward(x, gain, bias, eps, y, mean, std);
+    this.record(y, (dy) =>
+      this.backend.seedLayerNormBackward(
+        dy,
+        x,
+        gain,
+        mean,
+        std,
+        eps,
+        x.requiresGrad ? this.gradOf(x) : null,
+        gain.requiresGrad ? this.gradOf(gain) : null,
+        bias.requiresGrad ? this.gradOf(bias) : null,
+      ),
+    );
+    return y;
+  }
+
   /** Inverted dropout: zero with probability p, scale the rest by 1/(1−p); identity in eval. */
   dropout(x: Tensor, p: number): Tensor {
     if (!this.training || p === 0) return x;

@@ -120,6 +120,38 @@ export interface Backend {
    */
   attentionForward(qkv: Tensor, nHead: number, y: Tensor, probs: Tensor, dropMask: Tensor | null): void;
   attentionBackward(dy: Tensor, qkv: Tensor, probs: Tensor, dropMask: Tensor | null, nHead: number, dqkv: Tensor): void;
+  /**
+   * Encoder–decoder attention with separate projections: q [B,Tq,C], k, v [B,Tk,C] (self-attention
+   * Tq = Tk; cross-attention keys and values from the encoder, Tk = source length). mask null or
+   * 0/1 values [B,Mq,Tk] with Mq = 1 (a padding mask, shared by every query) or Tq; 1 = masked,
+   * added to the scaled scores as mask · −1e9. Writes y [B,Tq,C] and probs [B,nh,Tq,Tk].
+   */
+  maskedAttentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, nHead: number, y: Tensor, probs: Tensor): void;
+  /** dq, dk, dv accumulate from the saved probs; a null one is not computed. */
+  maskedAttentionBackward(
+    dy: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    probs: Tensor,
+    nHead: number,
+    dq: Tensor | null,
+    dk: Tensor | null,
+    dv: Tensor | null,
+  ): void;
+  /** The attention lesson's layer norm: gain · (x − mean) / (std + eps) + bias, unbiased std; saves mean and std per row. */
+  seedLayerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, std: Tensor): void;
+  seedLayerNormBackward(
+    dy: Tensor,
+    x: Tensor,
+    gain: Tensor,
+    mean: Tensor,
+    std: Tensor,
+    eps: number,
+    dx: Tensor | null,
+    dgain: Tensor | null,
+    dbias: Tensor | null,
+  ): void;
   /** Generation: copies the k and v columns of qkv [B,T,3C] into caches [B,L,C] at positions offset … offset+T−1. */
   kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void;
   /**
@@ -215,6 +247,10 @@ export const KERNEL_NAMES = [
   'sgdStep',
   'rmspropStep',
   'adagradStep',
+  'maskedAttentionForward',
+  'maskedAttentionBackward',
+  'seedLayerNormForward',
+  'seedLayerNormBackward',
 ] as const satisfies readonly (keyof Backend)[];
 
 export type KernelName = (typeof KERNEL_NAMES)[number];

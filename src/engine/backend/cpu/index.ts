@@ -6,6 +6,7 @@ import { wasmKernels } from './wasm/adapters';
 import { wasmHeap, type WasmHeap } from './wasm/heap';
 import { Job } from './wasm/pool-jobs';
 import { attentionBackward, attentionForward } from './attention';
+import { maskedAttentionBackward, maskedAttentionForward, seedLayerNormBackward, seedLayerNormForward } from './encoder-decoder';
 import { gelu, gelu32, geluGrad, geluGradFromOutput32 } from './math';
 import { gruBackward, gruForward, lstmBackward, lstmForward, rnnTanhBackward, rnnTanhForward } from './recurrent';
 
@@ -499,6 +500,67 @@ export class CpuBackend implements Backend {
       return;
     }
     attentionBackward(dy.data, qkv.data, probs.data, dropMask ? dropMask.data : null, B, T, C3 / 3, nHead, dqkv.data, this.scratch.get(2, T));
+  }
+
+  maskedAttentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, nHead: number, y: Tensor, probs: Tensor): void {
+    const [B, Tq, C] = q.shape;
+    const Tk = k.shape[1];
+    check(
+      k.shape[0] === B && v.shape[1] === Tk && k.shape[2] === C && v.shape[2] === C,
+      () => `attention: q [${q.shape}], k [${k.shape}], v [${v.shape}] do not fit`,
+    );
+    const maskRows = mask ? mask.size / (B * Tk) : 0;
+    check(!mask || maskRows === 1 || maskRows === Tq, () => `attention mask [${mask!.shape}] must be [B, 1, ${Tk}] or [B, ${Tq}, ${Tk}]`);
+    maskedAttentionForward(q.data, k.data, v.data, mask ? mask.data : null, maskRows, B, Tq, Tk, C, nHead, y.data, probs.data);
+  }
+
+  maskedAttentionBackward(
+    dy: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    probs: Tensor,
+    nHead: number,
+    dq: Tensor | null,
+    dk: Tensor | null,
+    dv: Tensor | null,
+  ): void {
+    const [B, Tq, C] = q.shape;
+    const Tk = k.shape[1];
+    maskedAttentionBackward(
+      dy.data,
+      q.data,
+      k.data,
+      v.data,
+      probs.data,
+      B,
+      Tq,
+      Tk,
+      C,
+      nHead,
+      dq && dq.data,
+      dk && dk.data,
+      dv && dv.data,
+      this.scratch.get(2, Tk),
+    );
+  }
+
+  seedLayerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, std: Tensor): void {
+    seedLayerNormForward(x.data, gain.data, bias.data, eps, x.rows, x.cols, y.data, mean.data, std.data);
+  }
+
+  seedLayerNormBackward(
+    dy: Tensor,
+    x: Tensor,
+    gain: Tensor,
+    mean: Tensor,
+    std: Tensor,
+    eps: number,
+    dx: Tensor | null,
+    dgain: Tensor | null,
+    dbias: Tensor | null,
+  ): void {
+    seedLayerNormBackward(dy.data, x.data, gain.data, mean.data, std.data, eps, x.rows, x.cols, dx && dx.data, dgain && dgain.data, dbias && dbias.data);
   }
 
   kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void {

@@ -6,6 +6,7 @@ import type { GpuJs, GpuJsArgument, GpuJsTexture } from './gpujs';
 import * as P from './programs';
 import * as R from './recurrent';
 import { checkKernels, SELF_CHECK_SIZES, type KernelCheck } from './self-check';
+import { maskedAttentionBackward, maskedAttentionForward, seedLayerNormBackward, seedLayerNormForward } from '../cpu/encoder-decoder';
 
 // The GPU backend: the Backend's kernels in gpu.js on WebGL2, float32. Every tensor is one flat
 // texture that stays on the GPU between kernels; the host reads back only what it asks for
@@ -425,6 +426,68 @@ export class GpuBackend implements Backend {
       : this.d.run(P.ATTENTION_DQKV, dqkv.size, [this.in(dqkv), ds, ...this.args([qkv, probs, dy])], shape);
     for (const t of [dp, dot, ds]) t.delete();
     this.set(dqkv, out);
+  }
+
+  // The encoder–decoder's kernels have no WebGL programs yet: they run the CPU's code on host
+  // copies and write their results back (correct, not fast; the seq2seq family is CPU-first).
+
+  maskedAttentionForward(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | null, nHead: number, y: Tensor, probs: Tensor): void {
+    const [B, Tq, C] = q.shape;
+    const Tk = k.shape[1];
+    const Y = new Float32Array(y.size),
+      Pr = new Float32Array(probs.size);
+    const maskRows = mask ? mask.size / (B * Tk) : 0;
+    maskedAttentionForward(this.read(q), this.read(k), this.read(v), mask ? this.read(mask) : null, maskRows, B, Tq, Tk, C, nHead, Y, Pr);
+    this.write(y, Y);
+    this.write(probs, Pr);
+  }
+
+  maskedAttentionBackward(
+    dy: Tensor,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    probs: Tensor,
+    nHead: number,
+    dq: Tensor | null,
+    dk: Tensor | null,
+    dv: Tensor | null,
+  ): void {
+    const [B, Tq, C] = q.shape;
+    const Tk = k.shape[1];
+    const [DQ, DK, DV] = [dq, dk, dv].map((t) => (t ? this.read(t) : null));
+    maskedAttentionBackward(this.read(dy), this.read(q), this.read(k), this.read(v), this.read(probs), B, Tq, Tk, C, nHead, DQ, DK, DV, new Float32Array(Tk));
+    if (dq) this.write(dq, DQ!);
+    if (dk) this.write(dk, DK!);
+    if (dv) this.write(dv, DV!);
+  }
+
+  seedLayerNormForward(x: Tensor, gain: Tensor, bias: Tensor, eps: number, y: Tensor, mean: Tensor, std: Tensor): void {
+    const Y = new Float32Array(y.size),
+      M = new Float32Array(x.rows),
+      S = new Float32Array(x.rows);
+    seedLayerNormForward(this.read(x), this.read(gain), this.read(bias), eps, x.rows, x.cols, Y, M, S);
+    this.write(y, Y);
+    this.write(mean, M);
+    this.write(std, S);
+  }
+
+  seedLayerNormBackward(
+    dy: Tensor,
+    x: Tensor,
+    gain: Tensor,
+    mean: Tensor,
+    std: Tensor,
+    eps: number,
+    dx: Tensor | null,
+    dgain: Tensor | null,
+    dbias: Tensor | null,
+  ): void {
+    const [DX, DG, DB] = [dx, dgain, dbias].map((t) => (t ? this.read(t) : null));
+    seedLayerNormBackward(this.read(dy), this.read(x), this.read(gain), this.read(mean), this.read(std), eps, x.rows, x.cols, DX, DG, DB);
+    if (dx) this.write(dx, DX!);
+    if (dgain) this.write(dgain, DG!);
+    if (dbias) this.write(dbias, DB!);
   }
 
   kvCacheWrite(qkv: Tensor, kCache: Tensor, vCache: Tensor, offset: number): void {

@@ -431,6 +431,54 @@ function runCase(name: KernelName, be: Backend, s: number, seed: number): Output
       be.adagradStep(p, inp.tensor([R, C]), sum, { lr: 0.1, lrDecay: 0.01, eps: 1e-10, weightDecay: 0.01, step: 4 });
       return read({ p, sum });
     }
+    case 'maskedAttentionForward':
+    case 'maskedAttentionBackward': {
+      // cross-attention shapes (Tq ≠ Tk) with a padding mask, and self-attention with a per-query mask
+      const B = 2,
+        Tq = s,
+        Tk = s + 2,
+        nh = 2,
+        Cm = nh * (Math.min(s, 4) + 1);
+      const q = inp.tensor([B, Tq, Cm]),
+        k = inp.tensor([B, Tk, Cm]),
+        v = inp.tensor([B, Tk, Cm]);
+      const pad = new Float32Array(B * Tk);
+      pad[2 * Tk - 1] = 1; // the second row's last key is padding
+      const causal = new Float32Array(B * Tq * Tq);
+      for (let i = 0; i < B * Tq * Tq; i++) causal[i] = i % Tq > Math.floor(i / Tq) % Tq ? 1 : 0;
+      const y = be.alloc([B, Tq, Cm]),
+        probs = be.alloc([B, nh, Tq, Tk]),
+        y2 = be.alloc([B, Tq, Cm]),
+        probs2 = be.alloc([B, nh, Tq, Tq]);
+      be.maskedAttentionForward(q, k, v, be.fromArray([B, 1, Tk], pad), nh, y, probs);
+      be.maskedAttentionForward(q, q, q, be.fromArray([B, Tq, Tq], causal), nh, y2, probs2);
+      if (name === 'maskedAttentionForward') return read({ y, probs, y2, probs2 });
+      const dq = inp.tensor([B, Tq, Cm]),
+        dk = inp.tensor([B, Tk, Cm]),
+        dv = inp.tensor([B, Tk, Cm]);
+      be.maskedAttentionBackward(inp.tensor([B, Tq, Cm]), q, k, v, probs, nh, dq, dk, dv);
+      return read({ dq, dk, dv });
+    }
+    case 'seedLayerNormForward': {
+      const y = be.alloc([R, C]),
+        mean = be.alloc([R]),
+        std = be.alloc([R]);
+      be.seedLayerNormForward(inp.tensor([R, C], 3, 0.5), inp.tensor([C], 1, 1), inp.tensor([C]), 1e-6, y, mean, std);
+      return read({ y, mean, std });
+    }
+    case 'seedLayerNormBackward': {
+      const x = inp.tensor([R, C], 3, 0.5),
+        gain = inp.tensor([C], 1, 1);
+      const y = be.alloc([R, C]),
+        mean = be.alloc([R]),
+        std = be.alloc([R]);
+      be.seedLayerNormForward(x, gain, inp.tensor([C]), 1e-6, y, mean, std);
+      const dx = inp.tensor([R, C]),
+        dgain = inp.tensor([C]),
+        dbias = inp.tensor([C]);
+      be.seedLayerNormBackward(inp.tensor([R, C]), x, gain, mean, std, 1e-6, dx, dgain, dbias);
+      return read({ dx, dgain, dbias });
+    }
   }
 }
 
