@@ -8,6 +8,8 @@ export type RecurrentFamily = 'rnn' | 'lstm' | 'gru';
 export type ModelFamily = RecurrentFamily | 'gpt';
 /** The settings catalogue's list (tests/shared/vocabulary.test.ts: the same families as ModelFamily). */
 export const MODEL_FAMILIES: readonly ModelFamily[] = FAMILIES;
+/** Families the engine builds that the catalogue does not offer yet (no training on pairs): models/seq2seq.ts. */
+export const ENGINE_ONLY_FAMILIES = ['seq2seq'] as const;
 
 export interface RecurrentConfig {
   family: RecurrentFamily;

@@ -9,6 +9,23 @@ export * from './config';
 export type { ForwardResult, LanguageModel } from './model';
 export { RecurrentLM, type RecurrentState } from './recurrent';
 export { GPT } from './transformer';
+// The encoder–decoder (engine only for now: not in the settings catalogue's FAMILIES, so the
+// New-run form and `train` do not offer it until training on pairs lands).
+export {
+  Seq2Seq,
+  SEQ2SEQ_DEFAULTS,
+  countSeq2SeqParameters,
+  greedyDecode,
+  resolveSeq2SeqConfig,
+  sourcePaddingMask,
+  targetMask,
+  validateSeq2SeqConfig,
+  type GreedyResult,
+  type Seq2SeqAttention,
+  type Seq2SeqBatch,
+  type Seq2SeqConfig,
+  type Seq2SeqForward,
+} from './seq2seq';
 
 /** Builds and initialises a model from its config (validated first). */
 export function createModel(config: ModelConfig, backend: Backend, rng: Rng): LanguageModel {
