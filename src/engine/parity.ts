@@ -1,12 +1,26 @@
 import { Graph } from './autograd';
 import type { Backend } from './backend/backend';
 import { CpuBackend } from './backend/cpu';
-import { createModel, type ForwardResult, type LanguageModel, type ModelConfig } from './models';
+import {
+  createModel,
+  greedyDecode,
+  Seq2Seq,
+  sourcePaddingMask,
+  targetMask,
+  type ForwardResult,
+  type LanguageModel,
+  type ModelConfig,
+  type Seq2SeqBatch,
+  type Seq2SeqConfig,
+  type Seq2SeqForward,
+} from './models';
+import { MASK_VALUE } from './backend/cpu/encoder-decoder';
 import { sinusoidalTable } from './nn/position';
 import { clipGradNorm } from './optim/clip';
 import { Optimizer, resolveOptimizerConfig } from './optim/optimizer';
 import { Rng } from './rng';
 import { samplingDistribution, softmaxWithTemperature, applyTopP } from './sample';
+import type { Tensor } from './tensor';
 
 // Checks the engine against a PyTorch fixture (the format of tests/fixtures/README.md): builds the
 // model its config describes, loads its parameters, and compares every recorded output.
@@ -44,6 +58,13 @@ export interface TorchFixture {
   buffers?: { pe?: TensorJson };
   tied_params?: Record<string, string>;
   adamw?: AdamWRunJson[];
+  /** Encoder–decoder fixtures (seq2seq, seq2seq_seed): see tests/fixtures/README.md. */
+  src_ids?: TensorJson;
+  tgt_ids?: TensorJson;
+  decoder_input_ids?: TensorJson;
+  masks?: { src: TensorJson; tgt: TensorJson };
+  adam?: { lr: number; betas: [number, number]; eps: number; weight_decay: number; params_after: Record<string, TensorJson> };
+  greedy?: { bos_id: number; eos_id: number; max_new: number; outputs: number[][]; step_logits: TensorJson[] };
   sampling?: {
     batch_index: number;
     position: number;
@@ -143,7 +164,7 @@ export function modelConfigFromFixture(fx: TorchFixture): ModelConfig {
       resid_dropout: 0,
     };
   }
-  throw new Error(`unknown fixture model_type "${type}": expected rnn, lstm, gru, gpt or gpt_sinusoidal`);
+  throw new Error(`unknown fixture model_type "${type}": expected rnn, lstm, gru, gpt, gpt_sinusoidal or seq2seq`);
 }
 
 /** Builds the fixture's model with its parameters loaded. */
@@ -184,6 +205,7 @@ export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend
   if (typeof fx !== 'object' || fx === null || typeof fx.config !== 'object' || !fx.params) {
     throw new Error('not a PyTorch parity fixture (it has no "config" and "params"; see tests/fixtures/README.md)');
   }
+  if (isSeq2SeqFixture(fx)) return checkSeq2SeqFixture(fx, backend);
   const [B, T] = requireField(fx.input_ids, 'input_ids').shape;
   const ids = Int32Array.from(fx.input_ids.data);
   const targets = Int32Array.from(requireField(fx.target_ids, 'target_ids').data);
@@ -267,5 +289,184 @@ export function checkFixture(fx: TorchFixture, backend: Backend = new CpuBackend
     m.dispose();
   });
   model.dispose();
+  return checks;
+}
+
+// ---- the encoder–decoder (seq2seq, seq2seq_seed) ---------------------------------------------------
+
+export function isSeq2SeqFixture(fx: TorchFixture): boolean {
+  return String(fx.config.model_type ?? fx.case).startsWith('seq2seq');
+}
+
+/** The engine's seq2seq config for a fixture's `config`; refuses what the engine does not build. */
+export function seq2seqConfigFromFixture(fx: TorchFixture): Seq2SeqConfig {
+  const c = fx.config;
+  if (c.dropout !== undefined && c.dropout !== 0) throw new Error(`fixture dropout is ${String(c.dropout)}; parity needs 0`);
+  const expect = (key: string, value: unknown) => {
+    if (c[key] !== undefined && c[key] !== value) throw new Error(`fixture ${key} "${String(c[key])}" is not supported (${String(value)} only)`);
+  };
+  expect('activation', 'relu');
+  expect('embedding_scale', 'sqrt_d_model');
+  expect('position_encoding', 'sinusoidal');
+  expect('mask_value', MASK_VALUE);
+  expect('ignore_index', Number(c.pad_id ?? 0));
+  return {
+    family: 'seq2seq',
+    src_vocab_size: Number(c.src_vocab_size),
+    tgt_vocab_size: Number(c.tgt_vocab_size),
+    d_model: Number(c.d_model),
+    num_heads: Number(c.num_heads),
+    num_layers: Number(c.num_layers),
+    d_ff: Number(c.d_ff),
+    max_seq_length: Number(c.max_seq_length),
+    layer_norm: c.layer_norm as 'torch' | 'seed',
+    norm_position: (c.norm_position ?? 'post') as 'pre' | 'post',
+    dropout: 0,
+    pad_id: Number(c.pad_id ?? 0),
+    bos_id: Number(c.bos_id ?? 1),
+    eos_id: Number(c.eos_id ?? 2),
+  };
+}
+
+const PE_BUFFERS = ['encoder.pos_encoding.pe', 'decoder.pos_encoding.pe'];
+
+/** Builds the fixture's encoder–decoder with its parameters and `pe` buffers loaded (its state_dict). */
+export function seq2seqFromFixture(fx: TorchFixture, backend: Backend = new CpuBackend()): Seq2Seq {
+  const model = new Seq2Seq(seq2seqConfigFromFixture(fx), backend, new Rng(0));
+  const values: Record<string, number[]> = {};
+  const buffers: Record<string, number[]> = {};
+  for (const [name, t] of Object.entries(fx.params)) (PE_BUFFERS.includes(name) ? buffers : values)[name] = t.data;
+  for (const name of Object.keys(values)) {
+    if (!model.params.has(name)) throw new Error(`fixture parameter ${name} does not exist in the engine's model (${model.params.names().join(', ')})`);
+  }
+  model.params.load(values);
+  model.loadBuffers(buffers);
+  return model;
+}
+
+/** The fixture's teacher-forced batch (decoder input tgt[:, :-1], targets tgt[:, 1:]). */
+export function seq2seqBatchFromFixture(fx: TorchFixture): { batch: Seq2SeqBatch; targets: Int32Array } {
+  const src = requireField(fx.src_ids, 'src_ids');
+  const dec = requireField(fx.decoder_input_ids, 'decoder_input_ids');
+  const targets = Int32Array.from(requireField(fx.target_ids, 'target_ids').data);
+  const [B, S] = src.shape;
+  const T = dec.shape[1];
+  return { batch: { B, S, T, src: Int32Array.from(src.data), decoderInput: Int32Array.from(dec.data) }, targets };
+}
+
+/** Teacher-forced forward + backward with cross-entropy ignoring padding; `inspect` reads inside the arena. */
+export function seq2seqForwardBackward<T>(model: Seq2Seq, batch: Seq2SeqBatch, targets: Int32Array, inspect: (out: Seq2SeqForward, loss: number) => T): T {
+  const backend = model.backend;
+  return backend.scoped(() => {
+    model.params.zeroGrad();
+    const g = new Graph(backend, new Rng(0), false, true);
+    const out = model.forward(g, batch);
+    const { loss, value } = g.crossEntropy(out.logits, targets, model.config.pad_id);
+    g.backward(loss);
+    return inspect(out, value);
+  });
+}
+
+function exactCheck(field: string, actual: readonly number[], expected: readonly number[]): FieldCheck {
+  const same = actual.length === expected.length && actual.every((v, i) => v === expected[i]);
+  return {
+    field,
+    maxAbs: same ? 0 : Infinity,
+    maxRel: same ? 0 : Infinity,
+    rtol: 0,
+    atol: 0,
+    pass: same,
+    note: same ? undefined : `got [${actual.join(', ')}], expected [${expected.join(', ')}]`,
+  };
+}
+
+/** Every check of an encoder–decoder fixture: masks, tables, logits, loss, attention, gradients, Adam, greedy. */
+export function checkSeq2SeqFixture(fx: TorchFixture, backend: Backend = new CpuBackend()): FieldCheck[] {
+  const checks: FieldCheck[] = [];
+  const { batch, targets } = seq2seqBatchFromFixture(fx);
+  const model = seq2seqFromFixture(fx, backend);
+  const { B, S, T } = batch;
+  const { pad_id: pad, d_model: d, max_seq_length: L } = model.config;
+
+  const masks = requireField(fx.masks, 'masks');
+  checks.push(compare('masks.src', sourcePaddingMask(batch.src, B, S, pad), masks.src.data, { rtol: 0, atol: 0 }));
+  checks.push(compare('masks.tgt', targetMask(batch.decoderInput, B, T, pad), masks.tgt.data, { rtol: 0, atol: 0 }));
+  for (const name of PE_BUFFERS) {
+    if (fx.params[name]) checks.push(compare(`buffers.${name}`, sinusoidalTable(L, d), fx.params[name].data, TOLERANCE.output));
+  }
+
+  seq2seqForwardBackward(model, batch, targets, (out, loss) => {
+    checks.push(compare('logits', backend.read(out.logits), requireField(fx.logits, 'logits').data, TOLERANCE.output));
+    checks.push(compare('loss', [loss], [requireField(fx.loss, 'loss')], TOLERANCE.output));
+    const probs = fx.attention_probs as unknown as Record<string, TensorJson> | undefined;
+    const kinds: [string, Tensor[]][] = [
+      ['encoder_self', out.attention.encoderSelf],
+      ['decoder_self', out.attention.decoderSelf],
+      ['decoder_cross', out.attention.decoderCross],
+    ];
+    for (const [kind, layers] of kinds) {
+      const ref = requireField(probs?.[kind], `attention_probs.${kind}`);
+      checks.push(
+        compare(
+          `attention_probs.${kind}`,
+          layers.flatMap((p) => Array.from(backend.read(p))),
+          ref.data,
+          TOLERANCE.output,
+        ),
+      );
+    }
+    for (const [name, grad] of Object.entries(requireField(fx.grads, 'grads'))) {
+      checks.push(compare(`grads.${name}`, backend.read(model.params.get(name).grad!), grad.data, TOLERANCE.grad));
+    }
+    return null;
+  });
+
+  if (fx.adam) {
+    // One Adam step two ways. From the fixture's own params and grads: the optimizer alone, every
+    // element. From the engine's gradients: the whole step, but eps 1e-9 turns a gradient that is
+    // zero in exact arithmetic (W_k's bias: softmax ignores a shift shared by every key) into
+    // ±lr from float noise, so elements whose PyTorch gradient is below 1e-7 (most of them exactly 0) are left out.
+    const adam = fx.adam;
+    const { lr, betas, eps, weight_decay } = adam;
+    const config = resolveOptimizerConfig('adam', { lr, beta1: betas[0], beta2: betas[1], eps, weight_decay });
+    const names = Object.keys(adam.params_after).filter((n) => !PE_BUFFERS.includes(n));
+    const expected = names.flatMap((n) => adam.params_after[n].data);
+    const stepAndRead = (m: Seq2Seq): number[] => {
+      const opt = new Optimizer(config, m.params);
+      opt.step(lr);
+      opt.dispose();
+      return names.flatMap((n) => Array.from(backend.read(m.params.get(n))));
+    };
+    const fromFixture = seq2seqFromFixture(fx, backend);
+    for (const n of names) backend.write(fromFixture.params.get(n).grad!, requireField(fx.grads[n], `grads.${n}`).data);
+    checks.push(compare('adam.params_after', stepAndRead(fromFixture), expected, TOLERANCE.optimizer));
+    fromFixture.dispose();
+    const own = stepAndRead(model);
+    const torchGrads = names.flatMap((n) => fx.grads[n].data);
+    const kept = torchGrads.flatMap((g, i) => (Math.abs(g) >= 1e-7 ? [i] : []));
+    const check = compare(
+      'adam.params_after (engine grads)',
+      kept.map((i) => own[i]),
+      kept.map((i) => expected[i]),
+      TOLERANCE.optimizer,
+    );
+    check.note = `${torchGrads.length - kept.length} of ${torchGrads.length} elements with |grad| < 1e-7 left out`;
+    checks.push(check);
+  }
+  model.dispose();
+
+  if (fx.greedy) {
+    const greedy = fx.greedy;
+    const m = seq2seqFromFixture(fx, backend);
+    for (let b = 0; b < B; b++) {
+      const row = Array.from(batch.src.subarray(b * S, (b + 1) * S));
+      while (row.length > 0 && row[row.length - 1] === pad) row.pop(); // the row's padding removed first
+      const { ids, stepLogits } = greedyDecode(m, row, greedy.max_new);
+      checks.push(exactCheck(`greedy[${b}].outputs`, ids, greedy.outputs[b]));
+      const flat = stepLogits.flatMap((l) => Array.from(l));
+      checks.push(compare(`greedy[${b}].step_logits`, flat, greedy.step_logits[b].data, TOLERANCE.output));
+    }
+    m.dispose();
+  }
   return checks;
 }

@@ -33,6 +33,22 @@ describe('nanolab check-fixture', () => {
     expect(r.out.trim().split('\n').at(-1)).toBe('PASS');
   });
 
+  it('passes both encoder–decoder fixtures, one line per field', () => {
+    const r = nanolab('check-fixture', join(fixtures, 'seq2seq.json'), join(fixtures, 'seq2seq_seed.json'));
+    expect(r.code, r.out + r.err).toBe(0);
+    for (const field of [
+      'masks.tgt',
+      'attention_probs.decoder_cross',
+      'grads.decoder.decoder_layers.1.mha2.W_k.weight',
+      'adam.params_after',
+      'greedy[1].outputs',
+    ]) {
+      expect(r.out).toMatch(new RegExp(`PASS {2}${field.replace(/[.[\]]/g, '\\$&')} +max abs`));
+    }
+    expect(r.out).toContain('seq2seq_seed.json: PASS');
+    expect(r.out.trim().split('\n').at(-1)).toBe('PASS');
+  });
+
   it('fails with exit code 1 on a fixture the engine disagrees with', () => {
     const fx = JSON.parse(readFileSync(join(fixtures, 'gru.json'), 'utf8'));
     fx.logits.data[3] += 0.01;

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Graph } from '../../src/engine/autograd';
 import { KERNEL_NAMES, type Backend } from '../../src/engine/backend/backend';
 import { CpuBackend } from '../../src/engine/backend/cpu';
-import { createModel, resolveModelConfig, type ModelFamily } from '../../src/engine/models';
+import { createModel, resolveModelConfig, resolveSeq2SeqConfig, Seq2Seq, targetMask, type ModelFamily } from '../../src/engine/models';
 import { Rng } from '../../src/engine/rng';
 import type { Tensor } from '../../src/engine/tensor';
 
@@ -139,6 +139,40 @@ describe('finite-difference gradient checks (float64)', () => {
     gradCheck('attention+dropout', [{ shape: [1, 5, 3 * 4] }], (g, [qkv]) => g.attention(qkv, 2, 0.3).y);
   });
 
+  it("scale by a constant (the embeddings' √d_model)", () => gradCheck('scale', [{ shape: [2, 3, 4] }], (g, [x]) => g.scale(x, Math.sqrt(8))));
+
+  it('cross-attention: separate q, k, v, Tq ≠ Tk, a source padding mask (B, 1, Tk)', () => {
+    // batch 1's last two keys are padding: they get no weight and no gradient
+    const pad = [0, 0, 0, 0, 0, 0, 0, 1, 1];
+    gradCheck(
+      'maskedAttention (cross, padding)',
+      [{ shape: [2, 3, 6] }, { shape: [2, 5, 6] }, { shape: [2, 5, 6] }, { shape: [2, 1, 5], values: [0, ...pad], constant: true }],
+      (g, [q, k, v, mask]) => g.maskedAttention(q, k, v, mask, 2).y,
+    );
+  });
+
+  it('masked self-attention: one tensor as q, k and v, a per-query target mask (B, T, T)', () => {
+    const mask = Array.from(targetMask([1, 4, 2, 0, 3, 5, 0, 0], 2, 4, 0));
+    gradCheck(
+      'maskedAttention (self, look-ahead + padding)',
+      [{ shape: [2, 4, 6] }, { shape: [2, 4, 4], values: mask, constant: true }],
+      (g, [x, m]) => g.maskedAttention(x, x, x, m, 3).y,
+    );
+  });
+
+  it('attention without a mask (every key seen)', () => {
+    gradCheck(
+      'maskedAttention (no mask)',
+      [{ shape: [1, 2, 4] }, { shape: [1, 3, 4] }, { shape: [1, 3, 4] }],
+      (g, [q, k, v]) => g.maskedAttention(q, k, v, null, 1).y,
+    );
+  });
+
+  it("the lesson's layer norm: unbiased std, (std + 1e-6) (input, gamma, beta)", () => {
+    gradCheck('seedLayerNorm', [{ shape: [3, 6], scale: 2 }, { shape: [6] }, { shape: [6] }], (g, [x, w, b]) => g.seedLayerNorm(x, w, b, 1e-6));
+    gradCheck('seedLayerNorm (large eps)', [{ shape: [2, 5] }, { shape: [5] }, { shape: [5] }], (g, [x, w, b]) => g.seedLayerNorm(x, w, b, 0.3));
+  });
+
   it('dropout (the same seeded mask on every evaluation)', () => {
     gradCheck('dropout', [{ shape: [4, 5] }], (g, [x]) => g.dropout(x, 0.4));
   });
@@ -231,6 +265,63 @@ describe('finite-difference checks of whole models (float64)', () => {
         const v = backend.read(p);
         // a few elements per parameter keep the check quick; every parameter is visited
         for (let n = 0; n < 4; n++) {
+          const j = rng.int(v.length);
+          const keep = v[j];
+          v[j] = keep + 1e-6;
+          backend.write(p, v);
+          const plus = lossOf(false);
+          v[j] = keep - 1e-6;
+          backend.write(p, v);
+          const minus = lossOf(false);
+          v[j] = keep;
+          backend.write(p, v);
+          const numeric = (plus - minus) / 2e-6;
+          expect(Math.abs(grads[name][j] - numeric), `${name}[${j}]: ${grads[name][j]} vs ${numeric}`).toBeLessThanOrEqual(1e-7 + 1e-5 * Math.abs(numeric));
+        }
+      }
+      model.dispose();
+    });
+  }
+});
+
+describe('finite-difference checks of the encoder–decoder (float64)', () => {
+  const cases: [string, Record<string, unknown>][] = [
+    ['seq2seq post-LN, torch layer norm', { layer_norm: 'torch', norm_position: 'post' }],
+    ["seq2seq post-LN, the lesson's layer norm", { layer_norm: 'seed', norm_position: 'post' }],
+    ["seq2seq pre-LN, the lesson's layer norm", { layer_norm: 'seed', norm_position: 'pre' }],
+  ];
+  for (const [label, overrides] of cases) {
+    it(label, () => {
+      const config = resolveSeq2SeqConfig(7, 6, { d_model: 8, num_heads: 2, num_layers: 2, d_ff: 12, max_seq_length: 8, dropout: 0, ...overrides });
+      const model = new Seq2Seq(config, backend, new Rng(5));
+      for (const [, p] of model.params.entries()) {
+        const v = backend.read(p);
+        for (let i = 0; i < v.length; i++) v[i] = v[i] * (p.shape.length === 2 && p.shape[0] > 6 ? 1 : 0.5) + (p.shape.length === 1 ? 0.1 * Math.sin(i) : 0);
+        backend.write(p, v);
+      }
+      // rows of different lengths, padded with 0: both masks are exercised
+      const batch = {
+        B: 2,
+        S: 4,
+        T: 3,
+        src: Int32Array.from([3, 5, 6, 4, 2, 6, 0, 0]),
+        decoderInput: Int32Array.from([1, 4, 3, 1, 5, 0]),
+      };
+      const targets = Int32Array.from([4, 3, 2, 5, 2, 0]);
+      const lossOf = (withGrad: boolean) =>
+        backend.scoped(() => {
+          model.params.zeroGrad();
+          const g = new Graph(backend, new Rng(0), false, withGrad);
+          const { loss, value } = g.crossEntropy(model.forward(g, batch).logits, targets, 0);
+          if (withGrad) g.backward(loss);
+          return value;
+        });
+      lossOf(true);
+      const grads = model.params.readGrads();
+      const rng = new Rng(9);
+      for (const [name, p] of model.params.entries()) {
+        const v = backend.read(p);
+        for (let n = 0; n < 3; n++) {
           const j = rng.int(v.length);
           const keep = v[j];
           v[j] = keep + 1e-6;

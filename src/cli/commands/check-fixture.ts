@@ -5,8 +5,10 @@ import { parse, UsageError } from '../args';
 export const usage = `nanolab check-fixture FILE... [--json]
   Checks the engine against PyTorch fixture files (format: tests/fixtures/README.md): builds the
   model each file describes, loads its parameters, and compares logits, loss, states, attention,
-  every gradient, the AdamW steps and the sampling distributions. One line per field with its
-  max abs and max rel error; exit code 1 if any field fails.`;
+  every gradient, the AdamW steps and the sampling distributions; for the encoder–decoder
+  (seq2seq.json, seq2seq_seed.json) also its masks, pe tables, the attention of every layer
+  (encoder self, decoder self, cross), one Adam step and greedy decoding. One line per field with
+  its max abs and max rel error; exit code 1 if any field fails.`;
 
 function fmt(x: number): string {
   return Number.isFinite(x) ? x.toExponential(2) : String(x);
