@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatValue } from '../../src/renderer/src/lib/format';
 import { ROOT } from '../build/ensure-built';
 import { CHROMIUM, hasChromium, launchChromium, serveLab, type Served } from './launch';
 
@@ -25,6 +24,11 @@ let runId = 0;
 let cliBest = 0;
 let cliBestBpc = 0;
 let stopStep = 0;
+
+/** A loss as every view prints it: 4 significant digits (the page's formatValue, for values between 1e-3 and 1e6). */
+function shown4(value: number): string {
+  return String(Number(value.toPrecision(4)));
+}
 
 function nanolab(args: string[]): string {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin/nanolab.js'), ...args], { env: { ...process.env, NANOLAB_HOME: home }, cwd: ROOT, encoding: 'utf8' });
@@ -98,18 +102,18 @@ describe.skipIf(!hasChromium)('one truth in every view (a run stopped between ev
   });
 
   it('shows the same best val in the Runs table, the run page, Compare and the CSV', async () => {
-    const shown = formatValue(cliBest);
+    const shown = shown4(cliBest);
     await page.goto(`${served.url.replace(/#.*$/, '')}#/runs`);
     const cell = page.locator(`[data-test="best-val-${runId}"]`);
     await cell.waitFor();
     expect(await cell.textContent()).toContain(shown);
-    expect(await page.locator(`[data-test="best-bpc-${runId}"]`).textContent()).toContain(formatValue(cliBestBpc));
+    expect(await page.locator(`[data-test="best-bpc-${runId}"]`).textContent()).toContain(shown4(cliBestBpc));
     await page.screenshot({ path: join(SHOTS, 'one-truth-1-runs.png') });
 
     await page.goto(`${served.url.replace(/#.*$/, '')}#/runs/${runId}`);
     await page.locator('[data-test="run-best-val"]').waitFor();
     expect(await page.locator('[data-test="run-best-val"]').textContent()).toBe(shown);
-    expect(await page.locator('[data-test="run-best-bpc"]').textContent()).toBe(formatValue(cliBestBpc));
+    expect(await page.locator('[data-test="run-best-bpc"]').textContent()).toBe(shown4(cliBestBpc));
     expect(await page.locator('[data-test="run-best-checkpoint"]').textContent()).toContain(`step ${stopStep}`);
     await page.screenshot({ path: join(SHOTS, 'one-truth-2-run-page.png') });
 
