@@ -13,7 +13,7 @@ const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.log(`gpu: skipped: ${CHROMIUM} is missing (apt-get install chromium; .ci/run does)`);
 
 const SIZES = [1, 3, 17, 65];
-const FAMILIES = ['rnn', 'lstm', 'gru', 'gpt', 'gpt_sinusoidal'];
+const FAMILIES = ['rnn', 'lstm', 'gru', 'gpt', 'gpt_sinusoidal', 'seq2seq', 'seq2seq_seed'];
 
 let harness: GpuHarness;
 const browserLog: string[] = [];

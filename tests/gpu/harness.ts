@@ -68,7 +68,7 @@ function serve(worker: string): Promise<Server> {
     res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
     res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
     const url = req.url ?? '/';
-    const fixture = /^\/fixtures\/([a-z_]+\.json)$/.exec(url);
+    const fixture = /^\/fixtures\/([a-z0-9_]+\.json)$/.exec(url);
     if (url === '/' || url === '/index.html') {
       res.setHeader('Content-Type', 'text/html; charset=utf-8');
       res.end(PAGE);
