@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,7 +30,7 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
     mkdirSync(SHOTS, { recursive: true });
     served = await serveLab();
     browser = await launchChromium();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
     page = await context.newPage();
     page.on('pageerror', (error) => served.log.push(`page error: ${error.message}\n`));
     await page.goto(served.url);
@@ -138,6 +138,12 @@ describe.skipIf(!hasChromium)('Mask explorer at 1280×800', () => {
     const uniform = await cells('mask-pitfall-weights');
     expect(uniform.slice(3)).toEqual(['0.200.200.200.200.20', '0.200.200.200.200.20']);
     await pitfall.screenshot({ path: join(SHOTS, 'mask-05-pitfall.png') });
+    // the wrong mask downloads as a picture
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-test="mask-pitfall-wrong-png"]').click()]);
+    expect(download.suggestedFilename()).toBe('nanolab-wrong-max-padding-lesson-0-0-2-1-5-5.png');
+    const png = join(SHOTS, 'mask-06-wrong-export.png');
+    await download.saveAs(png);
+    expect([...readFileSync(png).subarray(0, 8)]).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     expect(served.log.filter((l) => l.startsWith('page error'))).toEqual([]);
   });
 });

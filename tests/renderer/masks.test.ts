@@ -11,6 +11,7 @@ import {
   differingCells,
   encodeChars,
   formatCell,
+  gridPicture,
   formatShape,
   illustrativeScores,
   lessonLookAheadMask,
@@ -258,5 +259,22 @@ describe('cell text', () => {
     expect(formatCell('score', 1.234)).toBe('1.23');
     expect(formatCell('weight', 1)).toBe('1.00');
     expect(formatCell('weight', 0)).toBe('0.00');
+  });
+});
+
+describe('a grid as a picture', () => {
+  it('draws a mask with its 0/1 written in each cell and no colour legend', () => {
+    const { option, width, height } = gridPicture('mask', matrixAt(lookAheadMask(3)), ['0', '1', '2'], ['0', '1', '2']);
+    const series = (option.series as { data: [number, number, number][]; label: { formatter: (p: { value: [number, number, number] }) => string } }[])[0];
+    expect(series.data).toHaveLength(9);
+    expect(series.label.formatter({ value: [1, 0, 1] })).toBe('1');
+    expect((option.visualMap as { show: boolean }).show).toBe(false);
+    expect(width).toBe(64 + 24 + 6 * 40);
+    expect(height).toBe(12 + 48 + 3 * 28);
+    const weights = gridPicture('weight', [[0.25, 0.75]], ['<bos>'], ['a', ' ']);
+    expect((weights.option.visualMap as { show: boolean }).show).toBe(true);
+    // a long title widens the picture rather than being cut
+    expect(gridPicture('mask', [[0]], [''], ['a'], 'x'.repeat(60)).width).toBe(Math.ceil(60 * 9.5 + 40));
+    expect((weights.option.xAxis as { axisLabel: { formatter: (v: string) => string } }).axisLabel.formatter('1')).toBe('␣');
   });
 });

@@ -3,6 +3,9 @@
 // broadcasting, and their effect on one attention map (scores + mask · −1e9, then softmax). Also
 // the lesson's own pitfall: a look-ahead helper that returns `mask == 0` (1 = keep) combined with
 // a padding mask that uses 1 = masked.
+import { attentionRgb, type Rgb } from './colors';
+import { heatmapOption } from './heatmap';
+import { visibleText } from './sampling-view';
 
 export const PAD_ID = 0;
 export const BOS_ID = 1;
@@ -355,4 +358,60 @@ export function formatCell(kind: CellKind, value: number): string {
   if (kind === 'score' && value <= MASK_VALUE / 10) return '−1e9';
   const text = value.toFixed(2);
   return text.startsWith('-') ? (/^-0\.00$/.test(text) ? '0.00' : `−${text.slice(1)}`) : text;
+}
+
+const MASKED_RGB: Rgb = [174, 182, 192];
+const KEPT_RGB: Rgb = [255, 255, 255];
+
+/**
+ * A mask or attention-weight grid as a picture (the ECharts option `saveChartPng` draws, and its
+ * size, room for `title` and `subtitle` included): the page's heatmap with each cell's text written in, masked cells grey. Scores are not
+ * drawn: a −1e9 has no place on a colour scale.
+ */
+export function gridPicture(
+  kind: Exclude<CellKind, 'score'>,
+  matrix: number[][],
+  rowLabels: string[],
+  colLabels: string[],
+  title = '',
+  subtitle = '',
+): { option: Record<string, unknown>; width: number; height: number } {
+  const scale = kind === 'mask' ? (v: number) => (v >= 0.5 ? MASKED_RGB : KEPT_RGB) : attentionRgb;
+  const base = heatmapOption({
+    matrix,
+    xLabels: colLabels.map((t) => (t === '' ? '' : visibleText(t))),
+    yLabels: rowLabels.map((t) => (t === '' ? '' : visibleText(t))),
+    xName: 'key',
+    yName: 'query',
+    min: 0,
+    max: 1,
+    scale,
+    tooltip: () => '',
+  });
+  const series = (base.series as Record<string, unknown>[]).map((one) => ({
+    ...one,
+    itemStyle: { borderColor: '#dfe3e8', borderWidth: 1 },
+    label: {
+      show: true,
+      fontFamily: 'monospace',
+      fontSize: 11,
+      color: '#1f2328',
+      formatter: (p: { value: [number, number, number] }) => formatCell(kind, p.value[2]),
+    },
+  }));
+  const cols = matrix[0]?.length ?? 0;
+  // a mask has no colour legend: its room under the axis name goes
+  const bottom = kind === 'mask' ? 48 : 86;
+  return {
+    option: {
+      ...base,
+      grid: { ...(base.grid as object), bottom },
+      tooltip: { show: false },
+      visualMap: { ...(base.visualMap as object), show: kind !== 'mask' },
+      series,
+    },
+    // wide enough for the title lines too (≈ 9.5 px a character at 15 px bold, 6.5 at 11 px)
+    width: Math.max(64 + 24 + Math.max(6, cols) * 40, Math.ceil(title.length * 9.5 + 40), Math.ceil(subtitle.length * 6.5 + 40)),
+    height: 12 + bottom + Math.max(1, matrix.length) * 28,
+  };
 }
