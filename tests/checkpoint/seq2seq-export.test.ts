@@ -13,6 +13,7 @@ import {
   isSeq2SeqExport,
   SEQ2SEQ_EXPORT_FILES,
   type Seq2SeqExportConfig,
+  type Seq2SeqVocabs,
 } from '../../src/engine/checkpoint/seq2seq-export';
 import { buildPairVocabs, PairVocab } from '../../src/engine/data/pairs';
 import { greedyDecode, resolveSeq2SeqConfig, Seq2Seq, type Seq2SeqBatch } from '../../src/engine/models';
@@ -47,6 +48,8 @@ interface TorchResult {
   shape: number[];
   logits: number[];
   greedy: { outputs: number[]; step_logits: number[][] }[];
+  /** The greedy outputs as text with the exported target_tokenizer.json; null without one. */
+  greedy_text: string[] | null;
 }
 
 function writeFolder(files: Record<string, Uint8Array>): string {
@@ -90,7 +93,7 @@ function runTorch(dir: string, batch: Seq2SeqBatch, targets: number[][], maxNew:
 }
 
 /** Exports `model`, loads it in PyTorch, and checks logits (rtol 1e-4) and greedy outputs (exact) against the engine. */
-function checkInTorch(label: string, model: Seq2Seq, batch: Seq2SeqBatch, targets: number[][], maxNew: number, vocabs = {}): void {
+function checkInTorch(label: string, model: Seq2Seq, batch: Seq2SeqBatch, targets: number[][], maxNew: number, vocabs: Seq2SeqVocabs = {}): TorchResult {
   const files = encodeSeq2SeqExport(model, vocabs);
   const dir = writeFolder(files);
   const ours = engineRun(model, batch, maxNew);
@@ -119,6 +122,7 @@ function checkInTorch(label: string, model: Seq2Seq, batch: Seq2SeqBatch, target
       `greedy step logits max abs ${stepAbs.toExponential(2)}; greedy ${JSON.stringify(ours.greedy.map((g) => g.outputs))}`,
   );
   expect(logits.pass, `${label}: logits max abs ${logits.maxAbs}, max rel ${logits.maxRel}`).toBe(true);
+  return theirs;
 }
 
 /** A random model of the given options and a padded batch for it (rows of different lengths). */
@@ -309,9 +313,11 @@ describe.skipIf(!torchVersion)(`seq2seq export loads in the lesson's PyTorch mod
     }
     opt.dispose();
     expect(last).toBeLessThan(first / 4); // trained weights, not the init
-    checkInTorch(`trained reverse model (loss ${first.toFixed(2)} -> ${last.toFixed(3)})`, model, batch, targets, 9, vocabs);
+    const theirs = checkInTorch(`trained reverse model (loss ${first.toFixed(2)} -> ${last.toFixed(3)})`, model, batch, targets, 9, vocabs);
     const decoded = engineRun(model, batch, 9).greedy.map((g) => vocabs.target.decode(g.outputs));
-    console.log(`trained reverse model greedy: ${JSON.stringify(decoded)}`);
+    console.log(`trained reverse model greedy: engine ${JSON.stringify(decoded)}, PyTorch ${JSON.stringify(theirs.greedy_text)}`);
+    expect(theirs.greedy_text).toEqual(decoded); // the exported target tokenizer reads the same text in Python
+    expect(decoded.filter((d, i) => d === task[i].target).length).toBeGreaterThanOrEqual(task.length - 1);
     model.dispose();
   });
 

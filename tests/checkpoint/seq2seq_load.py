@@ -233,6 +233,18 @@ def greedy(model, src, bos, eos, max_new):
     return ids, steps
 
 
+def decode_text(tokenizer, ids):
+    """A target row as text with the exported tokenizer: <pad> and <bos> skipped, <eos> ends it."""
+    vocab = tokenizer["vocab"]
+    pieces = []
+    for i in ids:
+        if vocab[i] == "<eos>":
+            break
+        if vocab[i] not in ("<pad>", "<bos>"):
+            pieces.append(vocab[i])
+    return "".join(pieces)
+
+
 def main():
     folder, request = sys.argv[1], json.loads(sys.argv[2])
     with open(f"{folder}/config.json") as f:
@@ -252,9 +264,16 @@ def main():
     with torch.no_grad():
         logits = model(src, tgt[:, :-1])
         decoded = [greedy(model, [t for t in row if t != pad], c["bos_id"], c["eos_id"], request["max_new"]) for row in request["src"]]
+    target_tokenizer = c["tokenizers"].get("target")
+    texts = None
+    if target_tokenizer:
+        with open(f"{folder}/{target_tokenizer}") as f:
+            tokenizer = json.load(f)
+        texts = [decode_text(tokenizer, ids) for ids, _ in decoded]
     print(
         json.dumps(
             {
+                "greedy_text": texts,
                 "torch": torch.__version__,
                 "state_dict_keys": list(model.state_dict().keys()),
                 "parameter_count": sum(p.numel() for p in model.parameters()),
