@@ -252,6 +252,8 @@ describe('seq2seq export: round trip in the engine', () => {
     refused({ ...files, 'source_tokenizer.json': biggerBytes }, /source_tokenizer\.json has \d+ entries but config\.json's src_vocab_size/);
     refused({ ...files, 'target_tokenizer.json': new TextEncoder().encode('{"kind": "bpe"}') }, /target_tokenizer\.json is not a pairs tokenizer/);
     refused({ ...files, 'config.json': new TextEncoder().encode('{') }, /config\.json is not valid JSON/);
+    refused({ 'config.json': files['config.json'] }, /the export has no model\.safetensors/);
+    refused(withConfig({ layer_norm: 'rms' }), /layer_norm \(rms\) must be one of torch, seed/);
     expect(() => encodeSeq2SeqExport(model, { source: bigger })).toThrow(/source vocabulary has \d+ entries/);
     model.dispose();
   });

@@ -184,7 +184,8 @@ export function decodeSeq2SeqExport(files: Record<string, Uint8Array>, backend: 
   const modelConfig = config as unknown as Seq2SeqConfig;
   validateSeq2SeqConfig(modelConfig);
 
-  const { tensors } = decodeSafetensors(files[SEQ2SEQ_EXPORT_FILES.model] ?? new Uint8Array(), SEQ2SEQ_EXPORT_FILES.model);
+  if (!files[SEQ2SEQ_EXPORT_FILES.model]) throw new UserError(`the export has no ${SEQ2SEQ_EXPORT_FILES.model}`);
+  const { tensors } = decodeSafetensors(files[SEQ2SEQ_EXPORT_FILES.model], SEQ2SEQ_EXPORT_FILES.model);
   const model = new Seq2Seq(modelConfig, backend, new Rng(0));
   try {
     const expected = new Map<string, readonly number[]>(model.params.entries().map(([name, t]) => [name, t.shape]));
