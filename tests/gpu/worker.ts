@@ -4,7 +4,8 @@ import { GPU } from 'gpu.js';
 import { KERNEL_NAMES, type KernelName } from '../../src/engine/backend/backend';
 import { CpuBackend } from '../../src/engine/backend/cpu';
 import { checkKernels, GpuBackend, GpuContextLostError, maxRelError } from '../../src/engine/backend/gpu';
-import { checkFixture, forwardBackward, modelFromFixture, type TorchFixture } from '../../src/engine/parity';
+import { checkFixture, compare, forwardBackward, modelFromFixture, seq2seqFromFixture, TOLERANCE, type TorchFixture } from '../../src/engine/parity';
+import { beamSearch, greedyDecodeCached, stripPadding } from '../../src/engine/models/seq2seq-decode';
 import { clipGradNorm } from '../../src/engine/optim/clip';
 import { Optimizer, resolveOptimizerConfig } from '../../src/engine/optim/optimizer';
 import type { Backend } from '../../src/engine/backend/backend';
@@ -82,6 +83,38 @@ const commands: Record<string, (args: any) => unknown> = {
     const cpu = new CpuBackend('float32', 'js');
     checkFixture(fx, cpu);
     return { checks, ms, leaked: be.liveTensors() - live, leakedOnCpu: cpu.liveTensors() };
+  },
+
+  /** The KV-cached greedy decoder against the fixture, and beam search against the CPU backend's. */
+  async seq2seqDecode({ name, beamWidth }: { name: string; beamWidth: number }) {
+    const fx = await fixture(name);
+    const be = backend();
+    const live = be.liveTensors();
+    const gpuModel = seq2seqFromFixture(fx, be);
+    const cpuModel = seq2seqFromFixture(fx, new CpuBackend('float32', 'js'));
+    const [B, S] = fx.src_ids!.shape;
+    const rows = stripPadding(fx.src_ids!.data, B, S, gpuModel.config.pad_id);
+    const greedy = rows.map((row, b) => {
+      const out = greedyDecodeCached(gpuModel, row, { maxNew: fx.greedy!.max_new });
+      const c = compare(
+        `greedy[${b}]`,
+        out.stepLogits.flatMap((l) => Array.from(l)),
+        fx.greedy!.step_logits[b].data,
+        TOLERANCE.output,
+      );
+      return { ids: out.ids, expected: fx.greedy!.outputs[b], maxRel: c.maxRel, pass: c.pass };
+    });
+    const beams = rows.map((row) => {
+      const gpu = beamSearch(gpuModel, row, { beamWidth, maxNew: fx.greedy!.max_new, attention: true });
+      const cpu = beamSearch(cpuModel, row, { beamWidth, maxNew: fx.greedy!.max_new, attention: true });
+      const crossDiff = Math.max(
+        ...gpu.map((h, i) => maxRelError({ c: h.tokens.flatMap((t) => t.cross!.flat(2)) }, { c: cpu[i].tokens.flatMap((t) => t.cross!.flat(2)) })),
+      );
+      return { gpu: gpu.map((h) => h.ids), cpu: cpu.map((h) => h.ids), scoreDiff: Math.max(...gpu.map((h, i) => Math.abs(h.score - cpu[i].score))), crossDiff };
+    });
+    gpuModel.dispose();
+    cpuModel.dispose();
+    return { greedy, beams, leaked: be.liveTensors() - live };
   },
 
   async train({ name, steps }: { name: string; steps: number }) {

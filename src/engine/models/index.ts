@@ -26,6 +26,23 @@ export {
   type Seq2SeqConfig,
   type Seq2SeqForward,
 } from './seq2seq';
+export {
+  beamSearch,
+  beamSearchBatch,
+  decodeBatch,
+  greedyDecodeCached,
+  lengthPenaltyFactor,
+  sampleDecode,
+  Seq2SeqStepDecoder,
+  stripPadding,
+  type BatchDecodeOptions,
+  type BeamHypothesis,
+  type BeamSearchOptions,
+  type DecodedToken,
+  type DecodeOptions,
+  type Seq2SeqDecoded,
+  type Seq2SeqSampleOptions,
+} from './seq2seq-decode';
 
 /** Builds and initialises a model from its config (validated first). */
 export function createModel(config: ModelConfig, backend: Backend, rng: Rng): LanguageModel {
