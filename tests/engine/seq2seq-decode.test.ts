@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Graph } from '../../src/engine/autograd';
 import { CpuBackend } from '../../src/engine/backend/cpu';
 import { greedyDecode, resolveSeq2SeqConfig, Seq2Seq, sourcePaddingMask, targetMask, type Seq2SeqConfig } from '../../src/engine/models';
@@ -10,6 +10,7 @@ import {
   lengthPenaltyFactor,
   logSoftmax,
   sampleDecode,
+  Seq2SeqStepDecoder,
   stripPadding,
   type DecodedToken,
 } from '../../src/engine/models/seq2seq-decode';
@@ -159,6 +160,52 @@ describe('seq2seq beam search', () => {
     }
   });
 
+  it('stops early only when no live beam can still enter the n-best: the same n-best as running on to maxNew', () => {
+    const rng = new Rng(21);
+    const step = vi.spyOn(Seq2SeqStepDecoder.prototype, 'step');
+    let saved = 0,
+      compared = 0;
+    for (let seed = 0; seed < 6; seed++) {
+      const model = randomModel(500 + seed, VARIANTS[seed % VARIANTS.length]);
+      for (const alpha of [0, 0.6, 1.5]) {
+        const src = randomSource(rng, 3 + rng.int(6), 11);
+        const options = { beamWidth: 3, lengthPenalty: alpha, maxNew: 16 };
+        step.mockClear();
+        const early = beamSearch(model, src, options);
+        const earlySteps = step.mock.calls.length;
+        step.mockClear();
+        const full = beamSearch(model, src, { ...options, stopEarly: false });
+        const fullSteps = step.mock.calls.length;
+        if (!early.every((h) => h.finished)) continue; // ran to maxNew anyway
+        compared++;
+        saved += fullSteps - earlySteps;
+        expect(early.map((h) => h.ids)).toEqual(full.map((h) => h.ids));
+        expect(early.map((h) => h.score)).toEqual(full.map((h) => h.score));
+        for (const h of early) expect(h.ids.filter((id) => id === model.config.eos_id)).toEqual([model.config.eos_id]);
+      }
+      model.dispose();
+    }
+    step.mockRestore();
+    console.log(`early stopping: ${compared} searches compared, ${saved} decoder steps saved, same n-best`);
+    expect(compared).toBeGreaterThanOrEqual(3);
+    expect(saved).toBeGreaterThan(0);
+  });
+
+  it('returns hypotheses cut off by maxNew as unfinished, after the finished ones', () => {
+    const model = randomModel(600);
+    const bias = model.params.get('final_layer.bias');
+    const values = Array.from(backend.read(bias));
+    values[model.config.eos_id] = -1e4; // EOS never wins
+    backend.write(bias, values);
+    const hyps = beamSearch(model, [4, 5, 6], { beamWidth: 2, maxNew: 5, nBest: 2 });
+    expect(hyps.length).toBe(2);
+    for (const h of hyps) {
+      expect(h.finished).toBe(false);
+      expect(h.ids.length).toBe(6);
+    }
+    model.dispose();
+  });
+
   it('finds the more probable sequence that greedy misses on a hand-built bigram model', () => {
     // Every sublayer's output projection is zero, so the decoder's output is the layer norm of its
     // input embedding (huge, so the positions hardly matter) and the logits depend on the last
@@ -278,6 +325,7 @@ describe('seq2seq sampling and per-token output', () => {
       const greedy = greedyDecodeCached(model, src, { maxNew: 12 });
       expect(sampleDecode(model, src, { maxNew: 12, temperature: 0, seed: 9 }).ids).toEqual(greedy.ids);
       expect(sampleDecode(model, src, { maxNew: 12, temperature: 1e-6, seed: 9 }).ids).toEqual(greedy.ids);
+      expect(sampleDecode(model, src, { maxNew: 12, topK: 1, seed: 9 }).ids).toEqual(greedy.ids);
       const opts = { maxNew: 12, temperature: 1.5, topK: 6, topP: 0.95 };
       const a = sampleDecode(model, src, { ...opts, seed: 42 });
       const b = sampleDecode(model, src, { ...opts, seed: 42 });

@@ -342,6 +342,11 @@ export interface BeamSearchOptions extends DecodeOptions {
   lengthPenalty?: number;
   /** How many hypotheses to return, best first (default k; at most k finished ones are kept by rank). */
   nBest?: number;
+  /**
+   * Stop once k finished hypotheses score at least as well as any live one can still reach
+   * (default true). false runs the live beams on to maxNew: the same n-best, for checking the rule.
+   */
+  stopEarly?: boolean;
 }
 
 export interface BeamHypothesis {
@@ -429,7 +434,7 @@ export function beamSearch(model: Seq2Seq, src: ArrayLike<number>, options: Beam
       live = next;
       if (live.length === 0) break;
       if (s + 1 >= limit) break;
-      if (finished.length >= k) {
+      if (finished.length >= k && (options.stopEarly ?? true)) {
         const kth = [...finished].sort((a, b) => b.score - a.score)[k - 1].score;
         const generated = s + 1;
         const longest = Math.max(lengthPenaltyFactor(generated + 1, alpha), lengthPenaltyFactor(limit, alpha));
