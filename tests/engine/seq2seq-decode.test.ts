@@ -206,6 +206,17 @@ describe('seq2seq beam search', () => {
     model.dispose();
   });
 
+  it('refuses bad settings with a sentence: beam width, α, maxNew, an empty or all-padding source', () => {
+    const model = randomModel(700);
+    expect(() => beamSearch(model, [4, 5], { beamWidth: 0, maxNew: 4 })).toThrow(/beam width \(0\) must be a whole number ≥ 1/);
+    expect(() => beamSearch(model, [4, 5], { lengthPenalty: NaN, maxNew: 4 })).toThrow(/length penalty/);
+    expect(() => greedyDecodeCached(model, [4, 5], { maxNew: 0 })).toThrow(/maxNew \(0\)/);
+    expect(() => greedyDecodeCached(model, [], { maxNew: 3 })).toThrow(/empty source/);
+    expect(() => beamSearchBatch(model, [4, 5, 0, 0], 2, 2, { maxNew: 3 })).toThrow(/source row 1 is all padding/);
+    model.dispose();
+    expect(backend.liveTensors()).toBe(0);
+  });
+
   it('finds the more probable sequence that greedy misses on a hand-built bigram model', () => {
     // Every sublayer's output projection is zero, so the decoder's output is the layer norm of its
     // input embedding (huge, so the positions hardly matter) and the logits depend on the last

@@ -1,6 +1,7 @@
 import { Graph } from '../autograd';
 import type { Backend } from '../backend/backend';
 import type { NormLayer } from '../nn/encoder-decoder';
+import { UserError } from '../errors';
 import { Rng } from '../rng';
 import { sampleNext, validateSamplingOptions, type SamplingOptions } from '../sample';
 import type { Tensor } from '../tensor';
@@ -94,8 +95,8 @@ export class Seq2SeqStepDecoder {
     const backend = (this.backend = model.backend);
     const { pad_id: pad, max_seq_length: maxLen, d_model: C } = model.config;
     this.S = src.length;
-    if (this.S === 0) throw new Error('cannot decode an empty source sequence');
-    if (this.S > maxLen) throw new Error(`a source of ${this.S} tokens is longer than max_seq_length (${maxLen})`);
+    if (this.S === 0) throw new UserError('cannot decode an empty source sequence: give at least one token');
+    if (this.S > maxLen) throw new UserError(`a source of ${this.S} tokens is longer than max_seq_length (${maxLen}): shorten it`);
     this.capacity = Math.min(capacity, maxLen);
     if (this.capacity < 1) throw new Error(`decoder capacity (${capacity}) must be at least 1`);
     this.g = new Graph(backend, new Rng(0), false, false);
@@ -180,7 +181,7 @@ export class Seq2SeqStepDecoder {
     const { kv, mask } = this.forRows(R);
     const out = backend.scoped(() => {
       // token embedding × √d_model + the table's row t, as Seq2Seq.embed does
-      const emb = g.scale(model.decoderEmbedding.forward(g, Int32Array.from(tokens), [R, 1]), Math.sqrt(C));
+      const emb = g.scale(model.decoderEmbedding.forward(g, Int32Array.from(tokens), [R, 1]), Math.sqrt(C)); // (R, 1, C)
       const pe = backend.alloc([1, C]);
       backend.copy(model.decoderPe.pe, pe, t * C, 0, C);
       let x = g.addRepeat(emb, pe);
@@ -191,7 +192,7 @@ export class Seq2SeqStepDecoder {
           const q = layer.mha1.wQ.forward(g, h);
           const k = layer.mha1.wK.forward(g, h);
           const v = layer.mha1.wV.forward(g, h);
-          const qkv = backend.alloc([R, 1, 3 * C]);
+          const qkv = backend.alloc([R, 1, 3 * C]); // the layout the cache kernels read: q | k | v per row
           for (let r = 0; r < R; r++) {
             backend.copy(q, qkv, r * C, 3 * r * C, C);
             backend.copy(k, qkv, r * C, (3 * r + 1) * C, C);
@@ -205,13 +206,13 @@ export class Seq2SeqStepDecoder {
         });
         x = addAndNorm(g, x, layer.layernorm2, pre, (h) => {
           const q = layer.mha2.wQ.forward(g, h);
-          const a = g.maskedAttention(q, kv[l].k, kv[l].v, mask, nh);
+          const a = g.maskedAttention(q, kv[l].k, kv[l].v, mask, nh); // (R, 1, C) over (R, S, C); probs (R, nh, 1, S)
           crossProbs.push(a.probs);
           return layer.mha2.wO.forward(g, a.y);
         });
         x = addAndNorm(g, x, layer.layernorm3, pre, (h) => layer.ffn.forward(g, h));
       });
-      const logitsT = model.finalLayer.forward(g, x);
+      const logitsT = model.finalLayer.forward(g, x); // (R, 1, V_tgt)
       const flat = backend.read(logitsT);
       const V = logitsT.shape[2];
       const logits = Array.from({ length: R }, (_, r) => Float64Array.from(flat.subarray(r * V, (r + 1) * V)));
@@ -263,7 +264,7 @@ function argmax(v: ArrayLike<number>): number {
 }
 
 function stepLimit(model: Seq2Seq, maxNew: number): number {
-  if (!Number.isInteger(maxNew) || maxNew < 1) throw new Error(`maxNew (${maxNew}) must be a whole number ≥ 1`);
+  if (!Number.isInteger(maxNew) || maxNew < 1) throw new UserError(`maxNew (${maxNew}) must be a whole number ≥ 1`);
   return Math.min(maxNew, model.config.max_seq_length);
 }
 
@@ -386,9 +387,9 @@ export function beamSearch(model: Seq2Seq, src: ArrayLike<number>, options: Beam
   const k = options.beamWidth ?? 4;
   const alpha = options.lengthPenalty ?? 0.6;
   const nBest = options.nBest ?? k;
-  if (!Number.isInteger(k) || k < 1) throw new Error(`beam width (${k}) must be a whole number ≥ 1`);
-  if (!Number.isFinite(alpha)) throw new Error(`length penalty α (${alpha}) must be a finite number`);
-  if (!Number.isInteger(nBest) || nBest < 1) throw new Error(`nBest (${nBest}) must be a whole number ≥ 1`);
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`beam width (${k}) must be a whole number ≥ 1`);
+  if (!Number.isFinite(alpha)) throw new UserError(`length penalty α (${alpha}) must be a finite number`);
+  if (!Number.isInteger(nBest) || nBest < 1) throw new UserError(`nBest (${nBest}) must be a whole number ≥ 1`);
   const limit = stepLimit(model, options.maxNew);
   const { bos_id: bos, eos_id: eos } = model.config;
   const score = (logProb: number, length: number) => logProb / lengthPenaltyFactor(length, alpha);
@@ -460,7 +461,7 @@ export function stripPadding(src: ArrayLike<number>, B: number, S: number, padId
   return Array.from({ length: B }, (_, b) => {
     const row = Array.from({ length: S }, (_, j) => src[b * S + j]);
     while (row.length > 0 && row[row.length - 1] === padId) row.pop();
-    if (row.length === 0) throw new Error(`source row ${b} is all padding`);
+    if (row.length === 0) throw new UserError(`source row ${b} is all padding: give each row at least one token`);
     return row;
   });
 }
