@@ -213,6 +213,7 @@ describe('seq2seq beam search', () => {
     expect(() => greedyDecodeCached(model, [4, 5], { maxNew: 0 })).toThrow(/maxNew \(0\)/);
     expect(() => greedyDecodeCached(model, [], { maxNew: 3 })).toThrow(/empty source/);
     expect(() => beamSearchBatch(model, [4, 5, 0, 0], 2, 2, { maxNew: 3 })).toThrow(/source row 1 is all padding/);
+    expect(() => greedyDecodeCached(model, [4, 99], { maxNew: 3 })).toThrow(); // outside the source vocabulary
     model.dispose();
     expect(backend.liveTensors()).toBe(0);
   });

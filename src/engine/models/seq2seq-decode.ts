@@ -102,17 +102,22 @@ export class Seq2SeqStepDecoder {
     this.g = new Graph(backend, new Rng(0), false, false);
     const ids = Int32Array.from(src);
     this.srcMask = backend.fromArray([1, 1, this.S], sourcePaddingMask(ids, 1, this.S, pad), true);
-    backend.scoped(() => {
-      const { memory } = model.encode(this.g, ids, 1, this.S, this.srcMask);
-      for (const layer of model.decoderLayers) {
-        const k = backend.allocPersistent([1, this.S, C]);
-        const v = backend.allocPersistent([1, this.S, C]);
-        backend.copy(layer.mha2.wK.forward(this.g, memory), k);
-        backend.copy(layer.mha2.wV.forward(this.g, memory), v);
-        this.memoryKV.push({ k, v });
-      }
-    });
-    this.caches = model.decoderLayers.map(() => this.allocCache(1));
+    try {
+      backend.scoped(() => {
+        const { memory } = model.encode(this.g, ids, 1, this.S, this.srcMask);
+        for (const layer of model.decoderLayers) {
+          const k = backend.allocPersistent([1, this.S, C]);
+          const v = backend.allocPersistent([1, this.S, C]);
+          backend.copy(layer.mha2.wK.forward(this.g, memory), k);
+          backend.copy(layer.mha2.wV.forward(this.g, memory), v);
+          this.memoryKV.push({ k, v });
+        }
+      });
+      this.caches = model.decoderLayers.map(() => this.allocCache(1));
+    } catch (e) {
+      this.dispose(); // e.g. a source id outside the vocabulary: release what was made
+      throw e;
+    }
   }
 
   private allocCache(R: number): LayerCache {
