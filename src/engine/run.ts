@@ -6,6 +6,7 @@ import { generate } from './generate';
 import { learningRate } from './optim/schedule';
 import { DivergedError, Trainer, type TrainConfig } from './train';
 import { UserError } from './errors';
+import { isSeq2SeqConfig, runSeq2SeqTraining } from './seq2seq-run';
 
 // One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
 // its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
@@ -16,6 +17,7 @@ import { UserError } from './errors';
 
 export interface RunSettings {
   runId: number;
+  /** A language model's config; a seq2seq run's (engine/seq2seq-train.ts) travels here too, told apart by its model's family. */
   config: TrainConfig;
   /** Steps between checkpoints (latest; best when val loss improves). */
   checkpointInterval: number;
@@ -60,7 +62,19 @@ export type LoopEvent =
   /** `elapsedMs`: wall time since the run started, pauses included; `activeMs`: training time, pauses excluded. */
   | { type: 'step'; step: number; loss: number; lr: number; gradNorm: number; tokens: number; tokensPerSec: number; elapsedMs: number; activeMs: number }
   /** Losses per token (nats) and bits per character of the original text (BPC), on training and held-out text. */
-  | { type: 'eval'; step: number; tokens: number; elapsedMs: number; activeMs: number; trainLoss: number; valLoss: number; trainBpc: number; valBpc: number }
+  /** `decode` (seq2seq runs): greedy decoding of held-out pairs, scored (exact match, character error rate, BLEU). */
+  | {
+      type: 'eval';
+      step: number;
+      tokens: number;
+      elapsedMs: number;
+      activeMs: number;
+      trainLoss: number;
+      valLoss: number;
+      trainBpc: number;
+      valBpc: number;
+      decode?: { exact_match: number; cer: number; bleu: number; pairs: number };
+    }
   | { type: 'sample'; step: number; prompt: string; settings: { temperature: number; length: number; seed: number }; text: string }
   | { type: 'checkpoint'; step: number; path: string; valLoss: number | null; kind: 'latest' | 'best' }
   /** `diverged`: the loss left the healthy range (the run's own failure; moving it to another device would not help). */
@@ -177,6 +191,8 @@ function failedEnd(error: unknown, step: number): LoopEvent {
 }
 
 export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: LoopEvent) => void): Promise<void> {
+  const config: unknown = spec.config;
+  if (isSeq2SeqConfig(config)) return runSeq2SeqTraining({ ...spec, config }, io, control, emit);
   const corpus = typeof io.text === 'string' ? corpusOf(io.text, spec.lowercase, spec.tokenizer) : io.text;
   let trainer: Trainer;
   let resumedFrom: number | null = null;

@@ -400,6 +400,8 @@ const evalEvent = z.object({
   /** Bits per character of the original text: total nats of the evaluated tokens / the characters they decode to / ln 2. */
   trainBpc: z.number(),
   valBpc: z.number(),
+  /** Seq2seq runs: greedy decoding of held-out pairs, scored (exact match and character error rate as fractions, BLEU 0–1). */
+  decode: z.object({ exact_match: z.number(), cer: z.number(), bleu: z.number(), pairs: z.number() }).optional(),
 });
 const sampleEvent = z.object({
   type: z.literal('sample'),

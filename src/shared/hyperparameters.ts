@@ -506,4 +506,13 @@ export const METRICS: Record<string, { label: string; help: string }> = {
   lr: { label: 'learning rate', help: 'The learning rate the schedule gave this step.' },
   grad_norm: { label: 'gradient norm', help: 'Global L2 norm of the gradient before clipping.' },
   tokens_per_sec: { label: 'tokens/s', help: 'Training throughput.' },
+  exact_match: {
+    label: 'exact match',
+    help: 'Seq2seq runs: the fraction of held-out pairs (up to 200) whose greedy output equals the target exactly.',
+  },
+  cer: {
+    label: 'character error rate',
+    help: 'Seq2seq runs: edits (insertions, deletions, substitutions) to turn the greedy outputs into the targets, per target character.',
+  },
+  bleu: { label: 'BLEU', help: 'Seq2seq runs: corpus BLEU (4-gram, brevity penalty) of the greedy outputs of held-out pairs, from 0 to 1.' },
 };

@@ -22,6 +22,14 @@ export function metricPointsOf(event: RunEventView): { name: string; point: Seri
       // bits per character of the text, whatever the tokenizer (the engine's evaluation counts them)
       { name: 'val_bpc', point: { ...at, value: event.valBpc } },
       { name: 'eval_train_bpc', point: { ...at, value: event.trainBpc } },
+      // seq2seq runs: their held-out pairs decoded greedily
+      ...(event.decode
+        ? [
+            { name: 'exact_match', point: { ...at, value: event.decode.exact_match } },
+            { name: 'cer', point: { ...at, value: event.decode.cer } },
+            { name: 'bleu', point: { ...at, value: event.decode.bleu } },
+          ]
+        : []),
     ];
   }
   return [];

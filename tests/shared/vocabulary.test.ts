@@ -97,6 +97,7 @@ describe('one event vocabulary', () => {
       valLoss: 3,
       trainBpc: 1.5,
       valBpc: 2,
+      decode: { exact_match: 0.5, cer: 0.2, bleu: 0.6, pairs: 10 },
     });
     expect([...step, ...evaluation].map((m) => m.name).sort()).toEqual(Object.keys(METRICS).sort());
     expect(evaluation.find((m) => m.name === 'val_bpc')?.point).toEqual({ step: 5, tokens: 500, wallMs: 60, activeMs: 45, value: 2 });
