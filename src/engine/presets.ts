@@ -128,3 +128,30 @@ export function getPreset(name: string): Preset[] {
   if (!p) throw new UserError(`unknown preset "${name}": choose one of ${Object.keys(PRESETS).join(', ')}`);
   return p;
 }
+
+/** A preset of the encoder–decoder: a bundled pairs task and `--set` settings (engine/seq2seq-train.ts). */
+export interface Seq2SeqPreset {
+  name: string;
+  description: string;
+  family: 'seq2seq';
+  /** A bundled task id (engine/data/tasks.ts). */
+  task: string;
+  /** Pairs generated for the task. */
+  taskPairs: number;
+  settings: Record<string, string | number>;
+}
+
+/**
+ * The encoder–decoder's presets, apart from PRESETS (whose runs are language models the app's
+ * New-run form lists): `nanolab train --preset NAME` takes both.
+ */
+export const SEQ2SEQ_PRESETS: Record<string, Seq2SeqPreset> = {
+  'seq2seq-reverse': {
+    name: 'seq2seq reverse',
+    description: 'a one-minute demo: a small encoder–decoder (2+2 layers × 4 heads × 64) learns to reverse strings of 3-10 letters',
+    family: 'seq2seq',
+    task: 'reverse',
+    taskPairs: 5000,
+    settings: { d_model: 64, num_heads: 4, num_layers: 2, d_ff: 256, dropout: 0, lr: 2e-3, batch_size: 32, steps: 1000, eval_interval: 200 },
+  },
+};

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countParameters, MODEL_FAMILIES, type ModelFamily } from '../../engine/models';
-import { getPreset, PRESETS, type Preset } from '../../engine/presets';
+import { getPreset, PRESETS, SEQ2SEQ_PRESETS, type Preset } from '../../engine/presets';
 import { resolveTrainConfig } from '../../engine/train';
 import { resumeRun, startRun, type RunHandle } from '../../main/jobs/job-host';
 import { BUNDLED_CORPUS_REF, databasePath, ensureLabHome, labHome } from '../../main/store/paths';
@@ -12,6 +12,7 @@ import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { RunStore } from '../../main/store/run-store';
 import { checkCorpusFits, preflight } from '../../main/api/run-drafts';
 import { parse, parseInteger, parseSetting, UsageError } from '../args';
+import { trainSeq2Seq } from './seq2seq';
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL('../../../resources/tinyshakespeare.txt', import.meta.url));
 
@@ -25,7 +26,7 @@ export const usage = `nanolab train [--preset P] [--model lstm|gru|rnn|gpt] [--d
   bundled tinyshakespeare); contiguous 90/10 train/val split; characters as
   tokens, or with --tokenizer word the --word-vocab (default 2000) most frequent words and
   punctuation marks, the rest <unk>. --lowercase lower-cases the text first.
-  Presets: ${Object.keys(PRESETS).join(', ')}. --minutes trains for that long (pauses do not count):
+  Presets: ${[...Object.keys(PRESETS), ...Object.keys(SEQ2SEQ_PRESETS)].join(', ')}. --minutes trains for that long (pauses do not count):
   a short calibration before step 1 fixes how many steps fit, and a cosine schedule decays over
   exactly those. Evaluations print the loss in nats per token and the held-out text's bits per
   character, which compare across tokenizers. Ctrl-C (or SIGTERM, SIGHUP) stops the run
@@ -57,7 +58,7 @@ export function openLab(): { home: string; store: RunStore } {
   return { home, store };
 }
 
-interface Summary {
+export interface Summary {
   run_id: number;
   name: string;
   status: string;
@@ -80,7 +81,14 @@ const STOP_SIGNALS = { SIGINT: 130, SIGHUP: 129, SIGTERM: 143 } as const;
 type StopSignal = keyof typeof STOP_SIGNALS;
 
 /** Prints a run's progress and waits for its end; Ctrl-C, SIGTERM or SIGHUP asks it to stop. */
-async function follow(store: RunStore, handle: RunHandle, label: string, totalSteps: number, logEvery: number, budgetMs: number | null): Promise<Summary> {
+export async function follow(
+  store: RunStore,
+  handle: RunHandle,
+  label: string,
+  totalSteps: number,
+  logEvery: number,
+  budgetMs: number | null,
+): Promise<Summary> {
   let last: Extract<RunEvent, { type: 'eval' }> | null = null;
   let losses = 0,
     n = 0,
@@ -126,8 +134,12 @@ async function follow(store: RunStore, handle: RunHandle, label: string, totalSt
       }
     } else if (e.type === 'eval') {
       last = e;
+      const d = e.decode;
       say(
-        `[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} nats/token | val ${e.valBpc.toFixed(3)} bits/char`,
+        `[${label}] eval step ${e.step} | train loss ${e.trainLoss.toFixed(4)} | val loss ${e.valLoss.toFixed(4)} nats/token | val ${e.valBpc.toFixed(3)} bits/char` +
+          (d
+            ? ` | exact match ${(100 * d.exact_match).toFixed(1)}% | CER ${d.cer.toFixed(3)} | BLEU ${d.bleu.toFixed(3)} (${d.pairs} held-out pairs, greedy)`
+            : ''),
       );
     } else if (e.type === 'log') {
       say(`[${label}] ${e.message}`);
@@ -189,7 +201,7 @@ function copyIntoLab(home: string, data: string | undefined): { stored: string; 
 }
 
 const listeners = new Map<number, (e: RunEvent) => void>();
-const relay = (runId: () => number) => (e: RunEvent) => listeners.get(runId())?.(e);
+export const relay = (runId: () => number) => (e: RunEvent) => listeners.get(runId())?.(e);
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parse('train', argv, {
@@ -207,8 +219,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'word-vocab': { type: 'string' },
     lowercase: { type: 'boolean' },
     'max-corpus-mb': { type: 'string' },
+    task: { type: 'string' },
+    pairs: { type: 'string' },
+    'task-pairs': { type: 'string' },
   });
   const str = (key: string) => values[key] as string | undefined;
+  if (str('model') === 'seq2seq') return trainSeq2Seq(values);
+  const seq2seqPreset = str('preset') !== undefined ? SEQ2SEQ_PRESETS[str('preset')!] : undefined;
+  if (seq2seqPreset) {
+    if (str('model')) throw new UsageError('train: give --preset or --model, not both');
+    return trainSeq2Seq(values, seq2seqPreset);
+  }
+  for (const key of ['task', 'pairs', 'task-pairs']) {
+    if (values[key] !== undefined) throw new UsageError(`train: --${key} is for a seq2seq run: add --model seq2seq`);
+  }
   let runs: Preset[];
   if (str('preset')) {
     runs = getPreset(str('preset')!);

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { isSeq2SeqConfig } from '../../engine/seq2seq-run';
 import type { Corpus } from '../../engine/data/corpus';
 import type { TokenizerSpec } from '../../engine/data/tokenizer';
 import { readCheckpointFolder, writeCheckpointFolder } from '../store/checkpoint-files';
@@ -28,7 +30,8 @@ export async function executeRun(spec: RunSpec, control: RunControl, emit: (e: R
     spec,
     {
       // tokenized here, from the file: a large text never becomes one string
-      text: loadCorpus(path, spec.lowercase, spec.tokenizer),
+      // a seq2seq run reads its pairs (a TSV, small) as one text
+      text: isSeq2SeqConfig(spec.config as unknown) ? readFileSync(path, 'utf8') : loadCorpus(path, spec.lowercase, spec.tokenizer),
       textName: path,
       readLatest: () => readCheckpointFolder(latest),
       saveCheckpoint(files, step, valLoss, best) {

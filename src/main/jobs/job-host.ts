@@ -8,6 +8,9 @@ import { explainStoreError, MetricWriter, type RunStore } from '../store/run-sto
 import type { RunEvent, RunSpec } from './cpu-run';
 import { preflight } from '../api/run-drafts';
 import { withHorizon } from '../../engine/run';
+import { isSeq2SeqConfig } from '../../engine/seq2seq-run';
+import { decodeSeq2SeqCheckpoint, type Seq2SeqTrainConfig } from '../../engine/seq2seq-train';
+import { countSeq2SeqParameters } from '../../engine/models/seq2seq';
 import { metricPointsOf } from '../../shared/metrics';
 import { UserError } from '../../shared/errors';
 
@@ -257,7 +260,9 @@ export function createRunRecord(o: StartRunOptions): { runId: number; stored: St
   const runId = o.store.createRun({
     name: o.name,
     family: o.config.model.family,
-    paramCount: countParameters(o.config.model),
+    paramCount: isSeq2SeqConfig(o.config as unknown)
+      ? countSeq2SeqParameters((o.config as unknown as Seq2SeqTrainConfig).model)
+      : countParameters(o.config.model),
     config: stored,
     tags: o.tags,
   });
@@ -318,10 +323,12 @@ export function prepareResume(store: RunStore, runId: number): { stored: StoredR
   const latest = store.checkpoints(runId).find((c) => c.kind === 'latest');
   if (!latest) throw new UserError(`run ${runId} has no checkpoint to resume from`);
   if (latest.step >= (run.config as StoredRunConfig).train.steps) throw new UserError(`run ${runId} already reached its ${latest.step} steps`);
-  preflight((run.config as StoredRunConfig).train);
+  const seq2seq = isSeq2SeqConfig((run.config as StoredRunConfig).train as unknown);
+  if (!seq2seq) preflight((run.config as StoredRunConfig).train);
   // refuse a damaged checkpoint here, in one sentence, rather than as a failed run a moment later
   try {
-    validateCheckpoint(readCheckpointFolder(latest.path), 'resume');
+    if (seq2seq) decodeSeq2SeqCheckpoint(readCheckpointFolder(latest.path), 'resume');
+    else validateCheckpoint(readCheckpointFolder(latest.path), 'resume');
   } catch (error) {
     throw new UserError(`run ${runId}'s latest checkpoint (step ${latest.step}, ${latest.path}) cannot be resumed: ${(error as Error).message}`);
   }

@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// train --model seq2seq, translate, show and runs, as a user runs them (bin/nanolab.js, no build).
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const home = mkdtempSync(join(tmpdir(), 'nanolab-s2s-home-'));
+
+function nanolab(...args: string[]): { code: number; out: string; err: string } {
+  const r = spawnSync(process.execPath, [join(root, 'bin/nanolab.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, NANOLAB_HOME: home },
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+const small = [
+  '--set',
+  'd_model=32',
+  '--set',
+  'num_heads=2',
+  '--set',
+  'num_layers=1',
+  '--set',
+  'd_ff=64',
+  '--set',
+  'eval_pairs=20',
+  '--set',
+  'eval_interval=10',
+];
+
+describe('nanolab train --model seq2seq', () => {
+  it('trains on the reverse task, then translate, show and runs know the run', () => {
+    const r = nanolab('train', '--model', 'seq2seq', '--task', 'reverse', '--task-pairs', '300', '--steps', '20', ...small, '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/eval step 10 \| .* exact match \d+\.\d% \| CER \d\.\d{3} \| BLEU \d\.\d{3} \(20 held-out pairs, greedy\)/);
+    const summary = JSON.parse(r.out.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ status: 'finished', steps: 20 });
+    const id = String(summary.run_id);
+
+    const t = nanolab('translate', id, 'abc', '--json');
+    expect(t.code, t.out + t.err).toBe(0);
+    const translated = JSON.parse(t.out.trim());
+    expect(translated).toMatchObject({ run_id: summary.run_id, source: 'abc', decoding: 'greedy' });
+    expect(typeof translated.output).toBe('string');
+    const plain = nanolab('translate', id, 'abc', '--checkpoint', 'latest');
+    expect(plain.code, plain.err).toBe(0);
+
+    const beam = nanolab('translate', id, 'abc', '--beam', '4');
+    expect(beam.code).toBe(1);
+    expect(beam.err.trim()).toBe('nanolab translate: beam search is not available yet; leave out --beam for greedy decoding');
+
+    const show = nanolab('show', id, '--json');
+    expect(show.code, show.out + show.err).toBe(0);
+    expect(show.out).toContain('seq2seq');
+    const runs = nanolab('runs', '--json');
+    expect(runs.code, runs.err).toBe(0);
+    expect(JSON.parse(runs.out).find((x: { id: number }) => x.id === summary.run_id)).toMatchObject({ family: 'seq2seq' });
+  }, 180_000);
+
+  it('refuses an unknown task and a ragged pairs file in one sentence, exit code 1', () => {
+    const task = nanolab('train', '--model', 'seq2seq', '--task', 'translate-klingon');
+    expect(task.code).toBe(1);
+    expect(task.err.trim().split('\n')).toHaveLength(1);
+    expect(task.err).toMatch(/translate-klingon/);
+    const file = join(mkdtempSync(join(tmpdir(), 'nanolab-')), 'ragged.tsv');
+    writeFileSync(file, 'abc\tcba\nhello world\nxy\tyx\n');
+    const ragged = nanolab('train', '--model', 'seq2seq', '--pairs', file);
+    expect(ragged.code).toBe(1);
+    expect(ragged.err.trim().split('\n')).toHaveLength(1);
+    expect(ragged.err).toMatch(/line 2 of .*ragged\.tsv has no tab/);
+    const neither = nanolab('train', '--model', 'seq2seq');
+    expect(neither.code).toBe(1);
+    expect(neither.err).toMatch(/needs --task .* or --pairs/);
+  }, 60_000);
+});
