@@ -30,6 +30,7 @@ export {
   beamSearch,
   beamSearchBatch,
   decodeBatch,
+  greedyDecodeBatched,
   greedyDecodeCached,
   lengthPenaltyFactor,
   sampleDecode,

@@ -64,56 +64,66 @@ function copyRows(backend: Backend, src: Tensor, dst: Tensor, rowSize: number, o
 }
 
 /**
- * One source sequence encoded once, decoded by R rows in parallel (R hypotheses of a beam, or 1),
- * one position per `step`. Holds persistent tensors: call `dispose()` (the decode functions do).
+ * Source sequences encoded once, decoded by R rows in parallel (the hypotheses of a beam, or one
+ * row per source), one position per `step`; each row reads the encoder output of its own source.
+ * Holds persistent tensors: call `dispose()` (the decode functions do).
  */
 export class Seq2SeqStepDecoder {
   readonly S: number;
   readonly capacity: number;
   /** Positions fed so far (the next step's position). */
   position = 0;
-  rows = 1;
+  rows: number;
+  /** The source each row decodes. */
+  private rowSource: number[];
   private readonly backend: Backend;
   private readonly g: Graph;
-  /** Per decoder layer: the cross-attention's K and V of the encoder output, (1, S, C). */
+  /** Per decoder layer: the cross-attention's K and V of the encoder output, (sources, S, C). */
   private readonly memoryKV: { k: Tensor; v: Tensor }[] = [];
   private readonly srcMask: Tensor;
-  /** Repeated to R rows, by R. */
-  private readonly repeated = new Map<number, { kv: { k: Tensor; v: Tensor }[]; mask: Tensor }>();
+  /** Gathered to the rows' sources, by the rows' sources (e.g. "0,0,0" for a beam of 3). */
+  private readonly repeated = new Map<string, { kv: { k: Tensor; v: Tensor }[]; mask: Tensor }>();
   private caches: LayerCache[] = [];
   private disposed = false;
 
   /**
-   * `src`: one source row (padding inside it is masked as in training); `capacity`: most positions
-   * the decoder will be fed (BOS included), at most max_seq_length.
+   * `src`: `sources` rows of S ids each, (sources, S) row-major (padding is masked as in training);
+   * one row per source to start with. `capacity`: most positions the decoder will be fed (BOS
+   * included), at most max_seq_length.
    */
   constructor(
     readonly model: Seq2Seq,
     src: ArrayLike<number>,
     capacity: number,
+    readonly sources = 1,
   ) {
     const backend = (this.backend = model.backend);
     const { pad_id: pad, max_seq_length: maxLen, d_model: C } = model.config;
-    this.S = src.length;
+    if (!Number.isInteger(sources) || sources < 1 || src.length % sources !== 0) {
+      throw new Error(`${src.length} source ids do not make ${sources} rows of equal length`);
+    }
+    this.S = src.length / sources;
+    this.rows = sources;
+    this.rowSource = Array.from({ length: sources }, (_, b) => b);
     if (this.S === 0) throw new UserError('cannot decode an empty source sequence: give at least one token');
     if (this.S > maxLen) throw new UserError(`a source of ${this.S} tokens is longer than max_seq_length (${maxLen}): shorten it`);
     this.capacity = Math.min(capacity, maxLen);
     if (this.capacity < 1) throw new Error(`decoder capacity (${capacity}) must be at least 1`);
     this.g = new Graph(backend, new Rng(0), false, false);
     const ids = Int32Array.from(src);
-    this.srcMask = backend.fromArray([1, 1, this.S], sourcePaddingMask(ids, 1, this.S, pad), true);
+    this.srcMask = backend.fromArray([sources, 1, this.S], sourcePaddingMask(ids, sources, this.S, pad), true);
     try {
       backend.scoped(() => {
-        const { memory } = model.encode(this.g, ids, 1, this.S, this.srcMask);
+        const { memory } = model.encode(this.g, ids, sources, this.S, this.srcMask); // (sources, S, C)
         for (const layer of model.decoderLayers) {
-          const k = backend.allocPersistent([1, this.S, C]);
-          const v = backend.allocPersistent([1, this.S, C]);
+          const k = backend.allocPersistent([sources, this.S, C]);
+          const v = backend.allocPersistent([sources, this.S, C]);
           backend.copy(layer.mha2.wK.forward(this.g, memory), k);
           backend.copy(layer.mha2.wV.forward(this.g, memory), v);
           this.memoryKV.push({ k, v });
         }
       });
-      this.caches = model.decoderLayers.map(() => this.allocCache(1));
+      this.caches = model.decoderLayers.map(() => this.allocCache(sources));
     } catch (e) {
       this.dispose(); // e.g. a source id outside the vocabulary: release what was made
       throw e;
@@ -125,13 +135,15 @@ export class Seq2SeqStepDecoder {
     return { k: this.backend.allocPersistent(shape), v: this.backend.allocPersistent(shape) };
   }
 
-  /** The encoder's K/V and the source mask repeated to R rows (made once per R). */
-  private forRows(R: number): { kv: { k: Tensor; v: Tensor }[]; mask: Tensor } {
-    let r = this.repeated.get(R);
+  /** The encoder's K/V and the source mask gathered to the rows' sources (made once per arrangement). */
+  private forRows(): { kv: { k: Tensor; v: Tensor }[]; mask: Tensor } {
+    const key = this.rowSource.join(',');
+    let r = this.repeated.get(key);
     if (!r) {
       const backend = this.backend;
       const SC = this.S * this.model.config.d_model;
-      const origins = new Array<number>(R).fill(0);
+      const origins = this.rowSource;
+      const R = origins.length;
       const kv = this.memoryKV.map(({ k, v }) => {
         const kR = backend.allocPersistent([R, this.S, this.model.config.d_model]);
         const vR = backend.allocPersistent([R, this.S, this.model.config.d_model]);
@@ -142,7 +154,7 @@ export class Seq2SeqStepDecoder {
       const mask = backend.allocPersistent([R, 1, this.S]);
       copyRows(backend, this.srcMask, mask, this.S, origins);
       r = { kv, mask };
-      this.repeated.set(R, r);
+      this.repeated.set(key, r);
     }
     return r;
   }
@@ -167,6 +179,7 @@ export class Seq2SeqStepDecoder {
       return fresh;
     });
     this.caches = next;
+    this.rowSource = origins.map((o) => this.rowSource[o]);
     this.rows = origins.length;
   }
 
@@ -183,7 +196,7 @@ export class Seq2SeqStepDecoder {
     const { model, backend, g } = this;
     const { d_model: C, num_heads: nh } = model.config;
     const pre = model.config.norm_position === 'pre';
-    const { kv, mask } = this.forRows(R);
+    const { kv, mask } = this.forRows();
     const out = backend.scoped(() => {
       // token embedding × √d_model + the table's row t, as Seq2Seq.embed does
       const emb = g.scale(model.decoderEmbedding.forward(g, Int32Array.from(tokens), [R, 1]), Math.sqrt(C)); // (R, 1, C)
@@ -314,6 +327,44 @@ function decodeOne(model: Seq2Seq, src: ArrayLike<number>, options: DecodeOption
  */
 export function greedyDecodeCached(model: Seq2Seq, src: ArrayLike<number>, options: DecodeOptions): Seq2SeqDecoded {
   return decodeOne(model, src, options, argmax);
+}
+
+/**
+ * Greedy decoding of every row of a padded (B, S) source batch at once: one encoder pass, one
+ * decoder step per position for all rows still running (a row leaves the batch at its EOS).
+ * Padding is masked, not removed, so logits agree with decoding each row alone (`decodeBatch`,
+ * as the fixtures do) to float rounding rather than bit for bit; many times faster for evaluation.
+ * Cross-attention (when asked) spans the S columns, padding columns 0.
+ */
+export function greedyDecodeBatched(model: Seq2Seq, src: ArrayLike<number>, B: number, S: number, options: DecodeOptions): Seq2SeqDecoded[] {
+  stripPadding(src, B, S, model.config.pad_id); // refuses a ragged batch or an all-padding row
+  const limit = stepLimit(model, options.maxNew);
+  const { bos_id: bos, eos_id: eos } = model.config;
+  const out: Seq2SeqDecoded[] = Array.from({ length: B }, () => ({ ids: [bos], tokens: [], stepLogits: [], finished: false }));
+  const dec = new Seq2SeqStepDecoder(model, src, limit, B);
+  try {
+    let running = out.map((_, b) => b); // the source row each decoder row continues
+    for (let s = 0; s < limit && running.length > 0; s++) {
+      const { logits, cross } = dec.step(
+        running.map((b) => out[b].ids[out[b].ids.length - 1]),
+        options.attention ?? false,
+      );
+      const still: number[] = [];
+      running.forEach((b, r) => {
+        const next = argmax(logits[r]);
+        out[b].ids.push(next);
+        out[b].stepLogits.push(logits[r]);
+        out[b].tokens.push(token(next, logSoftmax(logits[r]), cross?.[r]));
+        if (next === eos) out[b].finished = true;
+        else still.push(r);
+      });
+      if (still.length > 0 && still.length < running.length && s + 1 < limit) dec.reorder(still);
+      running = still.map((r) => running[r]);
+    }
+    return out;
+  } finally {
+    dec.dispose();
+  }
 }
 
 // ---- sampling -------------------------------------------------------------------------------------
