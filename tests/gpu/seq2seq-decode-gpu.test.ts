@@ -20,9 +20,10 @@ describe.skipIf(!hasChromium)('seq2seq decoding on the GPU backend', () => {
   }, 60_000);
 
   for (const name of ['seq2seq', 'seq2seq_seed']) {
-    it(`${name}: cached greedy = the fixture; beam search = the CPU backend's; nothing leaks`, async () => {
+    it(`${name}: cached greedy (row by row and batched) = the fixture; beam search = the CPU backend's; nothing leaks`, async () => {
       type Result = {
         greedy: { ids: number[]; expected: number[]; maxRel: number; pass: boolean }[];
+        batched: { ids: number[]; pass: boolean }[];
         beams: { gpu: number[][]; cpu: number[][]; scoreDiff: number; crossDiff: number }[];
         leaked: number;
       };
@@ -31,6 +32,10 @@ describe.skipIf(!hasChromium)('seq2seq decoding on the GPU backend', () => {
         expect(g.ids).toEqual(g.expected);
         expect(g.pass, `max rel ${g.maxRel}`).toBe(true);
       }
+      r.batched.forEach((g, b) => {
+        expect(g.ids).toEqual(r.greedy[b].expected);
+        expect(g.pass).toBe(true);
+      });
       for (const b of r.beams) {
         expect(b.gpu).toEqual(b.cpu);
         expect(b.scoreDiff).toBeLessThan(1e-4);

@@ -5,7 +5,7 @@ import { KERNEL_NAMES, type KernelName } from '../../src/engine/backend/backend'
 import { CpuBackend } from '../../src/engine/backend/cpu';
 import { checkKernels, GpuBackend, GpuContextLostError, maxRelError } from '../../src/engine/backend/gpu';
 import { checkFixture, compare, forwardBackward, modelFromFixture, seq2seqFromFixture, TOLERANCE, type TorchFixture } from '../../src/engine/parity';
-import { beamSearch, greedyDecodeCached, stripPadding } from '../../src/engine/models/seq2seq-decode';
+import { beamSearch, greedyDecodeBatched, greedyDecodeCached, stripPadding } from '../../src/engine/models/seq2seq-decode';
 import { clipGradNorm } from '../../src/engine/optim/clip';
 import { Optimizer, resolveOptimizerConfig } from '../../src/engine/optim/optimizer';
 import type { Backend } from '../../src/engine/backend/backend';
@@ -104,6 +104,15 @@ const commands: Record<string, (args: any) => unknown> = {
       );
       return { ids: out.ids, expected: fx.greedy!.outputs[b], maxRel: c.maxRel, pass: c.pass };
     });
+    const batched = greedyDecodeBatched(gpuModel, fx.src_ids!.data, B, S, { maxNew: fx.greedy!.max_new }).map((out, b) => ({
+      ids: out.ids,
+      pass: compare(
+        `batched[${b}]`,
+        out.stepLogits.flatMap((l) => Array.from(l)),
+        fx.greedy!.step_logits[b].data,
+        TOLERANCE.output,
+      ).pass,
+    }));
     const beams = rows.map((row) => {
       const gpu = beamSearch(gpuModel, row, { beamWidth, maxNew: fx.greedy!.max_new, attention: true });
       const cpu = beamSearch(cpuModel, row, { beamWidth, maxNew: fx.greedy!.max_new, attention: true });
@@ -114,7 +123,7 @@ const commands: Record<string, (args: any) => unknown> = {
     });
     gpuModel.dispose();
     cpuModel.dispose();
-    return { greedy, beams, leaked: be.liveTensors() - live };
+    return { greedy, batched, beams, leaked: be.liveTensors() - live };
   },
 
   async train({ name, steps }: { name: string; steps: number }) {
