@@ -152,6 +152,6 @@ export const SEQ2SEQ_PRESETS: Record<string, Seq2SeqPreset> = {
     family: 'seq2seq',
     task: 'reverse',
     taskPairs: 5000,
-    settings: { d_model: 64, num_heads: 4, num_layers: 2, d_ff: 256, dropout: 0, lr: 2e-3, batch_size: 32, steps: 1000, eval_interval: 200 },
+    settings: { d_model: 64, num_heads: 4, num_layers: 2, d_ff: 256, dropout: 0, lr: 2e-3, batch_size: 32, steps: 1500, eval_interval: 250 },
   },
 };
