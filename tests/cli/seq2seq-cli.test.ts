@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +56,10 @@ describe('nanolab train --model seq2seq', () => {
     expect(beam.code).toBe(1);
     expect(beam.err.trim()).toBe('nanolab translate: beam search is not available yet; leave out --beam for greedy decoding');
 
+    const sample = nanolab('sample', id);
+    expect(sample.code).toBe(1);
+    expect(sample.err.trim()).toBe(`nanolab sample: run ${id} is a seq2seq run, which maps a source to a target: use nanolab translate ${id} "text"`);
+
     const show = nanolab('show', id, '--json');
     expect(show.code, show.out + show.err).toBe(0);
     expect(show.out).toContain('seq2seq');
@@ -63,6 +67,49 @@ describe('nanolab train --model seq2seq', () => {
     expect(runs.code, runs.err).toBe(0);
     expect(JSON.parse(runs.out).find((x: { id: number }) => x.id === summary.run_id)).toMatchObject({ family: 'seq2seq' });
   }, 180_000);
+
+  it('Ctrl-C stops a run with a checkpoint, and nanolab resume continues from it', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/nanolab.js'),
+        'train',
+        '--model',
+        'seq2seq',
+        '--task',
+        'reverse',
+        '--task-pairs',
+        '300',
+        '--steps',
+        '100000',
+        ...small,
+        '--log-every',
+        '1',
+      ],
+      { cwd: root, env: { ...process.env, NANOLAB_HOME: home } },
+    );
+    let out = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (!sent && /step 12\//.test(out)) sent = child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code, out).toBe(0);
+    const id = /run {5}(\d+) in/.exec(out)![1];
+    expect(out).toMatch(/stopped.*checkpoint/);
+    // it resumes towards its 100000 steps, until stopped again
+    const resumed = spawn(process.execPath, [join(root, 'bin/nanolab.js'), 'resume', id], { cwd: root, env: { ...process.env, NANOLAB_HOME: home } });
+    let again = '';
+    let sentAgain = false;
+    resumed.stdout.on('data', (d: Buffer) => {
+      again += d.toString();
+      if (!sentAgain && /eval step 20 /.test(again)) sentAgain = resumed.kill('SIGINT');
+    });
+    expect(await new Promise<number | null>((resolve) => resumed.on('exit', resolve)), again).toBe(0);
+    expect(again).toMatch(/resumed from step 1\d/);
+    expect(again).toMatch(/eval step 20 \| .*exact match/);
+  }, 120_000);
 
   it('--preset seq2seq-reverse trains the reverse task with its settings (the command line overrides them)', () => {
     const r = nanolab('train', '--preset', 'seq2seq-reverse', '--steps', '4', '--set', 'eval_interval=4', '--set', 'eval_pairs=5', '--json');

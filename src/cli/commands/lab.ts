@@ -163,8 +163,11 @@ export function sampleCommand(argv: string[]): Promise<number> {
     if (!Number.isFinite(n)) throw new UsageError(`--${key} ${v}: expected a number`);
     return n;
   };
-  return withApi((api) => {
+  return withApi(async (api) => {
     const checkpoint = checkpointKind(values.checkpoint as string | undefined);
+    if ((await api.call('runs.get', { id })).family === 'seq2seq') {
+      throw new UsageError(`sample: run ${id} is a seq2seq run, which maps a source to a target: use nanolab translate ${id} "text"`);
+    }
     const prompt = (values.prompt as string | undefined) ?? '\n';
     const length = parseInteger('length', values.length as string | undefined, 500, 0, MAX_CLI_SAMPLE_LENGTH);
     const seed = parseInteger('seed', values.seed as string | undefined, 1);
