@@ -75,12 +75,12 @@ const LOOP_KEYS = ['batch_size', 'steps', 'grad_clip', 'eval_interval', 'eval_it
 const OPTIM_KEYS = ['lr', 'beta1', 'beta2', 'eps', 'weight_decay'];
 
 /** The settings a seq2seq run takes with `--set`. */
-export const SEQ2SEQ_SETTING_KEYS: readonly string[] = [...MODEL_KEYS, ...LOOP_KEYS, ...OPTIM_KEYS, 'warmup_iters'];
+export const SEQ2SEQ_SETTING_KEYS: readonly string[] = [...MODEL_KEYS, ...LOOP_KEYS, ...OPTIM_KEYS, 'warmup_iters', 'min_lr'];
 
 /**
  * A seq2seq run's config from vocabulary sizes and flat `key=value` overrides (unknown keys are
  * refused, naming the known ones). Adam, betas (0.9, 0.98), eps 1e-9; constant lr after an
- * optional linear warm-up (a cosine with no decay).
+ * optional linear warm-up (warmup_iters), or with min_lr a cosine decay to it over the steps.
  */
 export function resolveSeq2SeqTrainConfig(
   srcVocab: number,
@@ -101,11 +101,13 @@ export function resolveSeq2SeqTrainConfig(
   };
   const optim: Record<string, unknown> = { lr: d.lr, beta1: 0.9, beta2: 0.98, eps: 1e-9, weight_decay: 0 };
   let warmup = 0;
+  let minLr: number | null = null;
   for (const [key, value] of Object.entries(overrides)) {
     if (MODEL_KEYS.includes(key)) model[key] = typeof value === 'string' && !['layer_norm', 'norm_position'].includes(key) ? Number(value) : value;
     else if (LOOP_KEYS.includes(key)) loop[key] = Number(value);
     else if (OPTIM_KEYS.includes(key)) optim[key] = Number(value);
     else if (key === 'warmup_iters') warmup = Number(value);
+    else if (key === 'min_lr') minLr = Number(value);
     else throw new SettingError(key, `unknown setting "${key}" for a seq2seq run; known settings: ${[...SEQ2SEQ_SETTING_KEYS].sort().join(', ')}`);
   }
   for (const key of LOOP_KEYS) {
@@ -116,7 +118,15 @@ export function resolveSeq2SeqTrainConfig(
   if (!(Number.isInteger(warmup) && warmup >= 0)) throw new SettingError('warmup_iters', `warmup_iters (${warmup}) must be a whole number ≥ 0`);
   const config = resolveSeq2SeqConfig(srcVocab, tgtVocab, model);
   const optimizer = resolveOptimizerConfig('adam', optim);
-  const schedule: LrSchedule = warmup > 0 ? { kind: 'cosine', warmup_iters: warmup, lr_decay_iters: warmup, min_lr: optimizer.lr } : { kind: 'constant' };
+  if (minLr !== null && !(minLr >= 0 && minLr <= optimizer.lr))
+    throw new SettingError('min_lr', `min_lr (${minLr}) must be between 0 and lr (${optimizer.lr})`);
+  // min_lr: a cosine decay from lr to min_lr over the run's steps; without it the lr stays (after any warm-up)
+  const schedule: LrSchedule =
+    minLr !== null
+      ? { kind: 'cosine', warmup_iters: warmup, lr_decay_iters: Math.max(warmup, loop.steps), min_lr: minLr }
+      : warmup > 0
+        ? { kind: 'cosine', warmup_iters: warmup, lr_decay_iters: warmup, min_lr: optimizer.lr }
+        : { kind: 'constant' };
   return {
     model: config,
     optimizer,

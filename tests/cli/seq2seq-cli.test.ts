@@ -114,7 +114,7 @@ describe('nanolab train --model seq2seq', () => {
   it('--preset seq2seq-reverse trains the reverse task with its settings (the command line overrides them)', () => {
     const r = nanolab('train', '--preset', 'seq2seq-reverse', '--steps', '4', '--set', 'eval_interval=4', '--set', 'eval_pairs=5', '--json');
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toContain('reverse (5000 pairs');
+    expect(r.out).toContain('reverse (20000 pairs');
     expect(r.out).toMatch(/"d_model":64,"num_heads":4,"num_layers":2,"d_ff":256/);
     expect(JSON.parse(r.out.trim().split('\n').at(-1)!)).toMatchObject({ name: 'seq2seq-reverse', status: 'finished', steps: 4 });
   }, 120_000);

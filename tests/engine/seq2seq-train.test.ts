@@ -34,6 +34,11 @@ describe('seq2seq trainer', () => {
     const { config } = setup(50, {});
     expect(config.optimizer).toMatchObject({ name: 'adam', beta1: 0.9, beta2: 0.98, eps: 1e-9 });
     expect(() => resolveSeq2SeqTrainConfig(10, 10, { n_layer: 2 })).toThrow(/unknown setting "n_layer" for a seq2seq run/);
+    // constant by default; min_lr decays it along a cosine over the steps, after the warm-up
+    expect(config.schedule).toEqual({ kind: 'constant' });
+    const decayed = resolveSeq2SeqTrainConfig(10, 10, { lr: 2e-3, min_lr: 1e-4, warmup_iters: 50, steps: 1500 });
+    expect(decayed.schedule).toEqual({ kind: 'cosine', warmup_iters: 50, lr_decay_iters: 1500, min_lr: 1e-4 });
+    expect(() => resolveSeq2SeqTrainConfig(10, 10, { lr: 1e-3, min_lr: 1e-2 })).toThrow(/min_lr \(0.01\) must be between 0 and lr/);
   });
 
   it("its first step's loss is the model's teacher-forced loss on the same batch (ignore_index 0)", () => {

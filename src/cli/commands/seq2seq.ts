@@ -25,7 +25,8 @@ nanolab train --model seq2seq (--task ${PAIR_TASKS.map((t) => t.id).join('|')} |
   one vocabulary per side; 10 % of the pairs are held out. Each evaluation prints the held-out loss
   per target token and, from greedy decoding of up to 200 held-out pairs, exact match, character
   error rate and BLEU. --set: d_model, num_heads, num_layers, d_ff, max_seq_length, dropout,
-  layer_norm=torch|seed, norm_position=post|pre, lr, beta1, beta2, eps, warmup_iters, batch_size,
+  layer_norm=torch|seed, norm_position=post|pre, lr, beta1, beta2, eps, warmup_iters, min_lr (a cosine
+  decay from lr to it over the steps), batch_size,
   grad_clip, eval_interval, eval_iters, eval_pairs.
 
 nanolab translate RUN "text" [--checkpoint best|latest] [--json]
