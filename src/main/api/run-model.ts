@@ -47,5 +47,12 @@ export function checkpointFiles(
 
 /** A run's model restored from its checkpoint, with the tokenizer it was trained with; the caller disposes it. */
 export function loadRunModel(store: RunStore, id: number, kind: 'best' | 'latest' = 'best') {
+  // an encoder–decoder reads a source and writes a target: the language-model tools (sample,
+  // surprise, embeddings, next-token bars) do not apply, and say what does
+  if (store.getRun(id).family === 'seq2seq') {
+    throw new UserError(
+      `run ${id} is an encoder–decoder (seq2seq): it translates a source text rather than continuing a prompt, so this tool (made for the RNN, LSTM, GRU and GPT language models) does not apply; translate with \`nanolab translate ${id} "text"\``,
+    );
+  }
   return withCheckpoint(store, id, kind, (files) => restoreModel(files));
 }
