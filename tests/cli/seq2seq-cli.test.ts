@@ -52,9 +52,35 @@ describe('nanolab train --model seq2seq', () => {
     const plain = nanolab('translate', id, 'abc', '--checkpoint', 'latest');
     expect(plain.code, plain.err).toBe(0);
 
-    const beam = nanolab('translate', id, 'abc', '--beam', '4');
-    expect(beam.code).toBe(1);
-    expect(beam.err.trim()).toBe('nanolab translate: beam search is not available yet; leave out --beam for greedy decoding');
+    expect(translated.log_prob).toBeLessThanOrEqual(0);
+    expect(translated.tokens.length).toBeGreaterThan(0);
+    expect(translated.tokens.reduce((s: number, t: { log_prob: number }) => s + t.log_prob, 0)).toBeCloseTo(translated.log_prob, 9);
+
+    // beam search: its best hypothesis is at least as likely as greedy's (α = 0 ranks by log-probability)
+    const beam = nanolab('translate', id, 'abc', '--beam', '3', '--length-penalty', '0', '--json');
+    expect(beam.code, beam.out + beam.err).toBe(0);
+    const beamed = JSON.parse(beam.out.trim());
+    expect(beamed).toMatchObject({ run_id: summary.run_id, source: 'abc', decoding: 'beam', beam: 3, length_penalty: 0 });
+    expect(beamed.n_best.length).toBeGreaterThanOrEqual(1);
+    expect(beamed.n_best.length).toBeLessThanOrEqual(3);
+    expect(beamed.output).toBe(beamed.n_best[0].output);
+    expect(beamed.n_best[0].log_prob).toBeGreaterThanOrEqual(translated.log_prob - 1e-9);
+    for (const h of beamed.n_best) {
+      expect(h.score).toBeCloseTo(h.log_prob, 12);
+      for (const t of h.tokens) expect(t.prob).toBeCloseTo(Math.exp(t.log_prob), 12);
+    }
+    const beamPlain = nanolab('translate', id, 'abc', '--beam', '3');
+    expect(beamPlain.code, beamPlain.err).toBe(0);
+    expect(beamPlain.out.trim().split('\n')).toHaveLength(1);
+    // width 1 is greedy
+    const one = nanolab('translate', id, 'abc', '--beam', '1', '--json');
+    expect(JSON.parse(one.out.trim())).toMatchObject({ decoding: 'greedy', output: translated.output });
+    const bad = nanolab('translate', id, 'abc', '--beam', '0');
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--beam/);
+    const penaltyAlone = nanolab('translate', id, 'abc', '--length-penalty', '1');
+    expect(penaltyAlone.code).toBe(1);
+    expect(penaltyAlone.err).toMatch(/give --beam K too/);
 
     const sample = nanolab('sample', id);
     expect(sample.code).toBe(1);

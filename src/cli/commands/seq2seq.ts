@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { encodeSourceText, parsePairsTsv } from '../../engine/data/pairs';
 import { generateTaskTsv, PAIR_TASKS, pairTask } from '../../engine/data/tasks';
 import { countSeq2SeqParameters } from '../../engine/models/seq2seq';
-import { loadSeq2SeqModel, pairsCorpusOf, resolveSeq2SeqTrainConfig, translateGreedy, type Seq2SeqTrainConfig } from '../../engine/seq2seq-train';
+import { beamSearch, greedyDecodeCached, type DecodedToken } from '../../engine/models/seq2seq-decode';
+import { loadSeq2SeqModel, pairsCorpusOf, resolveSeq2SeqTrainConfig, type Seq2SeqTrainConfig } from '../../engine/seq2seq-train';
 import { DEFAULT_PAIRS_TOKENIZATION } from '../../engine/data/pairs';
 import type { Seq2SeqPreset } from '../../engine/presets';
 import { Corpora } from '../../main/api/corpora';
@@ -29,8 +30,11 @@ nanolab train --model seq2seq (--task ${PAIR_TASKS.map((t) => t.id).join('|')} |
   decay from lr to it over the steps), batch_size,
   grad_clip, eval_interval, eval_iters, eval_pairs.
 
-nanolab translate RUN "text" [--checkpoint best|latest] [--json]
-  Greedy decoding of one source with a seq2seq run's checkpoint.`;
+nanolab translate RUN "text" [--beam K] [--length-penalty A] [--checkpoint best|latest] [--json]
+  Decodes one source with a seq2seq run's checkpoint: greedily, or with --beam K (K > 1) by beam
+  search of width K, hypotheses ranked by log-probability / ((5 + length) / 6)^A (A default 0.6;
+  0 ranks by log-probability alone). Prints the best output; --json adds its log-probability and
+  each token's probability, and with --beam the K best with their log-probability and score.`;
 
 /** `train --model seq2seq …`: the options trainCommand parsed. */
 export async function trainSeq2Seq(values: Record<string, unknown>, preset?: Seq2SeqPreset): Promise<number> {
@@ -118,13 +122,26 @@ export async function trainSeq2Seq(values: Record<string, unknown>, preset?: Seq
 }
 
 export async function translateCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('translate', argv, { checkpoint: { type: 'string' }, beam: { type: 'string' }, json: { type: 'boolean' } }, true);
-  if (values.beam !== undefined) throw new UsageError('translate: beam search is not available yet; leave out --beam for greedy decoding');
+  const { values, positionals } = parse(
+    'translate',
+    argv,
+    { checkpoint: { type: 'string' }, beam: { type: 'string' }, 'length-penalty': { type: 'string' }, json: { type: 'boolean' } },
+    true,
+  );
   if (positionals.length !== 2) throw new UsageError('translate: give a run and a text, e.g. nanolab translate 3 "hello"');
   const runId = parseRunId(positionals.slice(0, 1));
   const source = positionals[1];
   const which = (values.checkpoint as string | undefined) ?? 'best';
   if (which !== 'best' && which !== 'latest') throw new UsageError(`translate: --checkpoint ${which}: choose best or latest`);
+  const beamWidth = parseInteger('beam', values.beam as string | undefined, 1, 1, 64);
+  const penaltyText = values['length-penalty'] as string | undefined;
+  if (penaltyText !== undefined && values.beam === undefined) {
+    throw new UsageError('translate: --length-penalty ranks beam search hypotheses: give --beam K too');
+  }
+  const lengthPenalty = penaltyText === undefined ? 0.6 : Number(penaltyText);
+  if (penaltyText !== undefined && (penaltyText.trim() === '' || !Number.isFinite(lengthPenalty))) {
+    throw new UsageError(`translate: --length-penalty ${penaltyText} is not a number (e.g. 0.6; 0 ranks by log-probability alone)`);
+  }
   const { store } = openLab();
   let folder: string;
   try {
@@ -141,9 +158,26 @@ export async function translateCommand(argv: string[]): Promise<number> {
   const { model, source: srcVocab, target } = loadSeq2SeqModel(readCheckpointFolder(folder));
   try {
     const ids = encodeSourceText(source, srcVocab, model.config.max_seq_length);
-    const [output] = translateGreedy(model, { source: srcVocab, target }, [ids]);
-    if (values.json) console.log(JSON.stringify({ run_id: runId, source, output, decoding: 'greedy', checkpoint: join(folder) }));
-    else console.log(output);
+    const maxNew = model.config.max_seq_length - 1;
+    const tokensOf = (tokens: readonly DecodedToken[]) => tokens.map((t) => ({ id: t.id, token: target.vocab[t.id], prob: t.prob, log_prob: t.logProb }));
+    if (beamWidth === 1) {
+      // greedy: the argmax at every step, with the KV cache (beam width 1 with α = 0 gives the same)
+      const decoded = greedyDecodeCached(model, ids, { maxNew });
+      const output = target.decode(decoded.ids);
+      if (values.json) {
+        const logProb = decoded.tokens.reduce((sum, t) => sum + t.logProb, 0);
+        const result = { run_id: runId, source, output, decoding: 'greedy', log_prob: logProb, finished: decoded.finished, tokens: tokensOf(decoded.tokens) };
+        console.log(JSON.stringify({ ...result, checkpoint: join(folder) }));
+      } else console.log(output);
+      return 0;
+    }
+    const hyps = beamSearch(model, ids, { beamWidth, lengthPenalty, nBest: beamWidth, maxNew });
+    const output = target.decode(hyps[0].ids);
+    if (values.json) {
+      const nBest = hyps.map((h) => ({ output: target.decode(h.ids), log_prob: h.logProb, score: h.score, finished: h.finished, tokens: tokensOf(h.tokens) }));
+      const result = { run_id: runId, source, output, decoding: 'beam', beam: beamWidth, length_penalty: lengthPenalty, n_best: nBest };
+      console.log(JSON.stringify({ ...result, checkpoint: join(folder) }));
+    } else console.log(output);
     return 0;
   } finally {
     model.dispose();
