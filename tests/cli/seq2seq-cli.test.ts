@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,6 +93,59 @@ describe('nanolab train --model seq2seq', () => {
     expect(runs.code, runs.err).toBe(0);
     expect(JSON.parse(runs.out).find((x: { id: number }) => x.id === summary.run_id)).toMatchObject({ family: 'seq2seq' });
   }, 180_000);
+
+  it('export writes the lesson-loadable folder (model, config, both tokenizers), and PyTorch decodes as translate does', () => {
+    const r = nanolab('train', '--model', 'seq2seq', '--task', 'reverse', '--task-pairs', '200', '--steps', '10', ...small, '--json');
+    expect(r.code, r.out + r.err).toBe(0);
+    const id = String(JSON.parse(r.out.trim().split('\n').at(-1)!).run_id);
+    const out = join(mkdtempSync(join(tmpdir(), 'nanolab-s2s-export-')), 'model');
+    const e = nanolab('export', id, '--out', out, '--json');
+    expect(e.code, e.out + e.err).toBe(0);
+    const files = ['model.safetensors', 'config.json', 'source_tokenizer.json', 'target_tokenizer.json'];
+    expect(readdirSync(out).sort()).toEqual([...files].sort());
+    expect(JSON.parse(e.out.trim().split('\n').at(-1)!)).toMatchObject({ run_id: Number(id), out, files });
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect(config).toMatchObject({ format: 'nanolab-seq2seq', model_type: 'seq2seq', d_model: 32, num_layers: 1 });
+    expect(config.tokenizers).toEqual({ source: 'source_tokenizer.json', target: 'target_tokenizer.json' });
+    const st = readFileSync(join(out, 'model.safetensors'));
+    const header = JSON.parse(st.subarray(8, 8 + Number(st.readBigUInt64LE(0))).toString('utf8'));
+    expect(header['encoder.pos_encoding.pe']).toMatchObject({ dtype: 'F32', shape: [1, config.max_seq_length, 32] });
+    expect(header['decoder.pos_encoding.pe']).toMatchObject({ dtype: 'F32', shape: [1, config.max_seq_length, 32] });
+    const source = JSON.parse(readFileSync(join(out, 'source_tokenizer.json'), 'utf8'));
+    const target = JSON.parse(readFileSync(join(out, 'target_tokenizer.json'), 'utf8'));
+    expect(source.vocab.slice(0, 4)).toEqual(target.vocab.slice(0, 4));
+    expect(config.src_vocab_size).toBe(source.vocab.length);
+    expect(config.tgt_vocab_size).toBe(target.vocab.length);
+
+    // the same refusals as every export: a non-empty folder needs --force
+    const again = nanolab('export', id, '--out', out);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/--force/);
+    expect(nanolab('export', id, '--out', out, '--force').code).toBe(0);
+
+    // PyTorch (when /usr/bin/python3 has it) loads the folder strictly and decodes greedily as translate does
+    const python = '/usr/bin/python3';
+    if (!existsSync(python) || spawnSync(python, ['-c', 'import torch']).status !== 0) {
+      console.log('seq2seq CLI export: PyTorch check skipped (/usr/bin/python3 cannot import torch)');
+      return;
+    }
+    const t = nanolab('translate', id, 'abcd', '--json');
+    expect(t.code, t.err).toBe(0);
+    const translated = JSON.parse(t.out.trim());
+    const src = Array.from('abcd', (ch) => source.vocab.indexOf(ch));
+    expect(src.every((i) => i >= 4)).toBe(true);
+    const request = { src: [src], tgt: [[config.bos_id, config.eos_id]], max_new: config.max_seq_length - 1 };
+    const run = spawnSync(python, [join(root, 'tests/checkpoint/seq2seq_load.py'), out, JSON.stringify(request)], {
+      encoding: 'utf8',
+      env: { ...process.env, OPENBLAS_NUM_THREADS: '2', OMP_NUM_THREADS: '2', OMP_WAIT_POLICY: 'PASSIVE' },
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const theirs = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+    expect(theirs.state_dict_keys).toContain('encoder.pos_encoding.pe');
+    expect(theirs.parameter_count).toBe(config.parameter_count);
+    expect(theirs.greedy[0].outputs).toEqual([config.bos_id, ...translated.tokens.map((x: { id: number }) => x.id)]);
+    expect(theirs.greedy_text).toEqual([translated.output]);
+  }, 120_000);
 
   it('Ctrl-C stops a run with a checkpoint, and nanolab resume continues from it', async () => {
     const child = spawn(

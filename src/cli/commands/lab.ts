@@ -22,6 +22,9 @@ nanolab export RUN --out DIR [--checkpoint best|latest] [--force] [--json]
   model.safetensors + config.json + tokenizer.json, loadable in PyTorch (tests/checkpoint/torch_load.py).
   DIR must be new or empty; --force replaces only those three files in a folder that has other
   files (nothing else there is touched). The lab home and folders inside or above it are refused.
+  A seq2seq run exports for the attention lesson's PyTorch module (tests/checkpoint/seq2seq_load.py):
+  model.safetensors (its state_dict, both pe buffers included), config.json (format
+  nanolab-seq2seq), source_tokenizer.json and target_tokenizer.json.
 nanolab compare RUN RUN... [--json]
 nanolab kmeans RUN --k K [--seed S] [--json]`;
 

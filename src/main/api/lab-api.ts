@@ -4,7 +4,6 @@ import { attentionMaps, embeddingVectors, positionTable, surprise } from '../../
 import { kmeans, toyBlobs, toyGaussian, type KMeansResult } from '../../engine/analysis/kmeans';
 import { nearestNeighbours } from '../../engine/analysis/neighbours';
 import { pca } from '../../engine/analysis/pca';
-import { EXPORTED_FILES } from '../../engine/checkpoint/checkpoint';
 import { generate, nextTokenLogits } from '../../engine/generate';
 import type { GeneratedToken } from '../../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
@@ -27,7 +26,7 @@ import { GpuRun, type GpuLink } from '../jobs/gpu-host';
 import { readCorpusText } from '../jobs/corpus-file';
 import { databasePath, ensureLabHome } from '../store/paths';
 import type { RunEvent } from '../jobs/cpu-run';
-import { checkpointFiles } from './run-model';
+import { exportedCheckpointFiles } from './run-model';
 import { ModelCache } from './model-cache';
 import { runSamplingGrid } from './sampling-grid';
 import { exportFolder } from '../store/checkpoint-files';
@@ -194,9 +193,9 @@ export class LabApi {
   /** Browser mode's checkpoint download: the folder as a .tar (model, config, tokenizer). */
   exportArchive(runId: number, kind: 'best' | 'latest'): { filename: string; bytes: Uint8Array } {
     this.store.getRun(runId);
-    const { files, step } = checkpointFiles(this.store, runId, kind);
+    const { files, step } = exportedCheckpointFiles(this.store, runId, kind);
     const folder = `nanolab-run-${runId}-${kind}-step${step}`;
-    return { filename: `${folder}.tar`, bytes: tarFolder(folder, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]]))) };
+    return { filename: `${folder}.tar`, bytes: tarFolder(folder, files) };
   }
 
   private watch(handle: RunHandle): RunHandle {
@@ -261,10 +260,11 @@ export class LabApi {
   }
 
   /**
-   * Writes a run's checkpoint (model.safetensors, config.json, tokenizer.json) for use outside
-   * the lab: `nanolab export` names the folder; the desktop's Export asks for it once the
-   * checkpoint is read and validated, knowing its step (a folder dialog: null cancels). `force`
-   * replaces only those files in a folder that holds others; the lab home is refused.
+   * Writes a run's checkpoint (model.safetensors, config.json, tokenizer.json; a seq2seq run's in
+   * the lesson's PyTorch layout with its two tokenizers) for use outside the lab: `nanolab export`
+   * names the folder; the desktop's Export asks for it once the checkpoint is read and validated,
+   * knowing its step (a folder dialog: null cancels). `force` replaces only those files in a
+   * folder that holds others; the lab home is refused.
    */
   async exportTo(runId: number, kind: 'best' | 'latest', out: string, force?: boolean): Promise<ExportedCheckpoint>;
   async exportTo(runId: number, kind: 'best' | 'latest', out: (step: number) => Promise<string | null>): Promise<ExportedCheckpoint | null>;
@@ -274,11 +274,11 @@ export class LabApi {
     destination: string | ((step: number) => Promise<string | null>),
     force = false,
   ): Promise<ExportedCheckpoint | null> {
-    const { files, path, step } = checkpointFiles(this.store, runId, kind);
+    const { files, path, step } = exportedCheckpointFiles(this.store, runId, kind);
     const out = typeof destination === 'string' ? destination : await destination(step);
     if (out === null) return null;
-    exportFolder(out, Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]])), { force, protectedDirs: [this.options.home] });
-    return { path: out, from: path, files: [...EXPORTED_FILES] };
+    exportFolder(out, files, { force, protectedDirs: [this.options.home] });
+    return { path: out, from: path, files: Object.keys(files) };
   }
 
   private requireIdle(runId: number, doing: string): void {

@@ -1,4 +1,6 @@
-import { restoreModel, validateCheckpoint } from '../../engine/checkpoint/checkpoint';
+import { EXPORTED_FILES, restoreModel, validateCheckpoint } from '../../engine/checkpoint/checkpoint';
+import { encodeSeq2SeqExport } from '../../engine/checkpoint/seq2seq-export';
+import { loadSeq2SeqModel } from '../../engine/seq2seq-train';
 import { readCheckpointFolder } from '../store/checkpoint-files';
 import type { RunStore } from '../store/run-store';
 import { UserError } from '../../shared/errors';
@@ -43,6 +45,31 @@ export function checkpointFiles(
     validateCheckpoint(files, 'inference');
     return { files };
   });
+}
+
+/**
+ * What an export writes for a run's checkpoint: a language model's model.safetensors, config.json
+ * and tokenizer.json as they are; an encoder–decoder's model in the lesson's PyTorch layout
+ * (model.safetensors with both `pe` buffers, config.json of format nanolab-seq2seq, and the
+ * source_tokenizer.json / target_tokenizer.json of its two vocabularies).
+ */
+export function exportedCheckpointFiles(
+  store: RunStore,
+  id: number,
+  kind: 'best' | 'latest' = 'best',
+): { files: Record<string, Uint8Array>; path: string; step: number } {
+  if (store.getRun(id).family === 'seq2seq') {
+    return withCheckpoint(store, id, kind, (files) => {
+      const { model, source, target } = loadSeq2SeqModel(files);
+      try {
+        return { files: encodeSeq2SeqExport(model, { source, target }) };
+      } finally {
+        model.dispose();
+      }
+    });
+  }
+  const { files, path, step } = checkpointFiles(store, id, kind);
+  return { files: Object.fromEntries(EXPORTED_FILES.map((n) => [n, files[n]])), path, step };
 }
 
 /** A run's model restored from its checkpoint, with the tokenizer it was trained with; the caller disposes it. */
