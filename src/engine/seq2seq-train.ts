@@ -17,7 +17,8 @@ import {
   type PairVocabJson,
 } from './data/pairs';
 import { seq2seqMetrics, type Seq2SeqMetrics } from './eval/seq2seq-metrics';
-import { countSeq2SeqParameters, resolveSeq2SeqConfig, Seq2Seq, sourcePaddingMask, targetMask, type Seq2SeqConfig } from './models/seq2seq';
+import { greedyDecodeBatched } from './models/seq2seq-decode';
+import { countSeq2SeqParameters, resolveSeq2SeqConfig, Seq2Seq, type Seq2SeqConfig } from './models/seq2seq';
 import { clipGradNorm, gradNorm } from './optim/clip';
 import { Optimizer, resolveOptimizerConfig, type OptimizerConfig } from './optim/optimizer';
 import { learningRate, type LrSchedule } from './optim/schedule';
@@ -166,46 +167,16 @@ export interface Seq2SeqEvaluation {
   decode: Seq2SeqMetrics;
 }
 
-/** Greedy decoding of many sources at once: the encoder once per batch, the decoder over the growing prefix. */
+/**
+ * Greedy decoding of many sources at once (greedyDecodeBatched: the encoder once per batch, the
+ * decoder one cached step per position). Each row is BOS, the generated ids, and EOS when it came;
+ * a row cut off by the length limit drops any <pad> it generated.
+ */
 export function greedyDecodeBatch(model: Seq2Seq, sources: readonly Int32Array[], maxNew: number): number[][] {
-  const { backend } = model;
-  const { bos_id: bos, eos_id: eos, pad_id: pad } = model.config;
+  const { pad_id: pad, max_seq_length } = model.config;
   const batch = collatePairs(sources.map((src) => ({ src, tgt: new Int32Array(2) })));
-  const { B, S } = batch;
-  const limit = Math.min(maxNew, model.config.max_seq_length - 1);
-  return backend.scoped(() => {
-    const g = new Graph(backend, new Rng(0), false, false);
-    const srcMask = backend.fromArray([B, 1, S], sourcePaddingMask(batch.src, B, S, pad));
-    const { memory } = model.encode(g, batch.src, B, S, srcMask);
-    const rows = Array.from({ length: B }, () => [bos]);
-    const done = new Array<boolean>(B).fill(false);
-    for (let step = 0; step < limit && done.includes(false); step++) {
-      const T = step + 1;
-      const ids = new Int32Array(B * T);
-      rows.forEach((r, b) => ids.set(r, b * T));
-      const next = backend.scoped(() => {
-        const tgtMask = backend.fromArray([B, T, T], targetMask(null, B, T, pad));
-        const { logits } = model.decode(g, ids, B, T, memory, tgtMask, srcMask);
-        const V = logits.shape[2];
-        const all = backend.read(logits);
-        const out: number[] = [];
-        for (let b = 0; b < B; b++) {
-          const o = (b * T + T - 1) * V;
-          let best = 0;
-          for (let v = 1; v < V; v++) if (all[o + v] > all[o + best]) best = v;
-          out.push(best);
-        }
-        return out;
-      });
-      // a finished row is fed <pad>: the look-ahead mask keeps it from changing earlier positions
-      rows.forEach((r, b) => r.push(done[b] ? pad : next[b]));
-      next.forEach((id, b) => (done[b] ||= id === eos));
-    }
-    return rows.map((r) => {
-      const end = r.indexOf(eos);
-      return end >= 0 ? r.slice(0, end + 1) : r.filter((id) => id !== pad);
-    });
-  });
+  const decoded = greedyDecodeBatched(model, batch.src, batch.B, batch.S, { maxNew: Math.min(maxNew, max_seq_length - 1) });
+  return decoded.map((d) => (d.finished ? d.ids : d.ids.filter((id) => id !== pad)));
 }
 
 /** Translates texts greedily with a model and its vocabularies. */
