@@ -4,16 +4,17 @@ import { splitCorpus, type Corpus } from './data/corpus';
 import type { TokenizerSpec } from './data/tokenizer';
 import { generate } from './generate';
 import { learningRate } from './optim/schedule';
-import { DivergedError, Trainer, type TrainConfig } from './train';
+import { Trainer, type TrainConfig } from './train';
 import { UserError } from './errors';
 import { isSeq2SeqConfig, runSeq2SeqTraining } from './seq2seq-run';
+import { failedEnd, trainLoop, type LoopTrainee } from './run-loop';
 
 // One training run from start (or a checkpoint) to its end, as a stream of events, with no I/O of
 // its own: the host hands it the text and the checkpoint to resume from, and takes the checkpoints
 // it makes. The CPU worker thread (main/jobs/cpu-run.ts, files on disk) and the GPU worker in a page
 // (renderer/src/gpu, files posted to the host) both run this loop, so a run trains the same way
-// on either. It yields to the event loop between steps, so pause, resume and stop messages are
-// seen within one step.
+// on either. The loop itself (steps, evaluations, checkpoints, pause and stop between steps, the
+// two clocks) is run-loop.ts, shared with the encoder–decoder's run (seq2seq-run.ts).
 
 export interface RunSettings {
   runId: number;
@@ -123,12 +124,6 @@ export function corpusOf(text: string, lowercase = false, tokenizer: TokenizerSp
   return splitCorpus(lowercase ? text.toLowerCase() : text, 0.1, 2, tokenizer);
 }
 
-/** Lets pending messages in (pause, stop) between steps, in a Node worker and in a Web Worker alike. */
-function yieldToEvents(): Promise<void> {
-  const immediate = (globalThis as { setImmediate?: (f: () => void) => void }).setImmediate;
-  return immediate ? new Promise((r) => immediate(r)) : new Promise((r) => setTimeout(r, 0));
-}
-
 /**
  * Tokens per second of `steps` training steps after `warmup` untimed ones (buffers, JIT, packed
  * panels): Auto's calibration and the benchmarks.
@@ -185,11 +180,6 @@ export function lrCurve(config: TrainConfig, maxPoints = 200): { step: number; l
   return [...kept].sort((a, b) => a - b).map((step) => ({ step, lr: learningRate(s, config.optimizer.lr, step - 1) }));
 }
 
-/** The 'end' of a run that failed with `error` (a diverged loss says so: another device would not help). */
-function failedEnd(error: unknown, step: number): LoopEvent {
-  return { type: 'end', status: 'failed', reason: (error as Error).message, step, ...(error instanceof DivergedError ? { diverged: true } : {}) };
-}
-
 export async function runTraining(spec: RunSettings, io: RunIO, control: RunControl, emit: (e: LoopEvent) => void): Promise<void> {
   const config: unknown = spec.config;
   if (isSeq2SeqConfig(config)) return runSeq2SeqTraining({ ...spec, config }, io, control, emit);
@@ -238,80 +228,29 @@ export async function runTraining(spec: RunSettings, io: RunIO, control: RunCont
     device: io.device ?? trainer.backend.name,
     ...(horizon ? { horizon } : {}),
   });
-  // two clocks: wall time since the start, and active time, which stops while the run is paused
-  // (a chart's "active time" axis and the time budget count the latter)
-  const t0 = performance.now();
-  const activeOffsetMs = spec.activeOffsetMs ?? spec.wallOffsetMs;
-  let pausedMs = 0;
-  let pausedSince: number | null = null;
-  let bestVal = spec.bestValLoss ?? Infinity;
-  let lastGood: number | null = null;
-  /** The last step's position on the token and time axes (for an evaluation made after it). */
-  let at: { tokens: number; elapsedMs: number; activeMs: number } | null = null;
-  // every evaluation is logged, whenever it is made (at eval_interval, at a checkpoint, at a stop):
-  // the val loss a checkpoint records is always a point of the val_loss series. A diverged loss
-  // ends the run before its checkpoint is written: the last good one stays.
-  const evaluate = (step: number, tokens: number, elapsedMs: number, activeMs: number): number => {
-    const e = trainer.evaluateBoth();
-    trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
-    trainer.checkConverging(e.valLoss, step, 'validation loss');
-    emit({ type: 'eval', step, tokens, elapsedMs, activeMs, trainLoss: e.trainLoss, valLoss: e.valLoss, trainBpc: e.trainBpc, valBpc: e.valBpc });
-    return e.valLoss;
+  const trainee: LoopTrainee = {
+    get step() {
+      return trainer.step;
+    },
+    get tokensSeen() {
+      return trainer.tokensSeen;
+    },
+    steps: c.steps,
+    evalInterval: c.eval_interval,
+    trainStep: () => trainer.trainStep(),
+    evaluate: (step) => {
+      const e = trainer.evaluateBoth();
+      trainer.checkConverging(e.trainLoss, step, 'loss on the training text');
+      trainer.checkConverging(e.valLoss, step, 'validation loss');
+      return { trainLoss: e.trainLoss, valLoss: e.valLoss, trainBpc: e.trainBpc, valBpc: e.valBpc };
+    },
+    checkpoint: () => encodeCheckpoint(trainer, corpus.tokenizer),
+    sample: (step) => {
+      const settings = { temperature: 0.8, length: 200, seed: 1 };
+      const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
+      return { type: 'sample', step, prompt: samplePrompt, settings, text };
+    },
+    dispose: () => trainer.dispose(),
   };
-  const saveCheckpoint = (valLoss: number | null) => {
-    const best = valLoss !== null && valLoss < bestVal;
-    io.saveCheckpoint(encodeCheckpoint(trainer, corpus.tokenizer), trainer.step, valLoss, best);
-    if (best) bestVal = valLoss;
-    lastGood = trainer.step;
-  };
-  try {
-    while (trainer.step < c.steps) {
-      await yieldToEvents();
-      if (control.stopRequested) break;
-      if (control.paused) {
-        pausedSince ??= performance.now();
-        await new Promise((r) => setTimeout(r, 20));
-        continue;
-      }
-      if (pausedSince !== null) {
-        pausedMs += performance.now() - pausedSince;
-        pausedSince = null;
-      }
-      const s0 = performance.now();
-      const m = trainer.trainStep();
-      io.afterStep?.();
-      const now = performance.now();
-      const elapsedMs = spec.wallOffsetMs + now - t0;
-      const activeMs = activeOffsetMs + now - t0 - pausedMs;
-      const outOfTime = spec.timeBudgetMs !== null && activeMs >= spec.timeBudgetMs;
-      emit({ type: 'step', ...m, tokensPerSec: (c.batch_size * c.seq_len) / ((now - s0) / 1000), elapsedMs, activeMs });
-      at = { tokens: m.tokens, elapsedMs, activeMs };
-      const last = m.step === c.steps || outOfTime;
-      const evalNow = m.step % c.eval_interval === 0 || last;
-      let valLoss: number | null = null;
-      if (evalNow) valLoss = evaluate(m.step, m.tokens, elapsedMs, activeMs);
-      if (spec.sampleInterval > 0 && (m.step % spec.sampleInterval === 0 || last)) {
-        const settings = { temperature: 0.8, length: 200, seed: 1 };
-        const text = [...generate(trainer.model, corpus.tokenizer, { prompt: samplePrompt, ...settings })].map((t) => t.text).join('');
-        emit({ type: 'sample', step: m.step, prompt: samplePrompt, settings, text });
-      }
-      if (m.step % spec.checkpointInterval === 0 || last) {
-        if (valLoss === null) valLoss = evaluate(m.step, m.tokens, elapsedMs, activeMs);
-        saveCheckpoint(valLoss);
-      }
-      if (outOfTime) break;
-    }
-    if (control.stopRequested && trainer.step !== lastGood && at !== null) saveCheckpoint(evaluate(trainer.step, at.tokens, at.elapsedMs, at.activeMs));
-    emit({
-      type: 'end',
-      status: control.stopRequested ? 'stopped' : 'finished',
-      reason: control.stopRequested ? 'stopped by the user' : null,
-      step: trainer.step,
-    });
-  } catch (error) {
-    // the last good checkpoint stays as it was: a diverged step or evaluation never reaches the disk
-    emit(failedEnd(error, trainer.step));
-  } finally {
-    trainer.dispose();
-  }
+  await trainLoop(trainee, spec, io, control, emit);
 }
