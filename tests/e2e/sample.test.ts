@@ -75,6 +75,7 @@ describe.skipIf(!hasChromium)('Sample view (nanolab serve + Chromium, 1280×800,
     page = await context.newPage();
     page.on('pageerror', (error) => served.log.push(`page error: ${error.message}\n`));
     await page.goto(served.url); // the token's cookie
+    await page.locator('[data-test="runs-table"]').waitFor(); // the app is up before the tests navigate
   }, 180_000);
 
   afterAll(async () => {
