@@ -440,6 +440,22 @@ const reportedEvent = z.union([
 ]);
 export type ReportedEvent = z.infer<typeof reportedEvent>;
 
+/** One decoded output of seq2seq.translate. */
+const attentionStack = z.array(z.array(z.array(z.array(z.number()))));
+const translateOutput = z.object({
+  text: z.string(),
+  /** Each generated token (EOS last when it ended the output) with its probability under the model. */
+  tokens: z.array(z.object({ id: z.number(), token: z.string(), prob: z.number(), logProb: z.number() })),
+  /** Σ ln p of the tokens. */
+  logProb: z.number(),
+  /** What beam search ranks by: logProb / ((5 + len) / 6)^α (greedy: logProb). */
+  score: z.number(),
+  /** Ended by <eos> (false: cut at the length limit). */
+  finished: z.boolean(),
+  /** [layer][head][row][column]; null for beam hypotheses after the best. */
+  attention: z.object({ cross: attentionStack, decoderSelf: attentionStack, encoderSelf: attentionStack }).nullable(),
+});
+
 export const methods = {
   'app.info': {
     request: z.object({}),
@@ -602,6 +618,42 @@ export const methods = {
       /** A recurrent run (its family): it has no attention, and the view says why. */
       z.object({ applies: z.literal(false), family: z.string() }),
     ]),
+  },
+  /**
+   * The Translate view: one source decoded by a seq2seq run greedily and by beam search, each
+   * token with its probability, and the attention maps of the greedy and the best beam output
+   * (a teacher-forced forward pass: row t is the step that chose output token t).
+   */
+  'seq2seq.translate': {
+    request: z.object({
+      runId,
+      checkpoint: checkpointKind,
+      source: z.string().max(2000),
+      beamWidth: z.number().int().min(1).max(32).default(4),
+      /** α of the GNMT length penalty ((5 + len) / 6)^α; 0 ranks beams by log-probability alone. */
+      lengthPenalty: z.number().min(-10).max(10).default(0.6),
+      /** Most output tokens (EOS included); at most max_seq_length. Default max_seq_length − 1. */
+      maxLength: z.number().int().min(1).max(4096).optional(),
+      /** Pad the source with <pad> to this many tokens (masked as in a training batch); 0 = none. */
+      padTo: z.number().int().min(0).max(4096).optional(),
+    }),
+    response: z.object({
+      runId,
+      checkpoint: z.object({ kind: checkpointKind, step: z.number() }),
+      source: z.string(),
+      sourceIds: z.array(z.number()),
+      /** The source's tokens as the model reads them (<unk>, <pad> included). */
+      sourceTokens: z.array(z.string()),
+      /** true where the source position is padding (its attention columns are masked). */
+      sourcePadding: z.array(z.boolean()),
+      /** Pieces of the source outside its vocabulary, read as <unk>. */
+      unknown: z.array(z.string()),
+      notice: z.string().nullable(),
+      maxNew: z.number(),
+      maxSeqLength: z.number(),
+      greedy: translateOutput,
+      beam: z.object({ width: z.number(), lengthPenalty: z.number(), hypotheses: z.array(translateOutput) }),
+    }),
   },
   /**
    * CPU side of Auto's calibration: a few training steps of the draft's model in a worker. Also

@@ -29,6 +29,7 @@ import type { RunEvent } from '../jobs/cpu-run';
 import { exportedCheckpointFiles } from './run-model';
 import { ModelCache } from './model-cache';
 import { runSamplingGrid } from './sampling-grid';
+import { translate } from './seq2seq-translate';
 import { exportFolder } from '../store/checkpoint-files';
 import { metricsCsv } from '../store/metrics-csv';
 import { RunStore } from '../store/run-store';
@@ -553,6 +554,7 @@ export class LabApi {
           (v) => [v[0], v[1]],
         );
       },
+      'seq2seq.translate': (request) => translate(store, request),
       'analysis.attention': ({ runId, checkpoint, prompt }) => {
         const run = store.getRun(runId);
         // a recurrent network has no attention: the view says why
