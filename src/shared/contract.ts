@@ -603,6 +603,63 @@ export const methods = {
     request: kmeansOptions.extend({ data: z.enum(['gaussian', 'blobs']), dataSeed: z.number().int().min(0).default(0) }),
     response: kmeansView,
   },
+  /**
+   * The Attention arithmetic view: for one query of a seq2seq run's encoder, decoder or cross
+   * attention (one layer, one head), q, K, V, q·kᵀ, ÷√d_k, + mask·−1e9, softmax and ×V with the
+   * model's own numbers, from a teacher-forced pass over the source and the target.
+   */
+  'seq2seq.arithmetic': {
+    request: z.object({
+      runId,
+      checkpoint: checkpointKind,
+      source: z.string().max(2000),
+      /** The decoder reads <bos> and this text's tokens; null or absent: the model's greedy output. */
+      target: z.string().max(2000).nullable().optional(),
+      kind: z.enum(['encoder', 'decoder', 'cross']),
+      layer: z.number().int().min(0).default(0),
+      head: z.number().int().min(0).default(0),
+      /** The query's position: in the source (encoder), in the decoder input <bos> + target (decoder, cross). */
+      query: z.number().int().min(0).default(0),
+    }),
+    response: z.object({
+      runId,
+      checkpoint: z.object({ kind: checkpointKind, step: z.number() }),
+      source: z.string(),
+      target: z.string(),
+      /** true when `target` is the model's greedy output (none was given). */
+      targetFromModel: z.boolean(),
+      kind: z.enum(['encoder', 'decoder', 'cross']),
+      layer: z.number(),
+      head: z.number(),
+      query: z.number(),
+      numLayers: z.number(),
+      numHeads: z.number(),
+      dModel: z.number(),
+      dK: z.number(),
+      normPosition: z.enum(['pre', 'post']),
+      /** The source's tokens and the decoder input's (<bos> first). */
+      sourceTokens: z.array(z.string()),
+      targetTokens: z.array(z.string()),
+      /** The query sequence's tokens and the key positions' tokens. */
+      queryLabels: z.array(z.string()),
+      keyLabels: z.array(z.string()),
+      /** The row W_q sees (d_model), q (d_k), K and V (keys × d_k). */
+      x: z.array(z.number()),
+      q: z.array(z.number()),
+      keys: z.array(z.array(z.number())),
+      values: z.array(z.array(z.number())),
+      /** One per key: q·k, ÷√d_k, the mask (1 = masked), + mask·−1e9, the softmax. */
+      scores: z.array(z.number()),
+      scaled: z.array(z.number()),
+      mask: z.array(z.number()),
+      masked: z.array(z.number()),
+      weights: z.array(z.number()),
+      /** weights·V (d_k). */
+      output: z.array(z.number()),
+      /** Largest |difference| from the model's own softmax row and head output (float32). */
+      check: z.object({ weights: z.number(), output: z.number() }),
+    }),
+  },
   'analysis.attention': {
     request: z.object({ runId, checkpoint: checkpointKind, prompt: z.string().min(1).max(512) }),
     response: z.discriminatedUnion('applies', [

@@ -29,6 +29,7 @@ import type { RunEvent } from '../jobs/cpu-run';
 import { exportedCheckpointFiles } from './run-model';
 import { ModelCache } from './model-cache';
 import { runSamplingGrid } from './sampling-grid';
+import { seq2seqArithmetic } from './seq2seq-arithmetic';
 import { translate } from './seq2seq-translate';
 import { exportFolder } from '../store/checkpoint-files';
 import { metricsCsv } from '../store/metrics-csv';
@@ -555,6 +556,7 @@ export class LabApi {
         );
       },
       'seq2seq.translate': (request) => translate(store, request),
+      'seq2seq.arithmetic': (request) => seq2seqArithmetic(store, request),
       'analysis.attention': ({ runId, checkpoint, prompt }) => {
         const run = store.getRun(runId);
         // a recurrent network has no attention: the view says why
