@@ -4,7 +4,8 @@
 // transport all use these names and validate with these schemas: a payload that crosses a
 // process boundary is checked on arrival.
 import { z } from 'zod';
-import { FAMILIES } from './hyperparameters';
+import { APP_FAMILIES } from './hyperparameters';
+import { TASK_PAIRS_MAX, TASK_PAIRS_MIN } from './seq2seq-settings';
 import type { TokenizerSpec } from '../engine/data/tokenizer';
 import type { RunSettings } from '../engine/run';
 import type { TrainConfig } from '../engine/train';
@@ -39,7 +40,7 @@ export interface AppVersions {
 // Building blocks
 
 const runId = z.number().int().positive();
-const family = z.enum(FAMILIES);
+const family = z.enum(APP_FAMILIES);
 export type Family = z.infer<typeof family>;
 const status = z.enum(['queued', 'running', 'paused', 'finished', 'stopped', 'failed', 'interrupted']);
 export type RunStatusName = z.infer<typeof status>;
@@ -206,6 +207,26 @@ export const corpusInfo = z.object({
 });
 export type CorpusInfo = z.infer<typeof corpusInfo>;
 
+/**
+ * The pairs a seq2seq run trains on: `count` pairs of a bundled task (made from the draft's seed),
+ * or a TSV of source<TAB>target lines the user uploaded or picked (a corpus id, corpus.upload / pick).
+ */
+export const pairsSource = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('task'), task: z.string(), count: z.number().int().min(TASK_PAIRS_MIN).max(TASK_PAIRS_MAX) }),
+  z.object({ kind: z.literal('tsv'), corpusId: z.string() }),
+]);
+export type PairsSource = z.infer<typeof pairsSource>;
+
+/** A bundled pairs task as the New-run form lists it. */
+const pairTaskInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** One sentence: what learning it shows about attention. */
+  teaches: z.string(),
+  example: z.object({ source: z.string(), target: z.string() }),
+});
+export type PairTaskInfo = z.infer<typeof pairTaskInfo>;
+
 /** What a New-run form describes: a model family, flat settings (the CLI's --set namespace), data. */
 export const runDraft = z.object({
   name: z.string().trim().max(120).optional(),
@@ -232,6 +253,8 @@ export const runDraft = z.object({
    */
   device: z.enum(['cpu', 'gpu']).default('cpu'),
   calibration: z.object({ cpuTokensPerSec: z.number(), gpuTokensPerSec: z.number().nullable(), adapter: z.string().nullable() }).nullable().optional(),
+  /** A seq2seq draft's pairs (its corpusId, lowercase and tokenizer do not apply); absent for a language model. */
+  pairs: pairsSource.optional(),
 });
 /** A draft as callers write it (`device` may be left out: the CPU). */
 export type RunDraft = z.input<typeof runDraft>;
@@ -256,6 +279,8 @@ const preview = z.discriminatedUnion('ok', [
      * the run's lr series will follow. Empty while the horizon is unknown.
      */
     lrCurve: z.array(z.object({ step: z.number(), lr: z.number() })),
+    /** A seq2seq draft's pairs: the split, and each side's vocabulary (vocabSize is the target's). */
+    pairs: z.object({ train: z.number(), val: z.number(), sourceVocab: z.number(), targetVocab: z.number(), name: z.string() }).optional(),
   }),
   z.object({ ok: z.literal(false), error: z.string(), field: z.string().nullable() }),
 ]);
@@ -271,6 +296,8 @@ const presetInfo = z.object({
       settings: z.record(z.string(), settingValue),
       lowercase: z.boolean(),
       paramCount: z.number(),
+      /** A seq2seq preset's pairs (its bundled task and how many). */
+      pairs: pairsSource.optional(),
     }),
   ),
 });
@@ -466,6 +493,8 @@ export const methods = {
       maxCorpusBytes: z.number(),
       presets: z.array(presetInfo),
       families: z.array(family),
+      /** The bundled pairs tasks a seq2seq run can train on (absent from a host older than them). */
+      pairTasks: z.array(pairTaskInfo).optional(),
     }),
   },
   'runs.list': {

@@ -9,6 +9,12 @@
 /** The model families, in the order the UI lists them. */
 export const FAMILIES = ['rnn', 'lstm', 'gru', 'gpt'] as const;
 export type Family = (typeof FAMILIES)[number];
+/**
+ * The families the app offers: the language models above and the encoder–decoder, which trains
+ * on pairs (its settings: shared/seq2seq-settings.ts; its start: main/api/seq2seq-start.ts).
+ */
+export const APP_FAMILIES = [...FAMILIES, 'seq2seq'] as const;
+export type AppFamily = (typeof APP_FAMILIES)[number];
 
 export const OPTIMIZERS = ['adamw', 'adam', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -23,7 +29,7 @@ export interface SettingInfo {
   group: 'model' | 'optimizer' | 'schedule' | 'training';
   kind: SettingKind;
   /** Which model families take it. */
-  families: readonly Family[];
+  families: readonly AppFamily[];
   /** Only with these optimizers (optimizer settings) or schedules (schedule settings). */
   when?: { optimizer?: readonly OptimizerName[]; schedule?: readonly ScheduleKind[] };
   choices?: readonly string[];
@@ -478,7 +484,7 @@ export function settingKeys(group: SettingInfo['group']): string[] {
 }
 
 /** The settings that apply to a family under the chosen optimizer and schedule. */
-export function settingsFor(family: Family, optimizer: string, schedule: string): SettingInfo[] {
+export function settingsFor(family: AppFamily, optimizer: string, schedule: string): SettingInfo[] {
   return SETTINGS.filter(
     (s) =>
       s.families.includes(family) &&

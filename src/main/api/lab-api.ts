@@ -7,7 +7,7 @@ import { pca } from '../../engine/analysis/pca';
 import { generate, nextTokenLogits } from '../../engine/generate';
 import type { GeneratedToken } from '../../engine/sample';
 import { countParameters, GPT, MODEL_FAMILIES } from '../../engine/models';
-import { PRESETS } from '../../engine/presets';
+import { PRESETS, SEQ2SEQ_PRESETS } from '../../engine/presets';
 import { resolveTrainConfig } from '../../engine/train';
 import {
   attachCpu,
@@ -41,18 +41,21 @@ import {
   parseEvent,
   parseRequest,
   parseResponse,
+  runDraft,
   type AppVersions,
   type EventName,
   type EventPayload,
   type HostKind,
   type KMeansView,
   type Method,
+  type PresetInfo,
   type Request,
   type Response,
   type SamplingSettings,
 } from '../../shared/contract';
 import { Corpora } from './corpora';
 import { DraftResolver } from './run-drafts';
+import { pairTaskInfos, Seq2SeqDrafts, seq2seqPresetDraft, seq2seqPresetInfos } from './seq2seq-start';
 import { presetSettingsFor } from '../../shared/presets';
 import { UserError } from '../../shared/errors';
 import { tarFolder } from './tar';
@@ -102,6 +105,7 @@ export class LabApi {
   readonly store: RunStore;
   readonly corpora: Corpora;
   private readonly drafts: DraftResolver;
+  private readonly seq2seqDrafts: Seq2SeqDrafts;
   private readonly live = new Map<number, RunHandle>();
   /** Live GPU runs (also in `live`), for their executor's claims and reports. */
   private readonly gpuRuns = new Map<number, GpuRun>();
@@ -122,6 +126,7 @@ export class LabApi {
     this.models = new ModelCache(this.store);
     this.corpora = new Corpora(options.home, options.bundledCorpus);
     this.drafts = new DraftResolver((id) => this.corpora.path(id));
+    this.seq2seqDrafts = new Seq2SeqDrafts(this.corpora);
     this.handlers = this.createHandlers();
   }
 
@@ -316,18 +321,21 @@ export class LabApi {
         home: options.home,
         // the browser uploads a text in one WebSocket frame: there the upload limit holds too
         maxCorpusBytes: options.host === 'browser' ? Math.min(MAX_UPLOAD_BYTES, this.corpora.limit) : this.corpora.limit,
-        families: [...MODEL_FAMILIES],
-        presets: Object.entries(PRESETS).map(([id, runs]) => ({
-          id,
-          runs: runs.map((p) => ({
-            name: p.name,
-            description: p.description,
-            family: p.family,
-            settings: p.settings,
-            lowercase: p.lowercase ?? false,
-            paramCount: countParameters(resolveTrainConfig(p.family, 65, p.settings).model),
-          })),
-        })),
+        presets: Object.entries(PRESETS)
+          .map(([id, runs]): PresetInfo => ({
+            id,
+            runs: runs.map((p) => ({
+              name: p.name,
+              description: p.description,
+              family: p.family,
+              settings: p.settings,
+              lowercase: p.lowercase ?? false,
+              paramCount: countParameters(resolveTrainConfig(p.family, 65, p.settings).model),
+            })),
+          }))
+          .concat(seq2seqPresetInfos(this.seq2seqDrafts)),
+        families: [...MODEL_FAMILIES, 'seq2seq' as const],
+        pairTasks: pairTaskInfos(),
       }),
       'runs.list': (filter) => store.listRuns(filter),
       'runs.get': ({ id }) => {
@@ -369,8 +377,27 @@ export class LabApi {
       },
       'runs.configDiff': ({ ids }) => store.configDiff(ids),
       'runs.metricsCsv': ({ id }) => metricsCsv(store, id),
-      'runs.preview': ({ tokensPerSec, ...draft }) => this.drafts.preview(draft, tokensPerSec),
+      'runs.preview': ({ tokensPerSec, ...draft }) =>
+        draft.family === 'seq2seq' ? this.seq2seqDrafts.preview(draft) : this.drafts.preview(draft, tokensPerSec),
       'runs.start': (draft) => {
+        if (draft.family === 'seq2seq') {
+          const { runId, stored } = this.seq2seqDrafts.create(options.home, store, draft);
+          this.watch(
+            this.train(
+              runId,
+              stored,
+              false,
+              NO_TIME_SPENT,
+              new RunRecorder(
+                store,
+                runId,
+                this.relay(() => runId),
+              ),
+            ),
+          );
+          this.emit('runs.changed', {});
+          return { id: runId };
+        }
         const { config, tokenizer, timeBudgetMs } = this.drafts.resolve(draft);
         const name =
           draft.name ||
@@ -407,8 +434,11 @@ export class LabApi {
         return { id: runId };
       },
       'runs.startPreset': ({ preset, steps }, session) => {
+        const pairsPreset = SEQ2SEQ_PRESETS[preset];
+        if (pairsPreset)
+          return { ids: [(this.handlers['runs.start'](runDraft.parse(seq2seqPresetDraft(preset, pairsPreset, steps)), session) as { id: number }).id] };
         const runs = PRESETS[preset];
-        if (!runs) throw new UserError(`unknown preset "${preset}": choose one of ${Object.keys(PRESETS).join(', ')}`);
+        if (!runs) throw new UserError(`unknown preset "${preset}": choose one of ${[...Object.keys(PRESETS), ...Object.keys(SEQ2SEQ_PRESETS)].join(', ')}`);
         const ids: number[] = [];
         for (const p of runs) {
           const settings = steps === undefined ? p.settings : presetSettingsFor(p.settings, steps);
@@ -459,6 +489,7 @@ export class LabApi {
         return {};
       },
       'runs.calibrate': async ({ draft, steps }) => {
+        if (draft.family === 'seq2seq') throw new UserError('timing a seq2seq run is not available yet: it trains on the CPU, and its preview gives its size');
         const { config, tokenizer } = this.drafts.resolve(draft);
         const path = this.corpora.path(draft.corpusId);
         const cpu = await calibrateCpu(config, path, draft.lowercase, tokenizer, steps);

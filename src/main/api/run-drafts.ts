@@ -101,6 +101,7 @@ export class DraftResolver {
   resolve(draft: RunDraft): ResolvedDraft {
     const tokenizer: TokenizerSpec =
       draft.tokenizer.kind === 'word' ? { kind: 'word', vocab_size: draft.tokenizer.vocab_size, lowercase: draft.lowercase } : { kind: 'char' };
+    if (draft.family === 'seq2seq') throw new UserError('a seq2seq draft trains on pairs: main/api/seq2seq-start.ts resolves it');
     const corpus = this.corpus(draft.corpusId, draft.lowercase, tokenizer);
     const settings: Record<string, unknown> = { ...draft.settings };
     if (draft.minutes !== null && settings.steps === undefined) settings.steps = 1_000_000;
