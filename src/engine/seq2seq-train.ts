@@ -234,10 +234,10 @@ export class Seq2SeqTrainer {
     return { loss, value, count };
   }
 
-  /** One optimisation step: a bucketed batch, forward, backward, clip, update. */
-  trainStep(): StepMetrics {
+  /** One optimisation step: a bucketed batch (or the one given: the bench's), forward, backward, clip, update. */
+  trainStep(given?: PairBatch): StepMetrics {
     const c = this.config;
-    const batch = this.sampler.nextBatch(this.rng);
+    const batch = given ?? this.sampler.nextBatch(this.rng);
     const lr = learningRate(c.schedule, c.optimizer.lr, this.step);
     let count = 0;
     const loss = this.backend.scoped(() => {

@@ -12,13 +12,23 @@ import { enableGemmThreads } from '../../main/jobs/gemm-threads';
 import { parse, parseInteger, UsageError } from '../args';
 import { BUNDLED_CORPUS } from './train';
 import { DEFAULT_BROWSER_ARGS, DEFAULT_CHROMIUM, gpuBench } from './bench-gpu';
+import {
+  exportInitialWeights,
+  nanolabSeq2Seq,
+  pytorchSeq2Seq,
+  removeExport,
+  sameRows,
+  SEQ2SEQ_BENCH_NAME,
+  seq2seqBenchSetup,
+  type Seq2SeqBenchSetup,
+} from './bench-seq2seq';
 
 // The CPU benchmark: NanoLab, PyTorch and TensorFlow.js train the same two models on the same
 // machine, one after the other and alternating (so a change in machine load hits all of them), and
 // the ratios are printed. Plus matrix-multiply GFLOP/s at the models' shapes and the attention,
 // layer-norm and LSTM kernels on their own. Speed is measured here, never asserted.
 
-export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small] [--tfjs-steps N] [--tfjs-backends wasm,cpu]
+export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,lstm-small,seq2seq-lesson] [--tfjs-steps N] [--tfjs-backends wasm,cpu]
               [--no-pytorch] [--no-tfjs] [--no-matmul] [--no-kernels] [--quick] [--json]
        nanolab bench --gpu [--gpu-steps N] [--gpu-batch B] [--models …,gpt-shakespeare] [--chromium PATH] [--browser-args "…"] [--json]
   Trains gpt-tiny (nanoGPT's CPU configuration: 4 layers, 4 heads, n_embd 128, context 64, batch 12)
@@ -30,6 +40,13 @@ export const usage = `nanolab bench [--steps N] [--rounds R] [--models gpt-tiny,
   NanoLab/TF.js, matmul GFLOP/s, the attention, layer-norm and LSTM kernels (fast and plain-JS
   backend) and the CPU other processes used. --quick times each kernel once, without warm-up (rough
   numbers, for tests).
+  seq2seq-lesson: the attention lesson's encoder–decoder (d_model 128, 4 heads, 2+2 layers, d_ff
+  512, dropout 0.1 on both sides) on the dates task, batch 64, Adam (0.9, 0.98, eps 1e-9), against
+  bench/torch_seq2seq.py (the lesson's module in PyTorch) from the same initial weights on the same
+  bucketed batches; tok/s counts target tokens (padding excluded) on both sides. It also times
+  greedy decoding of 64 held-out sources (generated tokens/s; NanoLab with its KV cache, PyTorch
+  re-running the lesson's decoder on the prefix). TensorFlow.js has no such model here.
+  The ratio column is the best round's; "per round" is each round's NanoLab/PyTorch (the spread).
   --gpu: GPU vs CPU instead. The GPU side runs where GPU runs do, in a browser page's Web Worker
   (gpu.js, WebGL2): the bench serves the built app on a temporary lab and opens it in Chromium
   (/usr/bin/chromium, headless; --browser-args replaces the flags, e.g. to pick a real GPU), and
@@ -404,9 +421,9 @@ function kernelRows(fast: CpuBackend, reference: CpuBackend, quick: boolean): Ke
         shape: k.shape,
         unit: k.unit,
         nanolab_us: Math.round(nano * 1e6),
-        nanolab_rate: Number((k.work[pass] / nano).toFixed(1)),
+        nanolab_rate: Number((k.work[pass] / nano).toPrecision(3)),
         js_reference_us: Math.round(js * 1e6),
-        js_reference_rate: Number((k.work[pass] / js).toFixed(1)),
+        js_reference_rate: Number((k.work[pass] / js).toPrecision(3)),
       });
     }
   }
@@ -415,6 +432,77 @@ function kernelRows(fast: CpuBackend, reference: CpuBackend, quick: boolean): Ke
 
 const fmt = (n: number | null): string => (n === null ? '-' : Math.round(n).toLocaleString('en-US'));
 const ratio = (a: number, b: number | null): number | null => (b === null || b === 0 ? null : Number((a / b).toFixed(2)));
+
+/**
+ * seq2seq-lesson: NanoLab and PyTorch alternately, `rounds` times each, on the same batches from
+ * the same initial weights; the best round counts, and each round's ratio is kept (the spread).
+ */
+function seq2seqRounds(steps: number, rounds: number, withTorch: boolean) {
+  const name = SEQ2SEQ_BENCH_NAME;
+  const setup: Seq2SeqBenchSetup = seq2seqBenchSetup(steps);
+  const dir = withTorch ? exportInitialWeights(setup) : null;
+  let nanolabMs = 0;
+  let nano = 0,
+    nanoDecode = 0,
+    torch: number | null = null,
+    torchDecode: number | null = null,
+    note: string | null = withTorch ? null : 'PyTorch skipped (--no-pytorch)',
+    same: number | null = null;
+  const perRound: number[] = [],
+    decodePerRound: number[] = [];
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const t0 = performance.now();
+      const n = nanolabSeq2Seq(setup);
+      nanolabMs += performance.now() - t0;
+      nano = Math.max(nano, n.tokensPerSec!);
+      nanoDecode = Math.max(nanoDecode, n.decodeTokensPerSec!);
+      console.log(
+        `  ${name} round ${round + 1}: NanoLab ${fmt(n.tokensPerSec)} target tok/s, decoding ${fmt(n.decodeTokensPerSec)} tok/s (loss ${n.loss!.toFixed(3)})`,
+      );
+      if (!dir || (round > 0 && torch === null)) continue;
+      const p = pytorchSeq2Seq(setup, dir, childError);
+      note = p.note;
+      if (p.tokensPerSec === null || p.decodeTokensPerSec === null) {
+        console.log(`  ${name} round ${round + 1}: PyTorch - (${p.note})`);
+        continue;
+      }
+      torch = Math.max(torch ?? 0, p.tokensPerSec);
+      torchDecode = Math.max(torchDecode ?? 0, p.decodeTokensPerSec);
+      perRound.push(Number((n.tokensPerSec! / p.tokensPerSec).toFixed(2)));
+      decodePerRound.push(Number((n.decodeTokensPerSec! / p.decodeTokensPerSec).toFixed(2)));
+      same = sameRows(n.decoded, p.decoded);
+      console.log(
+        `  ${name} round ${round + 1}: PyTorch ${fmt(p.tokensPerSec)} target tok/s, decoding ${fmt(p.decodeTokensPerSec)} tok/s (loss ${p.loss!.toFixed(3)})`,
+      );
+    }
+  } finally {
+    if (dir) removeExport(dir);
+  }
+  return {
+    nanolabMs,
+    model: {
+      name,
+      nanolab_tokens_per_s: Math.round(nano),
+      pytorch_tokens_per_s: torch === null ? null : Math.round(torch),
+      tfjs_tokens_per_s: null,
+      tfjs_backend: 'none',
+      tfjs_by_backend: {} as Record<string, number | null>,
+      ratio_vs_pytorch: ratio(nano, torch),
+      ratio_vs_pytorch_per_round: perRound,
+      ratio_vs_tfjs: null,
+      note: [note, 'TensorFlow.js has no encoder–decoder here'].filter((n): n is string => n !== null).join('; '),
+    },
+    decoding: {
+      sources: setup.decode.B,
+      nanolab_tokens_per_s: Math.round(nanoDecode),
+      pytorch_tokens_per_s: torchDecode === null ? null : Math.round(torchDecode),
+      ratio_vs_pytorch: ratio(nanoDecode, torchDecode),
+      ratio_vs_pytorch_per_round: decodePerRound,
+      same_outputs: same,
+    },
+  };
+}
 
 export async function benchCommand(argv: string[]): Promise<number> {
   const { values } = parse('bench', argv, {
@@ -439,8 +527,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const steps = parseInteger('steps', values.steps as string | undefined, 20, 1);
   const rounds = parseInteger('rounds', values.rounds as string | undefined, 2, 1);
   const tfjsSteps = parseInteger('tfjs-steps', values['tfjs-steps'] as string | undefined, 2, 1);
-  const names = ((values.models as string | undefined) ?? 'gpt-tiny,lstm-small').split(',') as ModelName[];
-  for (const n of names) if (!(n in MODELS)) throw new UsageError(`bench: unknown model "${n}": choose from ${Object.keys(MODELS).join(', ')}`);
+  const names = ((values.models as string | undefined) ?? `gpt-tiny,lstm-small,${SEQ2SEQ_BENCH_NAME}`).split(',') as (ModelName | typeof SEQ2SEQ_BENCH_NAME)[];
+  for (const n of names)
+    if (!(n in MODELS) && n !== SEQ2SEQ_BENCH_NAME)
+      throw new UsageError(`bench: unknown model "${n}": choose from ${[...Object.keys(MODELS), SEQ2SEQ_BENCH_NAME].join(', ')}`);
   const tfjsBackends = ((values['tfjs-backends'] as string | undefined) ?? 'wasm').split(',') as TfjsBackend[];
   for (const b of tfjsBackends)
     if (!TFJS_BACKENDS.includes(b)) throw new UsageError(`bench: unknown TensorFlow.js backend "${b}": choose from ${TFJS_BACKENDS.join(', ')}`);
@@ -456,7 +546,16 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const m0 = machineTicks();
   let nanolabMs = 0;
   const models = [];
+  let decoding: ReturnType<typeof seq2seqRounds>['decoding'] | null = null;
   for (const name of names) {
+    if (name === SEQ2SEQ_BENCH_NAME) {
+      const r = seq2seqRounds(steps, rounds, !values['no-pytorch']);
+      nanolabMs += r.nanolabMs;
+      models.push({ ...r.model, decoding: r.decoding });
+      decoding = r.decoding;
+      continue;
+    }
+    const perRound: number[] = [];
     let nano = 0,
       torch: number | null = null,
       torchNote: string | null = null;
@@ -472,6 +571,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
         const p = pytorchTokensPerSec(name, steps);
         torchNote = p.note;
         if (p.tokensPerSec !== null) torch = Math.max(torch ?? 0, p.tokensPerSec);
+        if (p.tokensPerSec !== null) perRound.push(Number((n / p.tokensPerSec).toFixed(2)));
         console.log(`  ${name} round ${round + 1}: PyTorch ${p.tokensPerSec === null ? `- (${p.note})` : `${fmt(p.tokensPerSec)} tok/s`}`);
       }
       if (tfjsNote) continue;
@@ -495,6 +595,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
       tfjs_backend: tfjsBackends[0],
       tfjs_by_backend: Object.fromEntries([...tfjs].map(([b, v]) => [b, v === null ? null : Math.round(v)])),
       ratio_vs_pytorch: ratio(nano, torch),
+      ratio_vs_pytorch_per_round: perRound,
       ratio_vs_tfjs: ratio(nano, tfjsMain),
       note: notes.length ? notes.join('; ') : null,
     });
@@ -545,15 +646,24 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const tfjsLabel = `TF.js ${tfjsBackends[0]}`;
   const extra = tfjsBackends.slice(1);
   console.log(
-    `\nmodel        NanoLab tok/s   PyTorch tok/s   ${tfjsLabel.padStart(13)}${extra.map((b) => `   ${`TF.js ${b}`.padStart(13)}`).join('')}   NanoLab/PyTorch   NanoLab/${tfjsLabel}`,
+    `\nmodel           NanoLab tok/s   PyTorch tok/s   ${tfjsLabel.padStart(13)}${extra.map((b) => `   ${`TF.js ${b}`.padStart(13)}`).join('')}   NanoLab/PyTorch   per round   NanoLab/${tfjsLabel}`,
   );
   for (const m of models) {
+    const spread = m.ratio_vs_pytorch_per_round.length ? m.ratio_vs_pytorch_per_round.map((r) => r.toFixed(2)).join(' ') : '-';
     console.log(
-      `${m.name.padEnd(12)} ${fmt(m.nanolab_tokens_per_s).padStart(13)}   ${fmt(m.pytorch_tokens_per_s).padStart(13)}   ${fmt(m.tfjs_tokens_per_s).padStart(13)}` +
-        `${extra.map((b) => `   ${fmt(m.tfjs_by_backend[b] ?? null).padStart(13)}`).join('')}   ${(m.ratio_vs_pytorch === null ? '-' : `${m.ratio_vs_pytorch}×`).padStart(15)}   ${m.ratio_vs_tfjs === null ? '-' : `${m.ratio_vs_tfjs}×`}`,
+      `${m.name.padEnd(15)} ${fmt(m.nanolab_tokens_per_s).padStart(13)}   ${fmt(m.pytorch_tokens_per_s).padStart(13)}   ${fmt(m.tfjs_tokens_per_s).padStart(13)}` +
+        `${extra.map((b) => `   ${fmt(m.tfjs_by_backend[b] ?? null).padStart(13)}`).join('')}   ${(m.ratio_vs_pytorch === null ? '-' : `${m.ratio_vs_pytorch}×`).padStart(15)}   ${spread.padStart(9)}   ${m.ratio_vs_tfjs === null ? '-' : `${m.ratio_vs_tfjs}×`}`,
     );
   }
   for (const m of models) if (m.note) console.log(`  ${m.name}: ${m.note}`);
+  if (decoding) {
+    const d = decoding;
+    console.log(
+      `\n${SEQ2SEQ_BENCH_NAME} greedy decoding of ${d.sources} sources (generated tokens/s): NanoLab ${fmt(d.nanolab_tokens_per_s)}, PyTorch ${fmt(d.pytorch_tokens_per_s)}, ` +
+        `NanoLab/PyTorch ${d.ratio_vs_pytorch === null ? '-' : `${d.ratio_vs_pytorch}× (per round ${d.ratio_vs_pytorch_per_round.map((r) => r.toFixed(2)).join(' ')})`}` +
+        (d.same_outputs === null ? '' : `; the same greedy outputs for ${d.same_outputs} of ${d.sources} sources`),
+    );
+  }
   if (matmul.length) {
     console.log(`\n${'matmul (M×K×N)'.padEnd(46)}NanoLab GFLOP/s   plain JS GFLOP/s`);
     for (const r of matmul)
