@@ -1,7 +1,7 @@
 import { checkFixtureCommand, usage as checkFixtureUsage } from './commands/check-fixture';
 import { resumeCommand, stopCommand, trainCommand, usage as trainUsage } from './commands/train';
 import { compareCommand, exportCommand, kmeansCommand, runsCommand, sampleCommand, showCommand, usage as labUsage } from './commands/lab';
-import { translateCommand, usage as seq2seqUsage } from './commands/seq2seq';
+import { evalCommand, translateCommand, usage as seq2seqUsage } from './commands/seq2seq';
 import { serveCommand, usage as serveUsage } from './commands/serve';
 import { benchCommand, usage as benchUsage } from './commands/bench';
 import { UsageError, userMessage } from './args';
@@ -21,6 +21,7 @@ const commands: Record<string, { run: (argv: string[]) => number | Promise<numbe
   compare: { run: compareCommand, usage: labUsage },
   kmeans: { run: kmeansCommand, usage: labUsage },
   translate: { run: translateCommand, usage: seq2seqUsage },
+  eval: { run: evalCommand, usage: seq2seqUsage },
   serve: { run: serveCommand, usage: serveUsage },
   bench: { run: benchCommand, usage: benchUsage },
 };

@@ -222,6 +222,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     task: { type: 'string' },
     pairs: { type: 'string' },
     'task-pairs': { type: 'string' },
+    source: { type: 'string' },
+    target: { type: 'string' },
+    'source-tokenizer': { type: 'string' },
+    'target-tokenizer': { type: 'string' },
+    'shared-vocab': { type: 'boolean' },
   });
   const str = (key: string) => values[key] as string | undefined;
   if (str('model') === 'seq2seq') return trainSeq2Seq(values);
@@ -230,7 +235,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (str('model')) throw new UsageError('train: give --preset or --model, not both');
     return trainSeq2Seq(values, seq2seqPreset);
   }
-  for (const key of ['task', 'pairs', 'task-pairs']) {
+  for (const key of ['task', 'pairs', 'task-pairs', 'source', 'target', 'source-tokenizer', 'target-tokenizer', 'shared-vocab']) {
     if (values[key] !== undefined) throw new UsageError(`train: --${key} is for a seq2seq run: add --model seq2seq`);
   }
   let runs: Preset[];
