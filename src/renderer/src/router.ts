@@ -14,8 +14,8 @@ export const router = createRouter({
     { path: '/embeddings', name: 'embeddings', component: () => import('./views/EmbeddingsView.vue') },
     { path: '/attention', name: 'attention', component: () => import('./views/AttentionView.vue') },
     { path: '/masks', name: 'masks', component: () => import('./views/MaskExplorerView.vue') },
-    { path: '/translate', name: 'translate', component: () => import('./views/TranslateView.vue') },
     { path: '/arithmetic', name: 'arithmetic', component: () => import('./views/AttentionArithmeticView.vue') },
+    { path: '/translate', name: 'translate', component: () => import('./views/TranslateView.vue') },
     // the desktop app's hidden window that trains GPU runs (App.vue starts its executor)
     { path: '/gpu-host', name: 'gpu-host', component: () => import('./views/GpuHostView.vue') },
   ],
