@@ -62,6 +62,45 @@ export class Rng {
     return (hi * 67108864 + lo) / 9007199254740992;
   }
 
+  /**
+   * The next n values of random() into out[0 … n), exactly as n calls would give them (the same
+   * numbers and the same state after), with the state in local int32s: several times faster for
+   * the millions of draws of a dropout mask.
+   */
+  randomInto(out: Float64Array, n = out.length): void {
+    let a = this.s0 | 0,
+      b = this.s1 | 0,
+      c = this.s2 | 0,
+      d = this.s3 | 0;
+    for (let i = 0; i < n; i++) {
+      let r = Math.imul(b, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      const hi = r >>> 5;
+      let t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = (d << 11) | (d >>> 21);
+      r = Math.imul(b, 5);
+      r = Math.imul((r << 7) | (r >>> 25), 9);
+      const lo = r >>> 6;
+      t = b << 9;
+      c ^= a;
+      d ^= b;
+      b ^= c;
+      a ^= d;
+      c ^= t;
+      d = (d << 11) | (d >>> 21);
+      out[i] = (hi * 67108864 + lo) / 9007199254740992;
+    }
+    this.s0 = a >>> 0;
+    this.s1 = b >>> 0;
+    this.s2 = c >>> 0;
+    this.s3 = d >>> 0;
+  }
+
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.random();
   }

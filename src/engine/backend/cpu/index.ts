@@ -42,6 +42,9 @@ function softmaxRow(X: FloatArray, Y: FloatArray, o: number, n: number): number 
   return max + Math.log(sum);
 }
 
+/** Uniform draws of a dropout mask, a chunk at a time. */
+const DROPOUT_UNIFORMS = new Float64Array(4096);
+
 /** Scratch slot of the softmax rows' max and sum (slots 0–9 belong to matmul, recurrent and attention). */
 const S_SOFTMAX_STATS = 10;
 
@@ -511,6 +514,13 @@ export class CpuBackend implements Backend {
     );
     const maskRows = mask ? mask.size / (B * Tk) : 0;
     check(!mask || maskRows === 1 || maskRows === Tq, () => `attention mask [${mask!.shape}] must be [B, 1, ${Tk}] or [B, ${Tq}, ${Tk}]`);
+    const heap = this.inHeap(q, k, v, mask, y, probs);
+    if (heap) {
+      // the products by the wasm gemm, the (batch, head) pairs split over the threads
+      const at = (t: Tensor) => t.data.byteOffset;
+      heap.run(Job.maskedAttentionForward, [at(q), at(k), at(v), mask ? at(mask) : 0, maskRows, B, Tq, Tk, C, nHead, at(y), at(probs)], B * nHead * Tq * Tk);
+      return;
+    }
     maskedAttentionForward(q.data, k.data, v.data, mask ? mask.data : null, maskRows, B, Tq, Tk, C, nHead, y.data, probs.data);
   }
 
@@ -527,6 +537,17 @@ export class CpuBackend implements Backend {
   ): void {
     const [B, Tq, C] = q.shape;
     const Tk = k.shape[1];
+    const heap = this.inHeap(dy, q, k, v, probs, dq, dk, dv);
+    if (heap) {
+      const at = (t: Tensor | null) => (t ? t.data.byteOffset : 0);
+      const ds = this.scratch.get(9, heap.threads * Tq * Tk);
+      heap.run(
+        Job.maskedAttentionBackward,
+        [at(dy), at(q), at(k), at(v), at(probs), B, Tq, Tk, C, nHead, at(dq), at(dk), at(dv), ds.byteOffset],
+        B * nHead * Tq * Tk,
+      );
+      return;
+    }
     maskedAttentionBackward(
       dy.data,
       q.data,
@@ -623,7 +644,13 @@ export class CpuBackend implements Backend {
     check(p >= 0 && p < 1, () => `dropout probability (${p}) must be in [0, 1)`);
     const M = mask.data;
     const keep = 1 / (1 - p);
-    for (let i = 0; i < M.length; i++) M[i] = rng.random() < p ? 0 : keep;
+    // the same draws as rng.random() per element, a chunk at a time (Rng.randomInto)
+    const u = DROPOUT_UNIFORMS;
+    for (let i0 = 0; i0 < M.length; i0 += u.length) {
+      const n = Math.min(u.length, M.length - i0);
+      rng.randomInto(u, n);
+      for (let i = 0; i < n; i++) M[i0 + i] = u[i] < p ? 0 : keep;
+    }
   }
 
   crossEntropyForward(logits: Tensor, targets: Int32Array, ignoreIndex: number, probs: Tensor): { loss: number; count: number } {

@@ -1,6 +1,7 @@
 import type { WasmGemm } from './gemm-wasm';
 import type { WasmElementwise } from './elementwise-wasm';
 import { attentionBackwardGemm, attentionForwardGemm } from './attention-gemm';
+import { maskedAttentionBackwardGemm, maskedAttentionForwardGemm } from './masked-attention-gemm';
 
 // The jobs gemm-pool.ts splits over threads. Each runs on any thread's kernels (the same module
 // instantiated on the shared memory) and computes part `part` of `parts`: a disjoint piece of
@@ -208,6 +209,67 @@ const attentionBackward: PoolJob = (k, a, part, parts) => {
   );
 };
 
+// The encoder–decoder's masked q/k/v attention forward for a range of (batch, head) pairs.
+// args: q, k, v, mask (0: none), maskRows, B, Tq, Tk, C, nHead, y, probs
+const maskedAttentionForward: PoolJob = (k, a, part, parts) => {
+  const maskRows = a[4],
+    B = a[5],
+    Tq = a[6],
+    Tk = a[7],
+    C = a[8],
+    nHead = a[9];
+  const [p0, p1] = range(B * nHead, part, parts);
+  maskedAttentionForwardGemm(
+    k.gemm,
+    k.scratchPtr,
+    f32(k, a[0], B * Tq * C),
+    f32(k, a[1], B * Tk * C),
+    f32(k, a[2], B * Tk * C),
+    a[3] === 0 ? null : f32(k, a[3], B * maskRows * Tk),
+    maskRows,
+    B,
+    Tq,
+    Tk,
+    C,
+    nHead,
+    f32(k, a[10], B * Tq * C),
+    f32(k, a[11], B * nHead * Tq * Tk),
+    p0,
+    p1,
+  );
+};
+
+// Its backward. args: dy, q, k, v, probs, B, Tq, Tk, C, nHead, dq, dk, dv (0: not computed), ds (parts·Tq·Tk)
+const maskedAttentionBackward: PoolJob = (k, a, part, parts) => {
+  const B = a[5],
+    Tq = a[6],
+    Tk = a[7],
+    C = a[8],
+    nHead = a[9];
+  const [p0, p1] = range(B * nHead, part, parts);
+  const grad = (p: number, n: number) => (p === 0 ? null : f32(k, p, n));
+  maskedAttentionBackwardGemm(
+    k.gemm,
+    k.scratchPtr,
+    f32(k, a[0], B * Tq * C),
+    f32(k, a[1], B * Tq * C),
+    f32(k, a[2], B * Tk * C),
+    f32(k, a[3], B * Tk * C),
+    f32(k, a[4], B * nHead * Tq * Tk),
+    B,
+    Tq,
+    Tk,
+    C,
+    nHead,
+    grad(a[10], B * Tq * C),
+    grad(a[11], B * Tk * C),
+    grad(a[12], B * Tk * C),
+    f32(k, a[13] + 4 * part * Tq * Tk, Tq * Tk),
+    p0,
+    p1,
+  );
+};
+
 export const POOL_JOBS = [
   gemmBlock,
   geluForward,
@@ -219,6 +281,8 @@ export const POOL_JOBS = [
   attentionBackward,
   add,
   layerNormForward,
+  maskedAttentionForward,
+  maskedAttentionBackward,
 ];
 
 /** Index of each job in POOL_JOBS. */
@@ -233,6 +297,8 @@ export const Job = {
   attentionBackward: 7,
   add: 8,
   layerNormForward: 9,
+  maskedAttentionForward: 10,
+  maskedAttentionBackward: 11,
 } as const;
 
 export type PoolJobId = (typeof Job)[keyof typeof Job];
