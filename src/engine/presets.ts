@@ -146,6 +146,28 @@ export interface Seq2SeqPreset {
  * New-run form lists): `nanolab train --preset NAME` takes both.
  */
 export const SEQ2SEQ_PRESETS: Record<string, Seq2SeqPreset> = {
+  'seq2seq-lesson': {
+    name: 'seq2seq lesson',
+    description:
+      'the attention lesson\'s encoder–decoder at a size that trains in minutes (2+2 layers × 4 heads × 128, d_ff 512, dropout 0.1, Adam 2e-3 with warm-up and cosine decay) learns to normalise dates ("March 3, 2024" → "2024-03-03")',
+    family: 'seq2seq',
+    task: 'dates',
+    taskPairs: 20000,
+    // the bench (nanolab bench --models seq2seq-lesson) trains this architecture at this batch against PyTorch
+    settings: {
+      d_model: 128,
+      num_heads: 4,
+      num_layers: 2,
+      d_ff: 512,
+      dropout: 0.1,
+      lr: 2e-3,
+      warmup_iters: 100,
+      min_lr: 1e-4,
+      batch_size: 64,
+      steps: 2000,
+      eval_interval: 250,
+    },
+  },
   'seq2seq-reverse': {
     name: 'seq2seq reverse',
     description:
