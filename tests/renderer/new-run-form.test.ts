@@ -122,3 +122,23 @@ describe('the form under errors', () => {
     expect(placeErrors({ lr: 'a' }, { error: 'b', field: 'lr' }, ['lr']).byField.lr).toBe('a');
   });
 });
+
+describe('New-run form: an encoder–decoder', () => {
+  it('a seq2seq draft carries its pairs (a task and its size, or a TSV) and trains for its steps', () => {
+    const settings = { settings: { d_model: 32, steps: 50 }, errors: {} };
+    const task = runDraftOf(form({ family: 'seq2seq', task: 'dates', taskPairs: '300', budget: 'minutes' }), settings, null);
+    expect(task).toMatchObject({ family: 'seq2seq', minutes: null, settings: { d_model: 32, steps: 50 }, pairs: { kind: 'task', task: 'dates', count: 300 } });
+    const tsv = runDraftOf(form({ family: 'seq2seq', pairsKind: 'tsv', pairsCorpusId: 'abcd' }), settings, null);
+    expect(tsv?.pairs).toEqual({ kind: 'tsv', corpusId: 'abcd' });
+    expect(runDraftOf(form(), valid, null)).not.toHaveProperty('pairs');
+  });
+
+  it('names a wrong number of pairs, and the probe falls back to the default count', () => {
+    const wrong = form({ family: 'seq2seq', taskPairs: '5' });
+    expect(runFormErrors(wrong).taskPairs).toContain('from 10 to 1000000 (got "5")');
+    expect(runFormErrors(form({ family: 'seq2seq', pairsKind: 'tsv', taskPairs: '5' })).taskPairs).toBeUndefined();
+    expect(runFormErrors(form({ taskPairs: '5' })).taskPairs).toBeUndefined();
+    expect(runDraftOf(wrong, valid, null)).toBeNull();
+    expect(probeDraftOf(wrong, valid, null).pairs).toEqual({ kind: 'task', task: 'reverse', count: 5000 });
+  });
+});

@@ -7,8 +7,8 @@ import { useThrottledVersion } from './useThrottled';
 
 export type RunDetail = Response<'runs.get'>;
 
-/** The metrics the live-run view charts. */
-export const LIVE_METRICS = ['train_loss', 'val_loss', 'val_bpc', 'lr', 'grad_norm', 'tokens_per_sec'] as const;
+/** The metrics the live-run view charts (exact_match, cer, bleu: a seq2seq run's greedy decoding of held-out pairs). */
+export const LIVE_METRICS = ['train_loss', 'val_loss', 'val_bpc', 'lr', 'grad_norm', 'tokens_per_sec', 'exact_match', 'cer', 'bleu'] as const;
 
 /**
  * One run as it trains: its header ('runs.get'), its metric series (loaded once, then grown from

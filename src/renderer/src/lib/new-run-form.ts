@@ -2,6 +2,7 @@
 // and the checks on them: which fields are wrong, what is enabled, whether Start can be pressed,
 // and the draft the form describes. Pure, so the view only wires them to inputs.
 import type { Family, RunDraft } from '../../../shared/contract';
+import { TASK_PAIRS_DEFAULT, TASK_PAIRS_MAX, TASK_PAIRS_MIN } from '../../../shared/seq2seq-settings';
 import { parseTags } from './runs';
 import type { SettingValue } from './settings';
 
@@ -20,6 +21,11 @@ export interface RunForm {
   minutes: string;
   name: string;
   tagsText: string;
+  /** A seq2seq run's pairs: a bundled task (its id, how many pairs) or a TSV in the lab (a corpus id). */
+  pairsKind: 'task' | 'tsv';
+  task: string;
+  taskPairs: string;
+  pairsCorpusId: string;
 }
 
 export function defaultRunForm(): RunForm {
@@ -34,10 +40,14 @@ export function defaultRunForm(): RunForm {
     minutes: '5',
     name: '',
     tagsText: '',
+    pairsKind: 'task',
+    task: 'reverse',
+    taskPairs: String(TASK_PAIRS_DEFAULT),
+    pairsCorpusId: '',
   };
 }
 
-export type RunFormField = 'seed' | 'minutes' | 'wordVocab' | 'tags';
+export type RunFormField = 'seed' | 'minutes' | 'wordVocab' | 'tags' | 'taskPairs';
 
 /** The form's own fields that are wrong, each with a sentence for the user. */
 export function runFormErrors(f: RunForm): Partial<Record<RunFormField, string>> {
@@ -50,6 +60,9 @@ export function runFormErrors(f: RunForm): Partial<Record<RunFormField, string>>
     e.wordVocab = `The word vocabulary must be a whole number from 2 to 100000 (got "${f.wordVocab}")`;
   const tags = parseTags(f.tagsText);
   if (tags.length > 20 || tags.some((t) => t.length > 40)) e.tags = 'At most 20 tags, each at most 40 characters';
+  const n = Number(f.taskPairs);
+  if (f.family === 'seq2seq' && f.pairsKind === 'task' && !(/^\d+$/.test(f.taskPairs.trim()) && n >= TASK_PAIRS_MIN && n <= TASK_PAIRS_MAX))
+    e.taskPairs = `The number of pairs must be a whole number from ${TASK_PAIRS_MIN} to ${TASK_PAIRS_MAX} (got "${f.taskPairs}")`;
   return e;
 }
 
@@ -64,7 +77,9 @@ export function runDraftOf(
 ): RunDraft | null {
   if (Object.keys(runFormErrors(f)).length > 0 || Object.keys(built.errors).length > 0) return null;
   const settings = { ...built.settings };
-  if (f.budget === 'minutes') delete settings.steps;
+  const seq2seq = f.family === 'seq2seq';
+  // a seq2seq run trains for its steps (no time budget)
+  if (f.budget === 'minutes' && !seq2seq) delete settings.steps;
   return {
     name: f.name.trim() || undefined,
     family: f.family,
@@ -73,9 +88,15 @@ export function runDraftOf(
     lowercase: f.lowercase,
     tokenizer: f.tokenizerKind === 'word' ? { kind: 'word', vocab_size: Number(f.wordVocab) } : { kind: 'char' },
     seed: Number(f.seed),
-    minutes: f.budget === 'minutes' ? Number(f.minutes) : null,
+    minutes: f.budget === 'minutes' && !seq2seq ? Number(f.minutes) : null,
     preset,
     tags: parseTags(f.tagsText),
+    ...(seq2seq
+      ? {
+          pairs:
+            f.pairsKind === 'task' ? { kind: 'task' as const, task: f.task, count: Number(f.taskPairs) } : { kind: 'tsv' as const, corpusId: f.pairsCorpusId },
+        }
+      : {}),
   };
 }
 
@@ -129,6 +150,7 @@ export function probeDraftOf(f: RunForm, built: { settings: Record<string, Setti
       seed: errors.seed ? d.seed : f.seed,
       minutes: errors.minutes ? d.minutes : f.minutes,
       wordVocab: errors.wordVocab ? d.wordVocab : f.wordVocab,
+      taskPairs: errors.taskPairs ? d.taskPairs : f.taskPairs,
       tagsText: errors.tags ? '' : f.tagsText,
     },
     { settings: built.settings, errors: {} },
