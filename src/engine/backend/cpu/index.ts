@@ -42,6 +42,9 @@ function softmaxRow(X: FloatArray, Y: FloatArray, o: number, n: number): number 
   return max + Math.log(sum);
 }
 
+/** Adam's work per element, against heap.run's threshold for threads: tensors under ~256k floats stay on one thread. */
+const ADAM_WORK_PER_ELEMENT = 1 / 16;
+
 /** Uniform draws of a dropout mask, a chunk at a time. */
 const DROPOUT_UNIFORMS = new Float64Array(4096);
 
@@ -778,8 +781,15 @@ export class CpuBackend implements Backend {
     // PyTorch's); the tail in JS
     const heap = this.inHeap(p, g, m, v);
     const from = heap ? P.length & ~3 : 0;
+    // threads only for a large tensor: one tensor's update is microseconds, less than waking a
+    // helper (a model's ~30 weight matrices of 16k floats each took 2–50 ms a step in the pool
+    // against about 1 ms on one thread); each element's update is the same either way
     if (heap)
-      heap.run(Job.adamStep, [P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2], from);
+      heap.run(
+        Job.adamStep,
+        [P.byteOffset, Gr.byteOffset, Mm.byteOffset, Vv.byteOffset, from, h.beta1, h.beta2, stepSize, bc2Sqrt, h.eps, decay, l2],
+        from * ADAM_WORK_PER_ELEMENT,
+      );
     for (let i = from; i < P.length; i++) {
       if (h.decoupled) P[i] *= decay;
       const gi = l2 !== 0 ? Gr[i] + l2 * P[i] : Gr[i];
