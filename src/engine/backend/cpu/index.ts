@@ -230,7 +230,8 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) Y[i] = sigmoid(X[i]);
         break;
       case 'relu':
-        for (let i = 0; i < n; i++) Y[i] = X[i] > 0 ? X[i] : 0;
+        // without a branch (a random sign mispredicts half of them: ~4× slower); + 0 turns −0 into 0
+        for (let i = 0; i < n; i++) Y[i] = X[i] * +(X[i] > 0) + 0;
         break;
       case 'gelu': {
         // four lanes at a time in wasm where the arrays are in the heap; the tail (and float64) in JS
@@ -258,7 +259,7 @@ export class CpuBackend implements Backend {
         for (let i = 0; i < n; i++) G[i] += D[i] * Y[i] * (1 - Y[i]);
         break;
       case 'relu':
-        for (let i = 0; i < n; i++) if (X[i] > 0) G[i] += D[i];
+        for (let i = 0; i < n; i++) G[i] += D[i] * +(X[i] > 0); // branch-free, as forward
         break;
       case 'gelu': {
         const heap = this.inHeap(x, y, dy, dx);
